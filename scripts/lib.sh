@@ -1,0 +1,37 @@
+# Sourced by scripts/check and scripts/demo: what the project needs from
+# Debian, and how it is built. One list, one build.
+H111_PACKAGES="autoconf automake make gcc pkg-config libevent-dev libpq-dev \
+libconfig-dev libcmocka-dev libjansson-dev libutf8proc-dev libpcre2-dev \
+libsystemd-dev postgresql postgresql-client python3 procps"
+
+h111_install_deps() {
+	missing=
+	for p in $H111_PACKAGES $*; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages:$missing" >&2
+		echo "install them with: sudo apt-get install$missing" >&2
+		exit 1
+	fi
+	echo "installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$missing >/dev/null
+}
+
+# h111_build DIR [configure arguments]: a build tree beside the sources.
+h111_build() {
+	dir=$1
+	shift
+	[ -x configure ] || ./autogen.sh >/dev/null 2>&1 || { ./autogen.sh; exit 1; }
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		(cd "$dir" && ../configure --enable-werror "$@" >configure.out 2>&1) ||
+			{ tail -20 "$dir/configure.out" >&2; exit 1; }
+	fi
+	make -C "$dir" -j"$(nproc)" -s >/dev/null 2>"$dir/make.err" ||
+		{ cat "$dir/make.err" >&2; exit 1; }
+}

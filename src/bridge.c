@@ -1,0 +1,624 @@
+/*
+ * bridge.c: connections of the bridge protocol. Each connection keeps a
+ * queue of reply slots in the order its lines arrived; a slot is filled
+ * when its event is durable (or at once for a nack or a pong), and replies
+ * leave from the head only, so they are always in order.
+ */
+#include "bridge.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+#include "netaddr.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#ifndef TAILQ_FOREACH_SAFE /* glibc's sys/queue.h lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                      \
+	for ((var) = TAILQ_FIRST((head));                                \
+	     (var) && ((tvar) = TAILQ_NEXT((var), field), 1); (var) = (tvar))
+#endif
+
+#define OUTPUT_MAX (1024 * 1024) /* unread replies before we stop reading */
+
+struct slot {
+	TAILQ_ENTRY(slot) entry;
+	struct conn *conn;
+	char *reply;       /* NULL while its event is in the store */
+	struct store_item item;
+};
+TAILQ_HEAD(slot_queue, slot);
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct bridge *b;
+	unsigned id;
+	struct bufferevent *bev; /* NULL once closed */
+	char *client;
+	int authed;
+	int skipping; /* discarding the rest of an over-long line */
+	int closing;  /* close once the replies are written */
+	int reaping;
+	int window_full; /* logged once per pause */
+	struct slot_queue slots;
+	size_t waiting; /* slots whose event is in the store */
+	size_t events;
+};
+TAILQ_HEAD(conn_list, conn);
+
+struct listener {
+	struct evconnlistener *l;
+	char *spec;
+};
+
+struct bridge {
+	struct event_base *base;
+	struct store *store;
+	bridge_decide_fn *decide;
+	void *decide_arg;
+	struct listener *listeners;
+	int nlisteners;
+	struct conn_list conns;
+	size_t nconns;
+	unsigned next_id;
+	int paused;
+	int stopped;
+	/* reloadable */
+	size_t max_line;
+	size_t window;
+	size_t max_clients;
+	struct proto_limits limits;
+	struct token_list tokens;
+};
+
+static void process_input(struct conn *c);
+
+/* --- connection lifetime ----------------------------------------------- */
+
+static void
+conn_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	TAILQ_REMOVE(&c->b->conns, c, entry);
+	c->b->nconns--;
+	free(c->client);
+	free(c);
+}
+
+/* Freed from the loop, never inside a callback that may still use it. */
+static void
+conn_free_if_done(struct conn *c)
+{
+	if (c->bev != NULL || !TAILQ_EMPTY(&c->slots) || c->reaping)
+		return;
+	c->reaping = 1;
+	event_base_once(c->b->base, -1, EV_TIMEOUT, conn_reap, c, NULL);
+}
+
+/* Waiting slots stay until the store answers; their replies are dropped. */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	struct slot *s, *next;
+
+	if (c->bev == NULL)
+		return;
+	log_info("closing bridge[%u]: %s (%zu events)", c->id, why, c->events);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	TAILQ_FOREACH_SAFE(s, &c->slots, entry, next) {
+		if (s->reply == NULL)
+			continue;
+		TAILQ_REMOVE(&c->slots, s, entry);
+		free(s->reply);
+		free(s);
+	}
+	conn_free_if_done(c);
+}
+
+static int
+may_read(const struct conn *c)
+{
+	return c->bev != NULL && !c->closing && !c->b->paused && !c->b->stopped &&
+	    c->waiting < c->b->window &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_MAX;
+}
+
+/* Reading follows the window, the output backlog and the database. */
+static void
+update_reading(struct conn *c)
+{
+	if (c->bev == NULL)
+		return;
+	if (may_read(c)) {
+		bufferevent_enable(c->bev, EV_READ);
+		c->window_full = 0;
+		return;
+	}
+	if (c->waiting >= c->b->window && !c->window_full++)
+		log_debug("bridge[%u]: window full (%zu waiting), reading paused", c->id,
+		    c->waiting);
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* --- replies ----------------------------------------------------------- */
+
+static void
+flush_replies(struct conn *c)
+{
+	struct slot *s;
+
+	while ((s = TAILQ_FIRST(&c->slots)) != NULL && s->reply != NULL) {
+		TAILQ_REMOVE(&c->slots, s, entry);
+		if (c->bev != NULL)
+			bufferevent_write(c->bev, s->reply, strlen(s->reply));
+		free(s->reply);
+		free(s);
+	}
+}
+
+static struct slot *
+slot_new(struct conn *c, char *reply)
+{
+	struct slot *s = xcalloc(1, sizeof(*s));
+
+	s->conn = c;
+	s->reply = reply;
+	TAILQ_INSERT_TAIL(&c->slots, s, entry);
+	return s;
+}
+
+static void
+reply_now(struct conn *c, char *reply)
+{
+	slot_new(c, reply);
+	flush_replies(c);
+}
+
+static void
+nack(struct conn *c, const struct proto_fail *f)
+{
+	char id[80];
+
+	log_debug("bridge[%u]: nack %s: %s%s%s", c->id, protocol_error_name(f->code), f->detail,
+	    f->id[0] ? " id=" : "", f->id[0] ? log_escape(id, sizeof(id), f->id, 64) : "");
+	reply_now(c, protocol_nack(f->id, f->code, f->detail));
+}
+
+static void
+slot_done(struct store_item *item, const struct store_result *res)
+{
+	struct slot *s = (struct slot *)((char *)item - offsetof(struct slot, item));
+	struct conn *c = s->conn;
+
+	if (res->error != PROTO_OK)
+		s->reply = protocol_nack(item->ev.id, res->error, res->detail);
+	else
+		s->reply = protocol_ack(&(struct proto_ack){ .id = item->ev.id,
+		    .case_id = res->case_id, .priority = res->priority,
+		    .category = res->category, .rules = res->rules, .dup = res->dup });
+	protocol_event_clear(&item->ev);
+	json_decref(item->triage);
+	item->triage = NULL;
+	c->waiting--;
+	flush_replies(c);
+	if (c->bev == NULL) {
+		conn_free_if_done(c);
+		return;
+	}
+	if (may_read(c) && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		process_input(c);
+	update_reading(c);
+}
+
+/* --- lines ------------------------------------------------------------- */
+
+static int
+token_ok(const struct bridge *b, const char *client, const char *token)
+{
+	int ok = 0;
+
+	if (client == NULL || token == NULL)
+		return 0;
+	for (int i = 0; i < b->tokens.n; i++) {
+		const char *want = b->tokens.v[i].token;
+		size_t n = strlen(want), m = strlen(token);
+		unsigned char diff = (unsigned char)(n != m);
+		/* constant time in the secret's length */
+		for (size_t j = 0; j < n; j++)
+			diff |= (unsigned char)(want[j] ^ (j < m ? token[j] : 0));
+		ok |= strcmp(b->tokens.v[i].client, client) == 0 && diff == 0;
+	}
+	return ok;
+}
+
+static void
+on_hello(struct conn *c, struct event *ev)
+{
+	char name[80];
+
+	if (c->b->tokens.n > 0 && !token_ok(c->b, ev->client, ev->token)) {
+		struct proto_fail f = { .code = PROTO_UNAUTHORIZED };
+		snprintf(f.detail, sizeof(f.detail), "unknown client or wrong token");
+		nack(c, &f);
+		log_warn("bridge[%u]: refused hello from client \"%s\"", c->id,
+		    log_escape(name, sizeof(name), ev->client ? ev->client : "", 64));
+		c->closing = 1;
+		return;
+	}
+	c->authed = 1;
+	free(c->client);
+	c->client = xstrdup(ev->client);
+	log_info("bridge[%u]: client \"%s\"", c->id, log_escape(name, sizeof(name), c->client, 64));
+	reply_now(c, protocol_welcome(c->client));
+}
+
+static void
+submit(struct conn *c, struct event *ev, size_t size)
+{
+	struct slot *s = slot_new(c, NULL);
+
+	s->item.ev = *ev;
+	s->item.client = c->client;
+	s->item.size = size;
+	s->item.done = slot_done;
+	store_stamp(&s->item);
+	if (c->b->decide != NULL)
+		s->item.triage = c->b->decide(&s->item.ev, c->b->decide_arg);
+	c->waiting++;
+	store_submit(c->b->store, &s->item);
+}
+
+static void
+handle_line(struct conn *c, const char *line, size_t len)
+{
+	struct proto_fail f;
+	struct event ev;
+
+	if (protocol_parse(line, len, &c->b->limits, &ev, &f) != 0) {
+		nack(c, &f);
+		if (c->b->tokens.n > 0 && !c->authed)
+			c->closing = 1;
+		return;
+	}
+	if (ev.type == EV_HELLO) {
+		on_hello(c, &ev);
+		protocol_event_clear(&ev);
+		return;
+	}
+	if (c->b->tokens.n > 0 && !c->authed) {
+		struct proto_fail u = { .code = PROTO_UNAUTHORIZED };
+		snprintf(u.id, sizeof(u.id), "%s", ev.id);
+		snprintf(u.detail, sizeof(u.detail), "send hello with a token first");
+		nack(c, &u);
+		c->closing = 1;
+	} else if (ev.type == EV_PING)
+		reply_now(c, protocol_pong(ev.id));
+	else {
+		c->events++;
+		submit(c, &ev, len);
+		return; /* the item owns the event now */
+	}
+	protocol_event_clear(&ev);
+}
+
+static void
+too_long(struct conn *c)
+{
+	struct proto_fail f = { .code = PROTO_TOO_LONG };
+
+	snprintf(f.detail, sizeof(f.detail), "line longer than %zu bytes", c->b->max_line);
+	nack(c, &f);
+}
+
+/* Handles every complete line in the input while the window allows. */
+static void
+process_input(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (may_read(c)) {
+		size_t eol_len = 0, len;
+		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		char *line;
+
+		if (p.pos < 0) {
+			/* No newline yet: a partial line past the limit is discarded now. */
+			if (evbuffer_get_length(in) > c->b->max_line) {
+				if (!c->skipping)
+					too_long(c);
+				c->skipping = 1;
+				evbuffer_drain(in, evbuffer_get_length(in));
+			}
+			break;
+		}
+		len = (size_t)p.pos;
+		if (c->skipping || len > c->b->max_line) {
+			if (!c->skipping)
+				too_long(c);
+			c->skipping = 0;
+			evbuffer_drain(in, len + eol_len);
+			continue;
+		}
+		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol_len));
+		handle_line(c, line, len);
+		evbuffer_drain(in, len + eol_len);
+	}
+	if (c->closing && c->bev != NULL && TAILQ_EMPTY(&c->slots) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_close(c, "refused");
+}
+
+/* --- socket callbacks -------------------------------------------------- */
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	process_input(c);
+	update_reading(c);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing && TAILQ_EMPTY(&c->slots)) {
+		conn_close(c, "refused");
+		return;
+	}
+	/* The client read its replies: lines buffered meanwhile can go on. */
+	if (may_read(c) && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		process_input(c);
+	update_reading(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	char why[128];
+
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "end of stream");
+	else if (what & BEV_EVENT_ERROR)
+		snprintf(why, sizeof(why), "%s", strerror(EVUTIL_SOCKET_ERROR()));
+	else
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 && !c->skipping)
+		log_info("bridge[%u]: %zu bytes without a newline at close, discarded", c->id,
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+	conn_close(c, why);
+}
+
+static void
+refuse_busy(evutil_socket_t fd)
+{
+	char *line = protocol_nack(NULL, PROTO_UNAVAILABLE, "too many clients");
+
+	/* Best effort on a fresh socket: the line fits its send buffer. */
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("bridge: refusing a client: %s", strerror(errno));
+	free(line);
+	evutil_closesocket(fd);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	struct bridge *b = arg;
+	struct conn *c;
+	char *hello;
+
+	if (b->stopped || b->nconns >= b->max_clients) {
+		log_warn("bridge: refusing a connection: %s",
+		    b->stopped ? "stopping" : "max_clients reached");
+		refuse_busy(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->b = b;
+	c->id = ++b->next_id;
+	TAILQ_INIT(&c->slots);
+	c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	/* Never buffer much more than one line that we cannot use yet. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, b->max_line + 4096);
+	TAILQ_INSERT_TAIL(&b->conns, c, entry);
+	b->nconns++;
+	log_info("bridge[%u]: connected (%zu clients)", c->id, b->nconns);
+	hello = protocol_hello();
+	bufferevent_write(c->bev, hello, strlen(hello));
+	free(hello);
+	update_reading(c);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: keep listening; the next accept may succeed. */
+	log_error("bridge: accept: %s", strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+/* --- public ------------------------------------------------------------ */
+
+struct bridge *
+bridge_new(struct event_base *base, struct store *st, bridge_decide_fn *decide, void *arg)
+{
+	struct bridge *b = xcalloc(1, sizeof(*b));
+
+	b->base = base;
+	b->store = st;
+	b->decide = decide;
+	b->decide_arg = arg;
+	TAILQ_INIT(&b->conns);
+	return b;
+}
+
+int
+bridge_listen(struct bridge *b, const struct config *cfg, char *err, size_t errlen)
+{
+	b->max_clients = (size_t)cfg->bridge_max_clients;
+	bridge_configure(b, cfg);
+	b->listeners = xcalloc((size_t)cfg->bridge_listen.n + 1, sizeof(*b->listeners));
+	for (int i = 0; i < cfg->bridge_listen.n; i++) {
+		const char *spec = cfg->bridge_listen.v[i];
+		int fd = netaddr_listen(spec, 0660, err, errlen);
+		struct listener *l = &b->listeners[b->nlisteners];
+		if (fd < 0)
+			return -1;
+		l->l = evconnlistener_new(b->base, accept_cb, b, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		if (l->l == NULL) {
+			snprintf(err, errlen, "%s: cannot listen", spec);
+			close(fd);
+			return -1;
+		}
+		evconnlistener_set_error_cb(l->l, accept_error_cb);
+		l->spec = xstrdup(spec);
+		b->nlisteners++;
+		log_info("bridge: listening on %s", spec);
+	}
+	return 0;
+}
+
+static void
+copy_tokens(struct token_list *dst, const struct token_list *src)
+{
+	for (int i = 0; i < dst->n; i++) {
+		free(dst->v[i].client);
+		free(dst->v[i].token);
+	}
+	free(dst->v);
+	dst->v = xcalloc((size_t)src->n + 1, sizeof(*dst->v));
+	dst->n = src->n;
+	for (int i = 0; i < src->n; i++) {
+		dst->v[i].client = xstrdup(src->v[i].client);
+		dst->v[i].token = xstrdup(src->v[i].token);
+	}
+}
+
+void
+bridge_configure(struct bridge *b, const struct config *cfg)
+{
+	struct conn *c;
+
+	b->max_line = (size_t)cfg->bridge_max_line;
+	b->window = (size_t)cfg->bridge_window;
+	b->limits.max_depth = cfg->bridge_max_depth;
+	copy_tokens(&b->tokens, &cfg->tokens);
+	TAILQ_FOREACH(c, &b->conns, entry) {
+		if (c->bev == NULL)
+			continue;
+		bufferevent_setwatermark(c->bev, EV_READ, 0, b->max_line + 4096);
+		update_reading(c);
+	}
+}
+
+static void
+for_each_conn(struct bridge *b, void (*fn)(struct conn *))
+{
+	struct conn *c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &b->conns, entry, next)
+		fn(c);
+}
+
+/* Lines that arrived while paused are already buffered: handle them now. */
+static void
+resume_conn(struct conn *c)
+{
+	if (may_read(c) && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		process_input(c);
+	update_reading(c);
+}
+
+void
+bridge_pause(struct bridge *b, int paused)
+{
+	b->paused = paused;
+	for_each_conn(b, resume_conn);
+}
+
+void
+bridge_stop(struct bridge *b)
+{
+	b->stopped = 1;
+	for (int i = 0; i < b->nlisteners; i++) {
+		evconnlistener_free(b->listeners[i].l);
+		if (strncmp(b->listeners[i].spec, "unix:", 5) == 0)
+			unlink(b->listeners[i].spec + 5);
+		free(b->listeners[i].spec);
+	}
+	b->nlisteners = 0;
+	for_each_conn(b, update_reading);
+}
+
+size_t
+bridge_unflushed(const struct bridge *b)
+{
+	const struct conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &b->conns, entry) {
+		n += c->waiting;
+		if (c->bev != NULL)
+			n += evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+	}
+	return n;
+}
+
+size_t
+bridge_clients(const struct bridge *b)
+{
+	return b->nconns;
+}
+
+static void
+close_for_exit(struct conn *c)
+{
+	conn_close(c, "daemon stopping");
+}
+
+/* Only at exit, with the store drained: nothing waits in a slot. */
+void
+bridge_free(struct bridge *b)
+{
+	struct conn *c;
+
+	if (b == NULL)
+		return;
+	bridge_stop(b);
+	for_each_conn(b, close_for_exit);
+	while ((c = TAILQ_FIRST(&b->conns)) != NULL) {
+		struct slot *s;
+		while ((s = TAILQ_FIRST(&c->slots)) != NULL) {
+			TAILQ_REMOVE(&c->slots, s, entry);
+			protocol_event_clear(&s->item.ev);
+			json_decref(s->item.triage);
+			free(s->reply);
+			free(s);
+		}
+		TAILQ_REMOVE(&b->conns, c, entry);
+		free(c->client);
+		free(c);
+	}
+	copy_tokens(&b->tokens, &(struct token_list){ NULL, 0 });
+	free(b->tokens.v);
+	free(b->listeners);
+	free(b);
+}

@@ -1,0 +1,38 @@
+/*
+ * bridge.h: the PBX-facing socket (hotline111-bridge(7)). Reads JSON Lines,
+ * hands each valid event to the store, and answers every line in the order
+ * received once its event is durable.
+ */
+#ifndef HOTLINE111_BRIDGE_H
+#define HOTLINE111_BRIDGE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "protocol.h"
+
+struct event_base;
+struct store;
+struct bridge;
+
+/* Triage for one event before it is stored: a decision object or NULL. */
+typedef json_t *bridge_decide_fn(const struct event *ev, void *arg);
+
+struct bridge *bridge_new(struct event_base *base, struct store *st,
+    bridge_decide_fn *decide, void *arg);
+/* Opens every listener of cfg->bridge_listen; -1 with err on the first failure. */
+int bridge_listen(struct bridge *b, const struct config *cfg, char *err, size_t errlen);
+/* Applies the reloadable settings (max_line, window, max_depth, tokens). */
+void bridge_configure(struct bridge *b, const struct config *cfg);
+/* While the database is away, no connection is read (backpressure). */
+void bridge_pause(struct bridge *b, int paused);
+/* Stops accepting and reading: the first step of a graceful stop. */
+void bridge_stop(struct bridge *b);
+/* Replies still waiting to be written, across all connections. */
+size_t bridge_unflushed(const struct bridge *b);
+size_t bridge_clients(const struct bridge *b);
+void bridge_free(struct bridge *b);
+
+#endif

@@ -1,0 +1,82 @@
+/* cases.c: events into triage inputs, triage results into decisions. */
+#include "cases.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "triage.h"
+
+static int
+worth_triage(const struct event *ev)
+{
+	switch (ev->type) {
+	case EV_CALL_OFFERED:
+		return ev->ivr != NULL || ev->line != NULL || ev->queue != NULL;
+	case EV_TICKET_CREATED:
+	case EV_TICKET_UPDATED:
+	case EV_TICKET_CLOSED:
+		return ev->text != NULL || ev->child_age >= 0 || ev->category != NULL;
+	default:
+		return 0;
+	}
+}
+
+/* IVR digits as the caller pressed them, concatenated: ["2","1"] is "21". */
+static void
+ivr_digits(const json_t *ivr, char *buf, size_t len)
+{
+	size_t o = 0, i;
+	json_t *d;
+
+	buf[0] = '\0';
+	json_array_foreach(ivr, i, d) {
+		const char *s = json_is_string(d) ? json_string_value(d) : NULL;
+		char one[2] = { (char)('0' + (json_is_integer(d) ? json_integer_value(d) : 0)), 0 };
+		size_t n;
+		if (s == NULL)
+			s = one;
+		n = strlen(s);
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, s, n + 1);
+		o += n;
+	}
+}
+
+static json_t *
+string_array(const char *const *v, int n)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+json_t *
+cases_decide(const struct triage_rules *rules, const struct event *ev)
+{
+	struct triage_input in;
+	struct triage_result out;
+	char ivr[300];
+
+	if (rules == NULL || !worth_triage(ev))
+		return NULL;
+	triage_input_init(&in);
+	if (ev->ivr != NULL) {
+		ivr_digits(ev->ivr, ivr, sizeof(ivr));
+		in.ivr = ivr;
+	}
+	in.text = ev->text;
+	in.line = ev->line;
+	in.queue = ev->queue;
+	in.province = ev->province;
+	in.child_age = ev->child_age;
+	in.category = ev->category;
+	in.when = time(NULL);
+	if (triage_eval(rules, &in, &out) != 0)
+		return NULL;
+	return json_pack("{s:i, s:s?, s:o, s:o}", "priority", out.priority, "category",
+	    out.category, "rules", string_array(out.rules, out.nrules), "tags",
+	    string_array(out.tags, out.ntags));
+}

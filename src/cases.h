@@ -1,0 +1,21 @@
+/*
+ * cases.h: what an event says about its case before it is stored: the
+ * triage decision the store applies (raise-only) in the same transaction.
+ */
+#ifndef HOTLINE111_CASES_H
+#define HOTLINE111_CASES_H
+
+#include <jansson.h>
+
+#include "protocol.h"
+
+struct triage_rules;
+
+/*
+ * The decision for ev, as {"priority":N,"category":C|null,"rules":[…],
+ * "tags":[…]}, or NULL when the event carries nothing to triage (no text,
+ * IVR digits, age or category).
+ */
+json_t *cases_decide(const struct triage_rules *rules, const struct event *ev);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * config.h: hotline111d.conf(5). One table of keys drives parsing,
+ * defaults, validation, --check-config and reload.
+ */
+#ifndef HOTLINE111_CONFIG_H
+#define HOTLINE111_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define CONFIG_DEFAULT_FILE SYSCONFDIR "/hotline111/hotline111d.conf"
+
+struct strlist {
+	char **v;
+	int n;
+};
+
+/* A deadline: seconds, or working days on the calendar; unset when both 0. */
+struct duration {
+	int64_t seconds;
+	int working_days;
+};
+
+enum deadline_kind { DL_ANSWER, DL_CLAIM, DL_ACT, DL_PLAN, DL_COUNT };
+
+struct bridge_token {
+	char *client;
+	char *token;
+};
+
+struct console_operator {
+	char *name;
+	long uid;
+	char *role;
+};
+
+struct pbx_source {
+	char *type;
+	char *connect;
+	char *username;
+	char *secret;
+	char *password;
+	char *ivr_variable;
+};
+
+struct token_list {
+	struct bridge_token *v;
+	int n;
+};
+
+struct operator_list {
+	struct console_operator *v;
+	int n;
+};
+
+struct source_list {
+	struct pbx_source *v;
+	int n;
+};
+
+struct config {
+	char *file;
+	enum log_level log_level;
+	char *escalation_log;
+	char *db_conninfo;
+
+	struct strlist bridge_listen;
+	int bridge_max_line;
+	int bridge_max_clients;
+	int bridge_window;
+	int bridge_max_depth;
+	struct token_list tokens;
+
+	struct strlist console_listen;
+	struct operator_list operators;
+
+	char *spool_dir;
+	int spool_max_mb;
+
+	char *rules_file;
+	int default_priority;
+
+	struct duration deadline[4][DL_COUNT]; /* [priority - 1][kind] */
+	double esc_warn;
+	int esc_repeat;
+	struct strlist esc_levels;
+	int weekend_mask;        /* bit d set: ISO day d (1 Monday .. 7 Sunday) is off */
+	struct strlist holidays; /* YYYY-MM-DD, validated */
+
+	char *metrics_listen;
+	struct source_list sources;
+	char *cti_listen;
+	char *cti_token;
+};
+
+/*
+ * Loads FILE (NULL: defaults only), then applies each "PATH=VALUE" override
+ * in order. NULL on error, with "FILE:LINE: message" in err.
+ */
+struct config *config_load(const char *file, char *const *overrides, int noverrides,
+    char *err, size_t errlen);
+/* Same, from text in memory (tests, fuzzing); name stands for the file. */
+struct config *config_load_string(const char *name, const char *text, char *err,
+    size_t errlen);
+void config_free(struct config *cfg);
+
+/* Logs, by name, each changed key that only a restart applies. */
+int config_warn_restart_keys(const struct config *old, const struct config *new);
+
+/* The key table, for documentation tests: name and help line of key i. */
+int config_key_count(void);
+const char *config_key_name(int i);
+const char *config_key_help(int i);
+
+/* "30s" "5m" "12h" "2d" "5wd" or plain seconds; 0 on success. */
+int config_parse_duration(const char *s, struct duration *out);
+
+#endif

@@ -1,0 +1,115 @@
+/* log.c: levelled log lines on stderr; journald adds the timestamps. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum log_level current = LOG_LVL_INFO;
+
+static const char *const level_names[] = { "debug", "info", "warning", "error" };
+
+/* sd-daemon(3) priority prefixes, so journald files each line at its level. */
+static const char *const level_prefix[] = { "<7>", "<6>", "<4>", "<3>" };
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(name, level_names[i]) == 0 ||
+		    (i == LOG_LVL_WARN && strcmp(name, "warn") == 0)) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	current = level;
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return level >= current;
+}
+
+static void __attribute__((format(printf, 2, 0)))
+vlog(enum log_level level, const char *fmt, va_list ap)
+{
+	char line[2048];
+
+	if (!log_enabled(level))
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "%shotline111d: %s: %s\n", level_prefix[level],
+	    level_names[level], line);
+}
+
+#define LOG_FN(name, level)                      \
+	void name(const char *fmt, ...)          \
+	{                                        \
+		va_list ap;                      \
+		va_start(ap, fmt);               \
+		vlog(level, fmt, ap);            \
+		va_end(ap);                      \
+	}
+LOG_FN(log_debug, LOG_LVL_DEBUG)
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_warn, LOG_LVL_WARN)
+LOG_FN(log_error, LOG_LVL_ERROR)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	current = LOG_LVL_DEBUG;
+	vlog(LOG_LVL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+char *
+log_escape(char *buf, size_t buflen, const char *s, size_t max)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; s[i] != '\0' && i < max && o + 5 < buflen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, buflen - o, "\\x%02x", c);
+		else if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+char *
+log_mask_number(char *buf, size_t buflen, const char *number)
+{
+	size_t n = number ? strlen(number) : 0;
+	size_t keep_head = n > 9 ? 5 : (n > 4 ? 2 : 0);
+	size_t keep_tail = n > 6 ? 2 : 0;
+
+	if (buflen == 0)
+		return buf;
+	if (n >= buflen)
+		n = buflen - 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)number[i];
+		int show = i < keep_head || i >= n - keep_tail;
+		buf[i] = show && c >= 0x20 && c < 0x7f ? (char)c : '*';
+	}
+	buf[n] = '\0';
+	return buf;
+}

@@ -1,0 +1,370 @@
+/*
+ * main.c: hotline111d. Reads the configuration, brings up the database
+ * (schema included), the bridge and the triage rules on one event loop,
+ * and handles the signals: SIGHUP reloads, SIGTERM and SIGINT stop
+ * gracefully, committing and acknowledging what was already received.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "bridge.h"
+#include "cases.h"
+#include "log.h"
+#include "migrate.h"
+#include "notify.h"
+#include "store.h"
+#include "triage.h"
+#include "xmalloc.h"
+
+#define STOP_GRACE_S 10
+#define DB_WAIT_MAX_MS 5000
+
+struct opts {
+	const char *file;
+	char **overrides;
+	int noverrides;
+	int check_config, migrate, triage, json;
+	const char *check_rules;
+	const char *rules;
+};
+
+struct daemon {
+	struct opts *opts;
+	struct event_base *base;
+	struct config *cfg;
+	struct triage_rules *rules;
+	struct store *store;
+	struct bridge *bridge;
+	struct event *signals[3];
+	struct event *stop_timer;
+	struct event *flush_poll;
+	int stopping;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: hotline111d [-c FILE] [-s PATH=VALUE]... [--check-config | --migrate]\n"
+	    "       hotline111d --check-rules FILE\n"
+	    "       hotline111d --triage [--json] [--rules FILE] [-c FILE] [TEXT...]\n"
+	    "       hotline111d -V | --version\n"
+	    "\n"
+	    "  -c, --config FILE    configuration (default %s)\n"
+	    "  -s, --set PATH=VALUE override one setting, VALUE in libconfig syntax\n"
+	    "      --check-config   validate the configuration and the rules, then exit\n"
+	    "      --migrate        apply the database schema, then exit\n"
+	    "      --check-rules F  validate a rules file, then exit\n"
+	    "      --triage TEXT... print category, priority and fired rules per text\n"
+	    "See hotline111d(8), hotline111d.conf(5), hotline111-rules(5).\n",
+	    CONFIG_DEFAULT_FILE);
+	exit(status);
+}
+
+static void
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_CHECK = 256, O_MIGRATE, O_RULES_CHECK, O_TRIAGE, O_JSON, O_RULES };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, O_CHECK },
+		{ "migrate", no_argument, NULL, O_MIGRATE },
+		{ "check-rules", required_argument, NULL, O_RULES_CHECK },
+		{ "triage", no_argument, NULL, O_TRIAGE },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "rules", required_argument, NULL, O_RULES },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	o->overrides = xcalloc((size_t)argc + 1, sizeof(char *));
+	while ((ch = getopt_long(argc, argv, "c:s:Vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->file = optarg; break;
+		case 's': o->overrides[o->noverrides++] = optarg; break;
+		case O_CHECK: o->check_config = 1; break;
+		case O_MIGRATE: o->migrate = 1; break;
+		case O_RULES_CHECK: o->check_rules = optarg; break;
+		case O_TRIAGE: o->triage = 1; break;
+		case O_JSON: o->json = 1; break;
+		case O_RULES: o->rules = optarg; break;
+		case 'V':
+			printf("hotline111d %s (bridge protocol %d)\n", PACKAGE_VERSION,
+			    PROTOCOL_VERSION);
+			exit(0);
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind < argc && !o->triage)
+		usage(2);
+	if (o->check_config + o->migrate + o->triage + (o->check_rules != NULL) > 1)
+		usage(2);
+}
+
+static struct config *
+load_config(const struct opts *o)
+{
+	char err[1024];
+	struct config *cfg = config_load(o->file ? o->file : CONFIG_DEFAULT_FILE,
+	    o->overrides, o->noverrides, err, sizeof(err));
+
+	if (cfg == NULL)
+		fatal("%s", err);
+	return cfg;
+}
+
+static struct triage_rules *
+load_rules(const char *path)
+{
+	char err[TRIAGE_ERRLEN];
+	struct triage_rules *r = triage_load(path, err, sizeof(err));
+
+	if (r == NULL)
+		fatal("%s", err);
+	return r;
+}
+
+/* --- database at start-up ---------------------------------------------- */
+
+/* Waits (with backoff) for the database, then brings the schema up to date. */
+static void
+database_prepare(const char *conninfo, int wait)
+{
+	const char *kw[] = { "dbname", "fallback_application_name", NULL };
+	const char *val[] = { conninfo, "hotline111d", NULL };
+	int backoff_ms = 100, said = 0;
+	char err[1024];
+	PGconn *c;
+
+	for (;;) {
+		c = PQconnectdbParams(kw, val, 1);
+		if (PQstatus(c) == CONNECTION_OK)
+			break;
+		if (!wait)
+			fatal("database: %s", strtok(PQerrorMessage(c), "\n"));
+		if (!said++) {
+			log_error("database: %s; waiting for it", strtok(PQerrorMessage(c), "\n"));
+			notify_status("waiting for the database");
+		}
+		PQfinish(c);
+		usleep((useconds_t)backoff_ms * 1000);
+		backoff_ms = backoff_ms * 2 > DB_WAIT_MAX_MS ? DB_WAIT_MAX_MS : backoff_ms * 2;
+	}
+	if (migrate_apply(c, err, sizeof(err)) < 0) {
+		PQfinish(c);
+		fatal("database: %s", err);
+	}
+	PQfinish(c);
+}
+
+/* --- reload ------------------------------------------------------------ */
+
+/* All or nothing: a bad file or bad rules leave everything running as it was. */
+static void
+reload(struct daemon *d)
+{
+	char err[1024];
+	struct config *cfg;
+	struct triage_rules *rules;
+
+	notify_reloading();
+	cfg = config_load(d->opts->file ? d->opts->file : CONFIG_DEFAULT_FILE,
+	    d->opts->overrides, d->opts->noverrides, err, sizeof(err));
+	if (cfg == NULL) {
+		log_error("reload: %s; the running configuration stays", err);
+		notify_ready();
+		return;
+	}
+	if ((rules = triage_load(cfg->rules_file, err, sizeof(err))) == NULL) {
+		log_error("reload: %s; the running configuration and rules stay", err);
+		config_free(cfg);
+		notify_ready();
+		return;
+	}
+	config_warn_restart_keys(d->cfg, cfg);
+	log_set_level(cfg->log_level);
+	bridge_configure(d->bridge, cfg);
+	store_set_default_priority(d->store, cfg->default_priority);
+	triage_free(d->rules);
+	d->rules = rules;
+	config_free(d->cfg);
+	d->cfg = cfg;
+	log_info("reload: configuration and rules reloaded (%d rules)", triage_rule_count(rules));
+	notify_ready();
+}
+
+/* --- stop -------------------------------------------------------------- */
+
+static void
+flush_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (bridge_unflushed(d->bridge) == 0) {
+		log_info("stopped: everything received was stored and acknowledged");
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
+static void
+drained(void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { 0, 20000 };
+
+	d->flush_poll = event_new(d->base, -1, EV_PERSIST, flush_poll_cb, d);
+	event_add(d->flush_poll, &tv);
+	flush_poll_cb(-1, 0, d);
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_error("stop: gave up after %d s with %zu events not stored (they were not "
+	    "acknowledged; the PBX resends them)", STOP_GRACE_S, store_pending(d->store));
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+stop(struct daemon *d, const char *why)
+{
+	struct timeval tv = { STOP_GRACE_S, 0 };
+
+	if (d->stopping++) {
+		log_warn("%s again: stopping now", why);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	notify_stopping();
+	log_info("%s: stopping; %zu events to store first", why, store_pending(d->store));
+	bridge_stop(d->bridge);
+	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
+	event_add(d->stop_timer, &tv);
+	store_drain(d->store, drained, d);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP)
+		reload(arg);
+	else
+		stop(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* --- run --------------------------------------------------------------- */
+
+static void
+store_state(int up, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->bridge != NULL)
+		bridge_pause(d->bridge, !up);
+	notify_status(up ? "running" : "database unreachable: intake paused");
+}
+
+static json_t *
+decide(const struct event *ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	return cases_decide(d->rules, ev);
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	bridge_free(d->bridge);
+	store_free(d->store);
+	for (size_t i = 0; i < sizeof(d->signals) / sizeof(d->signals[0]); i++)
+		event_free(d->signals[i]);
+	if (d->stop_timer != NULL)
+		event_free(d->stop_timer);
+	if (d->flush_poll != NULL)
+		event_free(d->flush_poll);
+	notify_watchdog_stop();
+	event_base_free(d->base);
+	triage_free(d->rules);
+	config_free(d->cfg);
+}
+
+static int
+run(struct opts *o)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	struct daemon d = { .opts = o };
+	char err[1024];
+
+	d.cfg = load_config(o);
+	log_set_level(d.cfg->log_level);
+	d.rules = load_rules(d.cfg->rules_file);
+	signal(SIGPIPE, SIG_IGN);
+	database_prepare(d.cfg->db_conninfo, 1);
+	d.base = event_base_new();
+	if (d.base == NULL)
+		fatal("libevent: cannot create the event loop");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		d.signals[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
+		event_add(d.signals[i], NULL);
+	}
+	d.store = store_new(d.base, d.cfg->db_conninfo, d.cfg->default_priority, store_state, &d);
+	d.bridge = bridge_new(d.base, d.store, decide, &d);
+	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)
+		fatal("%s", err);
+	bridge_pause(d.bridge, !store_is_up(d.store));
+	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,
+	    triage_rule_count(d.rules));
+	notify_ready();
+	notify_watchdog_start(d.base);
+	event_base_dispatch(d.base);
+	daemon_free(&d);
+	libevent_global_shutdown();
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct config *cfg;
+	int rc = 0;
+
+	parse_opts(argc, argv, &o);
+	if (o.check_rules != NULL)
+		rc = triage_cmd_check(o.check_rules);
+	else if (o.triage) {
+		cfg = o.rules == NULL ? load_config(&o) : NULL;
+		rc = triage_cmd_triage(o.rules ? o.rules : cfg->rules_file, o.json, argc - optind,
+		    argv + optind);
+		config_free(cfg);
+	} else if (o.check_config) {
+		cfg = load_config(&o);
+		triage_free(load_rules(cfg->rules_file));
+		printf("%s: ok\n", cfg->file);
+		config_free(cfg);
+	} else if (o.migrate) {
+		cfg = load_config(&o);
+		database_prepare(cfg->db_conninfo, 0);
+		printf("database schema up to date\n");
+		config_free(cfg);
+	} else
+		rc = run(&o);
+	free(o.overrides);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * store.h: the system of record. Events are queued, sent in batches (one
+ * statement, one transaction per batch) on a non-blocking libpq connection
+ * driven by the event loop, and each item's callback runs once its event
+ * is durable, or refused.
+ */
+#ifndef HOTLINE111_STORE_H
+#define HOTLINE111_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+
+#include "protocol.h"
+
+struct event_base;
+struct store;
+
+struct store_result {
+	enum proto_error error; /* PROTO_OK: durable */
+	int64_t case_id;
+	int priority;
+	const char *category; /* NULL: none yet */
+	json_t *rules;        /* array of rule names */
+	int dup;
+	const char *detail;   /* with an error */
+};
+
+struct store_item;
+typedef void store_done_fn(struct store_item *item, const struct store_result *res);
+
+struct store_item {
+	TAILQ_ENTRY(store_item) entry;
+	struct event ev;      /* validated event, owned by the item's owner */
+	json_t *triage;       /* decision to apply, or NULL */
+	const char *client;   /* bridge client name, or NULL */
+	size_t size;          /* bytes on the wire, to bound a batch */
+	char rx[40];          /* when the daemon received it, RFC 3339 */
+	int retries;
+	int resent;           /* in a batch whose fate was unknown: dup is ours */
+	store_done_fn *done;
+};
+TAILQ_HEAD(store_queue, store_item);
+
+/* Called when the database becomes usable (up = 1) or is lost (up = 0). */
+typedef void store_state_fn(int up, void *arg);
+
+struct store *store_new(struct event_base *base, const char *conninfo,
+    int default_priority, store_state_fn *state_cb, void *arg);
+void store_set_default_priority(struct store *st, int priority);
+/* Queues an item; its done callback runs later, never from inside this call. */
+void store_submit(struct store *st, struct store_item *item);
+int store_is_up(const struct store *st);
+size_t store_pending(const struct store *st);
+/* Calls cb once nothing is queued or in flight (for a graceful stop). */
+void store_drain(struct store *st, void (*cb)(void *), void *arg);
+void store_free(struct store *st);
+
+/* Fills item->rx with the current time. */
+void store_stamp(struct store_item *item);
+
+#endif

@@ -1,0 +1,254 @@
+"""Bridge protocol v1 end to end: the real daemon, a real PostgreSQL, a
+client on the real socket. What hotline111-bridge(7) promises is asserted
+here, line by line."""
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Client, Daemon, Postgres, ev  # noqa: E402
+
+
+class Bridge(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres()
+        cls.d = Daemon(cls.pg, sets=["bridge.max_line=2048", "bridge.max_clients=8",
+                                     "bridge.window=64"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.destroy()
+        cls.pg.destroy()
+
+    def client(self):
+        c = Client(self.d.bridge)
+        self.addCleanup(c.close)
+        return c
+
+    def test_hello_on_connect(self):
+        self.assertEqual(self.client().greeting, {"hello": "hotline111", "proto": 1})
+
+    def test_ack_shape_and_case(self):
+        c = self.client()
+        r = c.call(ev("b-ack-1", "call.offered", call_id="b-call-1", caller="+84912345678",
+                      province="Hà Nội"))
+        self.assertEqual(r["ack"], "b-ack-1")
+        self.assertIsInstance(r["case"], int)
+        self.assertEqual(r["priority"], 4)
+        self.assertIsNone(r["category"])
+        self.assertEqual(r["rules"], [])
+        self.assertNotIn("dup", r)
+        row = self.pg.query("SELECT caller, province, status FROM cases WHERE id = %d" % r["case"])
+        self.assertEqual(row, [["+84912345678", "Hà Nội", "open"]])
+        body = self.pg.scalar("SELECT body->>'caller' FROM events WHERE event_id = 'b-ack-1'")
+        self.assertEqual(body, "+84912345678")
+
+    def test_ping(self):
+        self.assertEqual(self.client().call(ev("b-ping", "ping")), {"ack": "b-ping", "pong": True})
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id = 'b-ping'"), "0")
+
+    def test_dup_returns_first_result(self):
+        c = self.client()
+        first = c.call(ev("b-dup-1", "ticket.created", ticket_id="b-t-dup", category="neglect"))
+        again = c.call(ev("b-dup-1", "ticket.created", ticket_id="b-t-other", category="online"))
+        self.assertTrue(again["dup"])
+        self.assertEqual(again["case"], first["case"])
+        self.assertEqual(again["category"], "neglect")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM tickets WHERE ticket_id = 'b-t-other'"), "0")
+
+    def test_call_and_ticket_form_one_case(self):
+        c = self.client()
+        a = c.call(ev("b-j-1", "call.offered", call_id="b-call-j"))
+        b = c.call(ev("b-j-2", "call.answered", call_id="b-call-j", operator="lan"))
+        t = c.call(ev("b-j-3", "ticket.created", ticket_id="b-t-j", call_id="b-call-j",
+                      text="Cháu hỏi thông tin", category="info"))
+        u = c.call(ev("b-j-4", "ticket.updated", ticket_id="b-t-j", text="ghi chú thêm"))
+        x = c.call(ev("b-j-5", "ticket.closed", ticket_id="b-t-j", outcome="counselled"))
+        self.assertEqual({a["case"], b["case"], t["case"], u["case"], x["case"]}, {a["case"]})
+        row = self.pg.query("SELECT operator, category, status, outcome FROM cases WHERE id = %d"
+                            % a["case"])
+        self.assertEqual(row, [["lan", "info", "closed", "counselled"]])
+        self.assertEqual(self.pg.scalar("SELECT text FROM notes WHERE case_id = %d" % a["case"]),
+                         "ghi chú thêm")
+        self.assertEqual(self.pg.scalar("SELECT action FROM audit WHERE case_id = %d" % a["case"]),
+                         "case.close")
+
+    def test_out_of_order_opens_the_case(self):
+        c = self.client()
+        t = c.call(ev("b-o-1", "ticket.created", ticket_id="b-t-o", call_id="b-call-o",
+                      text="gọi lại sau"))
+        a = c.call(ev("b-o-2", "call.offered", call_id="b-call-o", caller="+84900000001"))
+        e = c.call(ev("b-o-3", "call.ended", call_id="b-call-o", duration_s=42))
+        self.assertEqual(t["case"], a["case"])
+        self.assertEqual(e["case"], a["case"])
+        u = c.call(ev("b-o-4", "ticket.updated", ticket_id="b-t-late", text="x"))
+        self.assertNotEqual(u["case"], a["case"])
+
+    def test_every_event_type_is_accepted(self):
+        c = self.client()
+        lines = [
+            ev("b-all-1", "call.offered", call_id="b-all", caller="+84911111111", line="111",
+               queue="main", ivr=["1", "2"], province="Nghệ An", district="Vinh", lang="vi",
+               ts="2026-07-05T06:04:00+07:00"),
+            ev("b-all-2", "call.answered", call_id="b-all", operator="mai"),
+            ev("b-all-3", "call.transferred", call_id="b-all", to="police"),
+            ev("b-all-4", "call.abandoned", call_id="b-all-x", wait_s=31.5),
+            ev("b-all-5", "call.ended", call_id="b-all", duration_s=300, cause="normal"),
+            ev("b-all-6", "ticket.created", ticket_id="b-all-t", call_id="b-all", operator="mai",
+               text="trẻ bị bỏ rơi", category="abandonment", child_age=3, child_gender="female",
+               province="Nghệ An", district="Vinh", tags=["night"]),
+            ev("b-all-7", "ticket.updated", ticket_id="b-all-t", text="đã liên hệ xã", child_age=4),
+            ev("b-all-8", "ticket.closed", ticket_id="b-all-t", outcome="referred",
+               referred_to="commune", text="chuyển xã"),
+        ]
+        for line in lines:
+            r = c.call(line)
+            self.assertEqual(r.get("ack"), line["id"], r)
+        row = self.pg.query("SELECT ivr, transferred_to, duration_s, child_age, referred_to, "
+                            "offered_at AT TIME ZONE 'UTC' FROM cases WHERE call_id = 'b-all'")
+        self.assertEqual(row, [["12", "police", "300", "4", "commune", "2026-07-04 23:04:00"]])
+
+    def test_nacks_keep_the_connection(self):
+        c = self.client()
+        cases = [
+            (b'{"id":"x"', None, "bad_json"),
+            (b'[1,2]', None, "bad_json"),
+            (b'{"id":"b-n-1"}', "b-n-1", "missing_field"),
+            (b'{"id":"b-n-1b","type":7}', "b-n-1b", "bad_type"),
+            (b'{"id":"b-n-2","type":"call.exploded"}', "b-n-2", "bad_type"),
+            (b'{"id":"b-n-3","type":"call.answered","call_id":"c"}', "b-n-3", "missing_field"),
+            (b'{"id":"b-n-4","type":"ticket.created","ticket_id":"t","child_age":"ten"}', "b-n-4",
+             "bad_value"),
+            (b'{"id":"b-n-5","type":"call.offered","call_id":"c","ts":"2026-02-30T00:00:00Z"}',
+             "b-n-5", "bad_value"),
+            (b'{"id":"b-n-6","type":"ping","x":"\xff\xfe"}', None, "bad_json"),
+            (b'{"id":"b-n-7","type":"ping","id":"dup"}', None, "bad_json"),
+            (b'[' * 40 + b']' * 40, None, "bad_json"),
+            (b'{"type":"call.offered","call_id":"c"}', None, "missing_field"),
+        ]
+        for raw, nid, code in cases:
+            c.send_raw(raw + b"\n")
+            r = c.recv()
+            self.assertEqual(r.get("nack", "absent"), nid, (raw, r))
+            self.assertEqual(r["error"], code, (raw, r))
+            self.assertTrue(r["detail"])
+        self.assertEqual(c.call(ev("b-n-ok", "ping")), {"ack": "b-n-ok", "pong": True})
+
+    def test_too_long_line_is_skipped_to_its_newline(self):
+        c = self.client()
+        c.send_raw(b'{"id":"b-long","type":"ping","pad":"' + b"x" * 5000 + b'"}\n')
+        r = c.recv()
+        self.assertEqual((r["nack"], r["error"]), (None, "too_long"))
+        # A line over the limit that arrives in pieces is skipped the same way.
+        c.send_raw(b'{"id":"b-long2","type":"ping","pad":"' + b"y" * 3000)
+        time.sleep(0.1)
+        c.send_raw(b"y" * 3000 + b'"}\n')
+        self.assertEqual(c.recv()["error"], "too_long")
+        self.assertEqual(c.call(ev("b-after-long", "ping"))["ack"], "b-after-long")
+
+    def test_replies_in_order_with_nacks_between_acks(self):
+        c = self.client()
+        batch = b""
+        expect = []
+        for i in range(200):
+            if i % 7 == 3:
+                batch += b"not json\n"
+                expect.append(None)
+            else:
+                batch += (b'{"id":"b-ord-%d","type":"call.offered","call_id":"b-ord-%d"}\n' % (i, i))
+                expect.append("b-ord-%d" % i)
+        c.send_raw(batch)
+        got = []
+        for _ in expect:
+            r = c.recv()
+            got.append(r.get("ack") if "ack" in r else r["nack"])
+        self.assertEqual(got, expect)
+
+    def test_max_clients(self):
+        clients = [self.client() for _ in range(8)]
+        extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        extra.settimeout(5)
+        extra.connect(self.d.bridge)
+        data = extra.recv(4096)
+        extra.close()
+        self.assertIn(b'"error":"unavailable"', data)
+        self.assertEqual(clients[0].call(ev("b-mc", "ping"))["ack"], "b-mc")
+        for c in clients:
+            c.close()
+        # The slots free up once the daemon has seen the closes.
+        for _ in range(100):
+            c = Client(self.d.bridge)
+            c.close()
+            if c.greeting.get("hello"):
+                break
+            time.sleep(0.05)
+        self.assertEqual(c.greeting, {"hello": "hotline111", "proto": 1})
+
+    def test_ten_thousand_events_in_order_each_stored_once(self):
+        c = self.client()
+        n = 10000
+        payload = b"".join(b'{"id":"b-10k-%d","type":"call.offered","call_id":"b-10k-%d",'
+                           b'"caller":"+8490%07d"}\n' % (i, i, i) for i in range(n))
+        c.sock.sendall(payload)
+        cases = []
+        for i in range(n):
+            r = c.recv()
+            self.assertEqual(r.get("ack"), "b-10k-%d" % i)
+            cases.append(r["case"])
+        self.assertEqual(len(set(cases)), n)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id LIKE 'b-10k-%'"),
+                         str(n))
+        # Resent: every one a dup with its first case, nothing stored twice.
+        c.sock.sendall(payload)
+        for i in range(n):
+            r = c.recv()
+            self.assertTrue(r.get("dup"), r)
+            self.assertEqual(r["case"], cases[i])
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases WHERE call_id LIKE 'b-10k-%'"),
+                         str(n))
+
+
+class Tokens(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres()
+        cls.d = Daemon(cls.pg, sets=['bridge.tokens = ( { client = "asterisk-hn"; '
+                                     'token = "s3cret"; } )']).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.destroy()
+        cls.pg.destroy()
+
+    def test_right_token(self):
+        c = Client(self.d.bridge)
+        self.addCleanup(c.close)
+        self.assertEqual(c.call({"type": "hello", "client": "asterisk-hn", "token": "s3cret"}),
+                         {"welcome": "asterisk-hn"})
+        self.assertEqual(c.call(ev("tk-1", "call.offered", call_id="tk-1"))["ack"], "tk-1")
+        self.assertEqual(self.pg.scalar("SELECT client FROM events WHERE event_id = 'tk-1'"),
+                         "asterisk-hn")
+
+    def test_wrong_token_is_refused_and_closed(self):
+        c = Client(self.d.bridge)
+        self.addCleanup(c.close)
+        r = c.call({"type": "hello", "client": "asterisk-hn", "token": "guess"})
+        self.assertEqual((r["nack"], r["error"]), (None, "unauthorized"))
+        self.assertTrue(c.closed())
+
+    def test_event_before_hello_is_refused(self):
+        c = Client(self.d.bridge)
+        self.addCleanup(c.close)
+        r = c.call(ev("tk-early", "call.offered", call_id="tk-early"))
+        self.assertEqual((r["nack"], r["error"]), ("tk-early", "unauthorized"))
+        self.assertTrue(c.closed())
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id = 'tk-early'"), "0")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
