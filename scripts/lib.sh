@@ -2,7 +2,7 @@
 # Debian, and how it is built. One list, one build.
 H111_PACKAGES="autoconf automake make gcc pkg-config libevent-dev libpq-dev \
 libconfig-dev libcmocka-dev libjansson-dev libutf8proc-dev libpcre2-dev \
-libsystemd-dev postgresql postgresql-client python3 procps"
+libsystemd-dev postgresql postgresql-client python3 procps valgrind"
 
 h111_install_deps() {
 	missing=

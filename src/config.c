@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <libconfig.h>
 
@@ -324,6 +323,9 @@ valid_date(const char *s)
 	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &used) != 3 ||
 	    used != 10 || s[4] != '-' || s[7] != '-')
 		return 0;
+	for (int i = 0; i < 10; i++) /* %2d alone takes "+1" and " 1" */
+		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+			return 0;
 	if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return 0;
 	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
@@ -382,6 +384,33 @@ field_index(const char *const *fields, const char *name)
 	return -1;
 }
 
+/* Fields of a group that take one of a few words. */
+static const struct {
+	const char *field;
+	const char *const values[4];
+} enums[] = {
+	{ "role", { "operator", "supervisor", "admin", NULL } },
+	{ "type", { "ami", "esl", "evapi", NULL } },
+};
+
+static int
+check_enum(struct loader *ld, const struct key *k, const config_setting_t *m,
+    const char *name, const char *value)
+{
+	for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+		const char *const *v = enums[i].values;
+		if (strcmp(enums[i].field, name) != 0)
+			continue;
+		for (; *v != NULL; v++)
+			if (strcmp(*v, value) == 0)
+				return 0;
+		v = enums[i].values;
+		return fail(ld, m, "%s: %s must be \"%s\", \"%s\" or \"%s\"", k->name, name, v[0],
+		    v[1], v[2]);
+	}
+	return 0;
+}
+
 static int
 parse_group_field(struct loader *ld, const struct key *k, const config_setting_t *m,
     const char *name, void *field)
@@ -395,6 +424,8 @@ parse_group_field(struct loader *ld, const struct key *k, const config_setting_t
 	if (config_setting_type(m) != CONFIG_TYPE_STRING ||
 	    strlen(config_setting_get_string(m)) > 4096 || config_setting_get_string(m)[0] == 0)
 		return fail(ld, m, "%s: %s must be a non-empty string", k->name, name);
+	if (check_enum(ld, k, m, name, config_setting_get_string(m)) != 0)
+		return -1;
 	*(char **)field = xstrdup(config_setting_get_string(m));
 	return 0;
 }
@@ -551,7 +582,9 @@ value_equal(const struct key *k, const void *a, const void *b)
 	case K_FLOAT:
 		return *(const double *)a == *(const double *)b;
 	case K_DURATION:
-		return memcmp(a, b, sizeof(struct duration)) == 0;
+		return ((const struct duration *)a)->seconds == ((const struct duration *)b)->seconds &&
+		    ((const struct duration *)a)->working_days ==
+		    ((const struct duration *)b)->working_days;
 	case K_STRLIST:
 	case K_DATES:
 		return strlist_equal(a, b);
@@ -656,6 +689,29 @@ load_keys(struct loader *ld, config_t *c, struct config *cfg)
 	return 0;
 }
 
+/*
+ * libconfig 1.5 follows "@include" lines, and one that names a directory
+ * makes its scanner exit(2): a reload would kill the daemon. The design is
+ * one file, so the directive is refused before libconfig sees the text.
+ * The match is libconfig's (start of line, blanks, "@include", blanks, a
+ * quote); it errs only towards such a line inside a comment or a string.
+ */
+static int
+include_line(const char *text)
+{
+	int line = 1;
+
+	for (const char *p = text; *p != '\0'; line++) {
+		const char *q = p + strspn(p, " \t");
+		size_t blanks = strncmp(q, "@include", 8) == 0 ? strspn(q + 8, " \t") : 0;
+		if (blanks > 0 && q[8 + blanks] == '"')
+			return line;
+		p = q + strcspn(q, "\n");
+		p += *p == '\n';
+	}
+	return 0;
+}
+
 /* --- -s PATH=VALUE ----------------------------------------------------- */
 
 static void copy_setting(config_setting_t *dst, const config_setting_t *src);
@@ -732,7 +788,9 @@ apply_override(struct loader *ld, config_t *c, const char *arg)
 	path[strcspn(path, " \t")] = '\0'; /* "PATH = VALUE" is fine too */
 	xasprintf(&text, "v = %s;", eq + 1);
 	config_init(&v);
-	if (!config_read_string(&v, text))
+	if (include_line(text) > 0)
+		fail(ld, NULL, "-s %s: @include is not supported", arg);
+	else if (!config_read_string(&v, text))
 		fail(ld, NULL, "-s %s: %s", arg, config_error_text(&v));
 	else if (key_find(path) == NULL)
 		fail(ld, NULL, "-s %s: unknown setting '%s'", arg, path);
@@ -782,31 +840,71 @@ syntax_error(struct loader *ld, config_t *c)
 	return -1;
 }
 
+/* Parses text into c, or destroys c and says why. */
+static int
+read_text(struct loader *ld, config_t *c, const char *text)
+{
+	int line = include_line(text);
+
+	if (line > 0) {
+		snprintf(ld->err, ld->errlen, "%s:%d: @include is not supported", ld->file, line);
+		config_destroy(c);
+		return -1;
+	}
+	if (!config_read_string(c, text))
+		return syntax_error(ld, c);
+	return 0;
+}
+
+/*
+ * The whole file, read once so that what is checked is what is parsed
+ * (libconfig would reopen it, and follow @include). NULL with err set.
+ */
+static char *
+read_file(struct loader *ld, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char *text;
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(ld->err, ld->errlen, "%s: %s", file, strerror(errno));
+		return NULL;
+	}
+	text = xmalloc(CONFIG_MAX_BYTES + 2);
+	n = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+	text[n] = '\0';
+	if (ferror(f))
+		snprintf(ld->err, ld->errlen, "%s: %s", file, strerror(errno));
+	else if (n > CONFIG_MAX_BYTES)
+		snprintf(ld->err, ld->errlen, "%s: larger than %d bytes", file, CONFIG_MAX_BYTES);
+	else if (strlen(text) != n)
+		snprintf(ld->err, ld->errlen, "%s: NUL byte in file", file);
+	else {
+		fclose(f);
+		return text;
+	}
+	fclose(f);
+	free(text);
+	return NULL;
+}
+
 struct config *
 config_load(const char *file, char *const *overrides, int noverrides, char *err,
     size_t errlen)
 {
 	struct loader ld = { file ? file : "(defaults)", err, errlen };
-	struct stat st;
+	char *text = NULL;
 	config_t c;
+	int rc;
 
+	if (file != NULL && (text = read_file(&ld, file)) == NULL)
+		return NULL;
 	config_init(&c);
-	if (file != NULL) {
-		if (stat(file, &st) != 0) {
-			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-			config_destroy(&c);
-			return NULL;
-		}
-		if (st.st_size > CONFIG_MAX_BYTES) {
-			snprintf(err, errlen, "%s: larger than %d bytes", file, CONFIG_MAX_BYTES);
-			config_destroy(&c);
-			return NULL;
-		}
-		if (!config_read_file(&c, file)) {
-			syntax_error(&ld, &c);
-			return NULL;
-		}
-	}
+	rc = text != NULL ? read_text(&ld, &c, text) : 0;
+	free(text);
+	if (rc != 0)
+		return NULL;
 	return finish(&ld, &c, ld.file, overrides, noverrides);
 }
 
@@ -816,16 +914,13 @@ config_load_string(const char *name, const char *text, char *err, size_t errlen)
 	struct loader ld = { name, err, errlen };
 	config_t c;
 
-	config_init(&c);
 	if (strlen(text) > CONFIG_MAX_BYTES) {
 		snprintf(err, errlen, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
-		config_destroy(&c);
 		return NULL;
 	}
-	if (!config_read_string(&c, text)) {
-		syntax_error(&ld, &c);
+	config_init(&c);
+	if (read_text(&ld, &c, text) != 0)
 		return NULL;
-	}
 	return finish(&ld, &c, name, NULL, 0);
 }
 

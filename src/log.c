@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static enum log_level current = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warning", "error" };
 
-/* sd-daemon(3) priority prefixes, so journald files each line at its level. */
+/*
+ * Under journald (which sets JOURNAL_STREAM) a line starts with its
+ * sd-daemon(3) priority and journald adds the time; elsewhere, a terminal
+ * or a file, it starts with the time.
+ */
 static const char *const level_prefix[] = { "<7>", "<6>", "<4>", "<3>" };
+static int journal = -1;
 
 int
 log_level_parse(const char *name, enum log_level *out)
@@ -38,6 +44,21 @@ log_enabled(enum log_level level)
 	return level >= current;
 }
 
+static const char *
+now_iso(void)
+{
+	static char buf[40];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%03ld", ts.tv_nsec / 1000000);
+	return buf;
+}
+
 static void __attribute__((format(printf, 2, 0)))
 vlog(enum log_level level, const char *fmt, va_list ap)
 {
@@ -45,9 +66,15 @@ vlog(enum log_level level, const char *fmt, va_list ap)
 
 	if (!log_enabled(level))
 		return;
+	if (journal < 0)
+		journal = getenv("JOURNAL_STREAM") != NULL;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "%shotline111d: %s: %s\n", level_prefix[level],
-	    level_names[level], line);
+	if (journal) {
+		fprintf(stderr, "%shotline111d: %s: %s\n", level_prefix[level],
+		    level_names[level], line);
+		return;
+	}
+	fprintf(stderr, "%s hotline111d: %s: %s\n", now_iso(), level_names[level], line);
 }
 
 #define LOG_FN(name, level)                      \

@@ -66,12 +66,20 @@ fail:
 	return -1;
 }
 
+/* Server notices ("already exists, skipping") are for debugging only. */
+static void
+notice(void *arg, const char *message)
+{
+	log_debug("database: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 int
 migrate_apply(void *pgconn, char *err, size_t errlen)
 {
 	PGconn *c = pgconn;
 	int applied = 0;
 
+	PQsetNoticeProcessor(c, notice, NULL);
 	for (const struct migration *m = migrations; m->name != NULL; m++) {
 		char why[400];
 		int rc = apply_one(c, m, why, sizeof(why));

@@ -48,7 +48,6 @@ struct store {
 	struct store_queue queue;  /* waiting */
 	struct store_queue flight; /* in the batch being committed */
 	size_t nqueue, nflight;
-	PGresult *rows;            /* the batch's result, once read */
 	int batch_failed;
 
 	void (*drain_cb)(void *);
@@ -109,8 +108,6 @@ connection_lost(struct store *st, const char *why)
 	if (st->conn != NULL)
 		PQfinish(st->conn);
 	st->conn = NULL;
-	PQclear(st->rows);
-	st->rows = NULL;
 	while (!TAILQ_EMPTY(&st->flight)) {
 		struct store_item *it = TAILQ_LAST(&st->flight, store_queue);
 		TAILQ_REMOVE(&st->flight, it, entry);
@@ -126,9 +123,16 @@ connection_lost(struct store *st, const char *why)
 }
 
 static void
+notice(void *arg, const char *message)
+{
+	log_debug("database: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+static void
 connected(struct store *st)
 {
 	PQsetnonblocking(st->conn, 1);
+	PQsetNoticeProcessor(st->conn, notice, NULL);
 	st->state = ST_IDLE;
 	st->backoff_ms = BACKOFF_MIN_MS;
 	if (st->reported_down)
@@ -473,7 +477,6 @@ store_free(struct store *st)
 	event_free(st->kick_ev);
 	if (st->conn != NULL)
 		PQfinish(st->conn);
-	PQclear(st->rows);
 	free(st->conninfo);
 	free(st);
 }

@@ -17,9 +17,9 @@
 
 #include "xmalloc.h"
 
-#define FOLD_OPTIONS                                                      \
-	(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |       \
-	    UTF8PROC_STRIPMARK | UTF8PROC_IGNORE)
+#define FOLD_OPTIONS                                                                               \
+	(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |           \
+	    UTF8PROC_IGNORE)
 
 /* utf8proc's longest single decomposition is 18 code points (U+FDFA). */
 #define FOLD_MAX_CPS 32
@@ -62,8 +62,7 @@ is_mark(utf8proc_int32_t cp)
 {
 	utf8proc_category_t c = utf8proc_category(cp);
 
-	return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC ||
-	    c == UTF8PROC_CATEGORY_ME;
+	return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
 }
 
 /*
@@ -78,8 +77,7 @@ fold_cp(utf8proc_int32_t cp, char *out)
 	size_t o = 0;
 	int last = 0;
 
-	n = utf8proc_decompose_char(cp, dec, FOLD_MAX_CPS, FOLD_OPTIONS,
-	    &last);
+	n = utf8proc_decompose_char(cp, dec, FOLD_MAX_CPS, FOLD_OPTIONS, &last);
 	if (n < 0 || n > FOLD_MAX_CPS) {
 		out[0] = ' ';
 		return 1;
@@ -92,8 +90,7 @@ fold_cp(utf8proc_int32_t cp, char *out)
 		if (d == 0x0111)
 			d = 'd';
 		if (keeps(d))
-			o += (size_t)utf8proc_encode_char(d,
-			    (utf8proc_uint8_t *)out + o);
+			o += (size_t)utf8proc_encode_char(d, (utf8proc_uint8_t *)out + o);
 		else if (!is_mark(d))
 			out[o++] = ' ';
 	}
@@ -117,6 +114,29 @@ table_build(void)
 		table[cp].len = (uint8_t)n;
 		memcpy(table[cp].s, buf, n);
 	}
+}
+
+/*
+ * One UTF-8 sequence: its length, or <= 0 for an invalid byte. The two-
+ * and three-byte forms that Vietnamese text is made of are decoded here
+ * (a call per letter shows in profiles); the rest goes to utf8proc.
+ * Overlong forms and surrogates are invalid either way.
+ */
+static utf8proc_ssize_t
+decode(const unsigned char *in, size_t n, utf8proc_int32_t *cp)
+{
+	unsigned c = in[0];
+
+	if (c >= 0xc2 && c <= 0xdf && n >= 2 && (in[1] & 0xc0) == 0x80) {
+		*cp = (utf8proc_int32_t)(((c & 0x1f) << 6) | (in[1] & 0x3f));
+		return 2;
+	}
+	if (c >= 0xe1 && c <= 0xec && n >= 3 && (in[1] & 0xc0) == 0x80 && (in[2] & 0xc0) == 0x80) {
+		*cp =
+		    (utf8proc_int32_t)(((c & 0x0f) << 12) | ((in[1] & 0x3f) << 6) | (in[2] & 0x3f));
+		return 3;
+	}
+	return utf8proc_iterate(in, (utf8proc_ssize_t)n, cp);
 }
 
 /* Append folded bytes, collapsing runs of spaces. out[o - 1] exists. */
@@ -175,8 +195,7 @@ textnorm_fold_buf(const char *s, size_t len, char **bufp, size_t *capp)
 			continue;
 		}
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate(in + i,
-		    (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_ssize_t n = decode(in + i, len - i, &cp);
 
 		out = reserve(bufp, capp, o, len - i);
 		if (n <= 0) {

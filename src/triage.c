@@ -29,9 +29,9 @@
 #include "xmalloc.h"
 
 #define MAX_CATEGORIES 1000
-#define MAX_NAME 64              /* rule names, category ids, tags */
-#define MAX_PHRASE 256           /* bytes of one folded phrase */
-#define MAX_PHRASES (1u << 20)   /* bytes of all distinct folded phrases */
+#define MAX_NAME 64            /* rule names, category ids, tags */
+#define MAX_PHRASE 256         /* bytes of one folded phrase */
+#define MAX_PHRASES (1u << 20) /* bytes of all distinct folded phrases */
 #define MAX_IVR 32
 #define NO_FLOOR 5               /* a rule without `priority` */
 #define REGEX_MATCH_LIMIT 100000 /* keeps a bad regex from stalling eval */
@@ -43,8 +43,15 @@
  */
 #define DENSE_MAX (4u << 20)
 #define STACK_WORDS 256 /* per-call bitmaps up to this many words */
+/*
+ * The scan is bound by the latency of one table load per byte. Texts
+ * past LANE_MIN bytes are cut into LANES pieces scanned side by side,
+ * so that the loads of the pieces overlap.
+ */
+#define LANES 4
+#define LANE_MIN 128
 
-/* --- a string-to-int map with borrowed keys (open addressing) ------- */
+/* --- a string-to-int map with borrowed keys (open addressing) ------------ */
 
 struct strmap_slot {
 	const char *key; /* NULL: empty */
@@ -77,8 +84,8 @@ strmap_slot(const struct strmap *m, const char *k, size_t len, uint32_t h)
 	for (;; i = (i + 1) & (m->cap - 1)) {
 		struct strmap_slot *s = &m->slot[i];
 
-		if (s->key == NULL || (s->hash == h && s->len == len &&
-		    memcmp(s->key, k, len) == 0))
+		if (s->key == NULL ||
+		    (s->hash == h && s->len == len && memcmp(s->key, k, len) == 0))
 			return s;
 	}
 }
@@ -103,8 +110,8 @@ strmap_grow(struct strmap *m)
 	m->slot = xcalloc(m->cap, sizeof(*m->slot));
 	for (uint32_t i = 0; i < old.cap; i++)
 		if (old.slot[i].key != NULL)
-			*strmap_slot(m, old.slot[i].key, old.slot[i].len,
-			    old.slot[i].hash) = old.slot[i];
+			*strmap_slot(m, old.slot[i].key, old.slot[i].len, old.slot[i].hash) =
+			    old.slot[i];
 	free(old.slot);
 }
 
@@ -120,7 +127,7 @@ strmap_add(struct strmap *m, const char *k, size_t len, int value)
 	s = strmap_slot(m, k, len, h);
 	if (s->key != NULL)
 		return s->value;
-	*s = (struct strmap_slot){ k, (uint32_t)len, h, value };
+	*s = (struct strmap_slot){k, (uint32_t)len, h, value};
 	m->n++;
 	return -1;
 }
@@ -132,7 +139,7 @@ strmap_free(struct strmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* --- the rules object ------------------------------------------------ */
+/* --- the rules object ---------------------------------------------------- */
 
 struct category {
 	char *id;
@@ -169,11 +176,15 @@ enum cond_type {
 struct cond {
 	enum cond_type type;
 	uint32_t n; /* entries in ids or strs */
+	/* text_all: phrase groups, each holding when any of its phrases
+	 * is present; group g is ids[ends[g - 1]] .. ids[ends[g] - 1]. */
+	uint32_t *ends;
+	uint32_t ngroups;
 	union {
 		uint32_t *ids; /* phrases, categories */
 		char **strs;   /* ivr prefixes, lines, queues, folded provinces */
 		pcre2_code *re;
-		int range[2]; /* child_age [min, max]; hours [from, to) */
+		int range[2];    /* child_age [min, max]; hours [from, to) */
 		unsigned months; /* bit m set for month m, 1..12 */
 		struct {
 			int cases;
@@ -187,9 +198,9 @@ struct rule {
 	unsigned line;
 	struct cond *conds;
 	uint32_t nconds;
-	int category; /* action: index, or -1 */
-	int priority; /* action: floor 1..4, or NO_FLOOR */
-	int raise;    /* action: levels, or 0 */
+	int category;      /* action: index, or -1 */
+	int priority;      /* action: floor 1..4, or NO_FLOOR */
+	int raise;         /* action: levels, or 0 */
 	const char **tags; /* interned in triage_rules.tags */
 	uint32_t ntags;
 };
@@ -201,13 +212,13 @@ struct acm {
 	uint8_t cls[256]; /* byte -> class; 0 for bytes in no phrase */
 	uint32_t nclass;
 	uint32_t nstates;
-	uint32_t ndense;  /* states 0..ndense-1 have a dense row */
-	uint32_t *dense;  /* ndense * nclass entries */
+	uint32_t ndense; /* states 0..ndense-1 have a dense row */
+	uint32_t *dense; /* ndense * nclass entries */
 	uint32_t *fail;
-	uint32_t *child;  /* first child; a state's children are adjacent */
+	uint32_t *child; /* first child; a state's children are adjacent */
 	uint16_t *nchild;
-	uint8_t *in_cls;  /* class of the edge into the state */
-	int32_t *out;     /* phrase ending here, or -1 */
+	uint8_t *in_cls;    /* class of the edge into the state */
+	int32_t *out;       /* phrase ending here, or -1 */
 	uint32_t *next_out; /* nearest proper suffix with output, 0 if none */
 };
 
@@ -225,7 +236,8 @@ struct triage_rules {
 	char **tagpool;
 	uint32_t ntagpool;
 	struct strmap tagmap;
-	uint64_t *always; /* rules without a phrase gate: looked at every time */
+	uint64_t *always;  /* rules without a phrase gate: looked at every time */
+	size_t max_phrase; /* bytes in the longest folded phrase */
 	uint32_t rule_words;
 	uint32_t phrase_words;
 	struct acm acm;
@@ -233,14 +245,14 @@ struct triage_rules {
 	int repeat_days;
 };
 
-/* --- errors ---------------------------------------------------------- */
+/* --- errors -------------------------------------------------------------- */
 
 struct loader {
 	struct triage_rules *r;
 	const char *file;
 	char *err;
 	size_t errlen;
-	struct rule *rule;   /* being read, for the message prefix */
+	struct rule *rule; /* being read, for the message prefix */
 	unsigned rule_line;
 };
 
@@ -258,8 +270,7 @@ lerr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
 	snprintf(l->err, l->errlen, "%s:%u: ", l->file, line);
 	o = strlen(l->err);
 	if (l->rule != NULL && l->rule->name != NULL && o < l->errlen)
-		snprintf(l->err + o, l->errlen - o, "rule '%s': ",
-		    l->rule->name);
+		snprintf(l->err + o, l->errlen - o, "rule '%s': ", l->rule->name);
 	o = strlen(l->err);
 	va_start(ap, fmt);
 	if (o < l->errlen)
@@ -302,12 +313,22 @@ name_valid(const char *s)
 	if (n == 0 || n > MAX_NAME)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-") == n;
+	                 "0123456789._-") == n;
+}
+
+/* The key a setting belongs to: its own name, or its nearest named
+ * parent's for an element of a list. */
+static const char *
+key_of(const config_setting_t *s)
+{
+	for (; s != NULL; s = config_setting_parent(s))
+		if (config_setting_name(s) != NULL)
+			return config_setting_name(s);
+	return "?";
 }
 
 static int
-get_int(struct loader *l, const config_setting_t *s, const char *key,
-    int min, int max, int *out)
+get_int(struct loader *l, const config_setting_t *s, const char *key, int min, int max, int *out)
 {
 	long long v;
 
@@ -319,19 +340,16 @@ get_int(struct loader *l, const config_setting_t *s, const char *key,
 		v = config_setting_get_int64(s);
 		break;
 	default:
-		return lerr(l, s, "'%s' must be an integer from %d to %d",
-		    key, min, max);
+		return lerr(l, s, "'%s' must be an integer from %d to %d", key, min, max);
 	}
 	if (v < min || v > max)
-		return lerr(l, s, "'%s' must be an integer from %d to %d",
-		    key, min, max);
+		return lerr(l, s, "'%s' must be an integer from %d to %d", key, min, max);
 	*out = (int)v;
 	return 0;
 }
 
 static int
-get_string(struct loader *l, const config_setting_t *s, const char *key,
-    const char **out)
+get_string(struct loader *l, const config_setting_t *s, const char *key, const char **out)
 {
 	const char *v;
 
@@ -346,31 +364,30 @@ get_string(struct loader *l, const config_setting_t *s, const char *key,
 	return 0;
 }
 
-typedef int (*string_fn)(struct loader *, struct cond *,
-    const config_setting_t *, const char *);
+typedef int (*string_fn)(struct loader *, struct cond *, const config_setting_t *, const char *);
 
 /* A key that takes one string or a non-empty list of them. */
 static int
-each_string(struct loader *l, struct cond *c, const config_setting_t *s,
-    string_fn fn)
+each_string(struct loader *l, struct cond *c, const config_setting_t *s, string_fn fn)
 {
-	const char *key = config_setting_name(s);
+	const char *key = key_of(s);
 	const char *v;
 	int n;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
 		return get_string(l, s, key, &v) < 0 ? -1 : fn(l, c, s, v);
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return lerr(l, s, "'%s' must be a string or a list of strings",
-		    key);
+		return lerr(l, s, "'%s' must be a string or a list of strings", key);
 	if ((n = config_setting_length(s)) == 0)
 		return lerr(l, s, "'%s' is an empty list", key);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, i);
 
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return lerr(l, e, "'%s' must be a string or a list "
-			    "of strings", key);
+			return lerr(l, e,
+			    "'%s' must be a string or a list "
+			    "of strings",
+			    key);
 		if (get_string(l, e, key, &v) < 0 || fn(l, c, e, v) < 0)
 			return -1;
 	}
@@ -394,8 +411,7 @@ push_str(struct cond *c, char *s)
 /* --- conditions: reading ------------------------------------------------- */
 
 static int
-add_phrase(struct loader *l, struct cond *c, const config_setting_t *s,
-    const char *v)
+add_phrase(struct loader *l, struct cond *c, const config_setting_t *s, const char *v)
 {
 	struct triage_rules *r = l->r;
 	size_t len;
@@ -413,14 +429,14 @@ add_phrase(struct loader *l, struct cond *c, const config_setting_t *s,
 	if ((id = strmap_get(&r->phrasemap, f, len)) < 0) {
 		if (r->phrase_bytes + len > MAX_PHRASES) {
 			free(f);
-			return lerr(l, s, "phrases exceed %u bytes in all",
-			    MAX_PHRASES);
+			return lerr(l, s, "phrases exceed %u bytes in all", MAX_PHRASES);
 		}
 		id = (int)r->nphrases;
-		r->phrases = xreallocarray(r->phrases, r->nphrases + 1,
-		    sizeof(*r->phrases));
-		r->phrases[id] = (struct phrase){ .text = f, .len = len };
+		r->phrases = xreallocarray(r->phrases, r->nphrases + 1, sizeof(*r->phrases));
+		r->phrases[id] = (struct phrase){.text = f, .len = len};
 		r->nphrases++;
+		if (len > r->max_phrase)
+			r->max_phrase = len;
 		r->phrase_bytes += len;
 		strmap_add(&r->phrasemap, f, len, id);
 	} else
@@ -435,15 +451,64 @@ parse_phrases(struct loader *l, struct cond *c, const config_setting_t *s)
 	return each_string(l, c, s, add_phrase);
 }
 
+static void
+end_group(struct cond *c)
+{
+	c->ends = xreallocarray(c->ends, c->ngroups + 1, sizeof(*c->ends));
+	c->ends[c->ngroups++] = c->n;
+}
+
+/* One element of text_all: a phrase, or a list of alternatives. */
 static int
-add_ivr(struct loader *l, struct cond *c, const config_setting_t *s,
-    const char *v)
+parse_group(struct loader *l, struct cond *c, const config_setting_t *e)
+{
+	const char *v;
+
+	if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+		if (get_string(l, e, "text_all", &v) < 0 || add_phrase(l, c, e, v) < 0)
+			return -1;
+	} else if (config_setting_is_array(e) || config_setting_is_list(e)) {
+		if (config_setting_length(e) == 0)
+			return lerr(l, e, "'text_all' has an empty group");
+		if (each_string(l, c, e, add_phrase) < 0)
+			return -1;
+	} else
+		return lerr(l, e,
+		    "'text_all' must list phrases or lists of "
+		    "phrases");
+	end_group(c);
+	return 0;
+}
+
+static int
+parse_text_all(struct loader *l, struct cond *c, const config_setting_t *s)
+{
+	int n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		return parse_group(l, c, s);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return lerr(l, s,
+		    "'text_all' must list phrases or lists of "
+		    "phrases");
+	if ((n = config_setting_length(s)) == 0)
+		return lerr(l, s, "'text_all' is an empty list");
+	for (int i = 0; i < n; i++)
+		if (parse_group(l, c, config_setting_get_elem(s, i)) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+add_ivr(struct loader *l, struct cond *c, const config_setting_t *s, const char *v)
 {
 	size_t n = strlen(v);
 
 	if (n > MAX_IVR || strspn(v, "0123456789*#") != n)
-		return lerr(l, s, "'ivr' must be digits (0-9, *, #), at most "
-		    "%d", MAX_IVR);
+		return lerr(l, s,
+		    "'ivr' must be digits (0-9, *, #), at most "
+		    "%d",
+		    MAX_IVR);
 	push_str(c, xstrdup(v));
 	return 0;
 }
@@ -455,8 +520,7 @@ parse_ivr(struct loader *l, struct cond *c, const config_setting_t *s)
 }
 
 static int
-add_plain(struct loader *l, struct cond *c, const config_setting_t *s,
-    const char *v)
+add_plain(struct loader *l, struct cond *c, const config_setting_t *s, const char *v)
 {
 	push_str(c, xstrdup(v));
 	return 0;
@@ -469,8 +533,7 @@ parse_plain(struct loader *l, struct cond *c, const config_setting_t *s)
 }
 
 static int
-add_province(struct loader *l, struct cond *c, const config_setting_t *s,
-    const char *v)
+add_province(struct loader *l, struct cond *c, const config_setting_t *s, const char *v)
 {
 	char *f = textnorm_fold(v, strlen(v), NULL);
 
@@ -489,8 +552,7 @@ parse_province(struct loader *l, struct cond *c, const config_setting_t *s)
 }
 
 static int
-add_category(struct loader *l, struct cond *c, const config_setting_t *s,
-    const char *v)
+add_category(struct loader *l, struct cond *c, const config_setting_t *s, const char *v)
 {
 	int id = strmap_get(&l->r->catmap, v, strlen(v));
 
@@ -508,17 +570,15 @@ parse_category(struct loader *l, struct cond *c, const config_setting_t *s)
 
 /* [a, b] of integers within [min, max]. */
 static int
-get_pair(struct loader *l, const config_setting_t *s, int min, int max,
-    int pair[2])
+get_pair(struct loader *l, const config_setting_t *s, int min, int max, int pair[2])
 {
-	const char *key = config_setting_name(s);
+	const char *key = key_of(s);
 
 	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
 	    config_setting_length(s) != 2)
 		return lerr(l, s, "'%s' must be a pair [from, to]", key);
 	for (int i = 0; i < 2; i++)
-		if (get_int(l, config_setting_get_elem(s, i), key, min, max,
-		    &pair[i]) < 0)
+		if (get_int(l, config_setting_get_elem(s, i), key, min, max, &pair[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -559,8 +619,7 @@ parse_months(struct loader *l, struct cond *c, const config_setting_t *s)
 	if ((n = config_setting_length(s)) == 0)
 		return lerr(l, s, "'months' is an empty list");
 	for (int i = 0; i < n; i++) {
-		if (get_int(l, config_setting_get_elem(s, i), "months", 1, 12,
-		    &m) < 0)
+		if (get_int(l, config_setting_get_elem(s, i), "months", 1, 12, &m) < 0)
 			return -1;
 		c->u.months |= 1u << m;
 	}
@@ -572,8 +631,8 @@ static const struct repeat_key {
 	int min, max;
 	size_t off;
 } repeat_keys[] = {
-	{ "cases", 1, 100000, offsetof(struct cond, u.repeat.cases) },
-	{ "days", 1, 3650, offsetof(struct cond, u.repeat.days) },
+    {"cases", 1, 100000, offsetof(struct cond, u.repeat.cases)},
+    {"days", 1, 3650, offsetof(struct cond, u.repeat.days)},
 };
 #define NREPEAT_KEYS (sizeof(repeat_keys) / sizeof(repeat_keys[0]))
 
@@ -583,7 +642,8 @@ parse_repeat(struct loader *l, struct cond *c, const config_setting_t *s)
 	int n;
 
 	if (!config_setting_is_group(s))
-		return lerr(l, s, "'repeat_caller' must be a group "
+		return lerr(l, s,
+		    "'repeat_caller' must be a group "
 		    "{ cases = N; days = D; }");
 	n = config_setting_length(s);
 	for (int i = 0; i < n; i++) {
@@ -595,10 +655,9 @@ parse_repeat(struct loader *l, struct cond *c, const config_setting_t *s)
 			if (strcmp(name, repeat_keys[k].name) == 0)
 				break;
 		if (k == NREPEAT_KEYS)
-			return lerr(l, e, "unknown key 'repeat_caller.%s'",
-			    name);
+			return lerr(l, e, "unknown key 'repeat_caller.%s'", name);
 		if (get_int(l, e, name, repeat_keys[k].min, repeat_keys[k].max,
-		    (int *)((char *)c + repeat_keys[k].off)) < 0)
+		        (int *)((char *)c + repeat_keys[k].off)) < 0)
 			return -1;
 	}
 	if (c->u.repeat.cases == 0 || c->u.repeat.days == 0)
@@ -619,12 +678,10 @@ parse_regex(struct loader *l, struct cond *c, const config_setting_t *s)
 	if (get_string(l, s, "regex", &v) < 0)
 		return -1;
 	c->u.re = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED,
-	    PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C,
-	    &code, &off, NULL);
+	    PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C, &code, &off, NULL);
 	if (c->u.re == NULL) {
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		return lerr(l, s, "bad regex at offset %zu: %s", (size_t)off,
-		    (char *)msg);
+		return lerr(l, s, "bad regex at offset %zu: %s", (size_t)off, (char *)msg);
 	}
 	/* Without JIT (not built in, or no executable memory) PCRE2's
 	 * interpreter gives the same answers, more slowly. */
@@ -632,7 +689,7 @@ parse_regex(struct loader *l, struct cond *c, const config_setting_t *s)
 	return 0;
 }
 
-/* --- conditions: checking ---------------------------------------------- */
+/* --- conditions: checking ------------------------------------------------ */
 
 struct eval {
 	const struct triage_rules *r;
@@ -644,7 +701,7 @@ struct eval {
 	char *province;          /* folded, on first need */
 	int have_tm;             /* 1 known, -1 unknown, 0 not yet asked */
 	struct tm tm;
-	pcre2_match_data *md;    /* on first need */
+	pcre2_match_data *md; /* on first need */
 };
 
 static int
@@ -654,10 +711,19 @@ has_phrase(const struct eval *e, uint32_t id)
 }
 
 static int
+any_phrase(const struct eval *e, const uint32_t *ids, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (has_phrase(e, ids[i]))
+			return 1;
+	return 0;
+}
+
+static int
 holds_text_all(struct eval *e, const struct cond *c)
 {
-	for (uint32_t i = 0; i < c->n; i++)
-		if (!has_phrase(e, c->u.ids[i]))
+	for (uint32_t g = 0, from = 0; g < c->ngroups; from = c->ends[g++])
+		if (!any_phrase(e, c->u.ids + from, c->ends[g] - from))
 			return 0;
 	return 1;
 }
@@ -665,10 +731,7 @@ holds_text_all(struct eval *e, const struct cond *c)
 static int
 holds_text_any(struct eval *e, const struct cond *c)
 {
-	for (uint32_t i = 0; i < c->n; i++)
-		if (has_phrase(e, c->u.ids[i]))
-			return 1;
-	return 0;
+	return any_phrase(e, c->u.ids, c->n);
 }
 
 static int
@@ -734,9 +797,8 @@ holds_repeat(struct eval *e, const struct cond *c)
 
 	/* Counted over a window no longer than the rule's, the count is a
 	 * floor for the rule's window; over a longer one it proves nothing. */
-	return in->prior_cases >= 0 && in->prior_days > 0 &&
-	    in->prior_days <= c->u.repeat.days &&
-	    in->prior_cases >= c->u.repeat.cases;
+	return in->prior_cases >= 0 && in->prior_days > 0 && in->prior_days <= c->u.repeat.days &&
+	       in->prior_cases >= c->u.repeat.cases;
 }
 
 static const struct tm *
@@ -777,8 +839,7 @@ holds_province(struct eval *e, const struct cond *c)
 	if (e->in->province == NULL)
 		return 0;
 	if (e->province == NULL)
-		e->province = textnorm_fold(e->in->province,
-		    strlen(e->in->province), NULL);
+		e->province = textnorm_fold(e->in->province, strlen(e->in->province), NULL);
 	return holds_equal(e->province, c);
 }
 
@@ -790,14 +851,15 @@ holds_regex(struct eval *e, const struct cond *c)
 	if (e->md == NULL)
 		return 0;
 	/* Folded text is valid UTF-8 by construction. */
-	return pcre2_match(c->u.re, (PCRE2_SPTR)e->text, e->textlen, 0,
-	    PCRE2_NO_UTF_CHECK, e->md, e->r->mctx) >= 0;
+	return pcre2_match(c->u.re, (PCRE2_SPTR)e->text, e->textlen, 0, PCRE2_NO_UTF_CHECK, e->md,
+	           e->r->mctx) >= 0;
 }
 
 static void
 free_ids(struct cond *c)
 {
 	free(c->u.ids);
+	free(c->ends);
 }
 
 static void
@@ -821,24 +883,19 @@ static const struct cond_kind {
 	int (*holds)(struct eval *, const struct cond *);
 	void (*free)(struct cond *);
 } cond_kinds[COND_NTYPES] = {
-	[COND_TEXT_ALL] = { "text_all", parse_phrases, holds_text_all,
-	    free_ids },
-	[COND_TEXT_ANY] = { "text_any", parse_phrases, holds_text_any,
-	    free_ids },
-	[COND_TEXT_NONE] = { "text_none", parse_phrases, holds_text_none,
-	    free_ids },
-	[COND_IVR] = { "ivr", parse_ivr, holds_ivr, free_strs },
-	[COND_LINE] = { "line", parse_plain, holds_line, free_strs },
-	[COND_QUEUE] = { "queue", parse_plain, holds_queue, free_strs },
-	[COND_AGE] = { "child_age", parse_age, holds_age, NULL },
-	[COND_CATEGORY] = { "category", parse_category, holds_category,
-	    free_ids },
-	[COND_REPEAT] = { "repeat_caller", parse_repeat, holds_repeat, NULL },
-	[COND_MONTHS] = { "months", parse_months, holds_months, NULL },
-	[COND_HOURS] = { "hours", parse_hours, holds_hours, NULL },
-	[COND_PROVINCE] = { "province", parse_province, holds_province,
-	    free_strs },
-	[COND_REGEX] = { "regex", parse_regex, holds_regex, free_regex },
+    [COND_TEXT_ALL] = {"text_all", parse_text_all, holds_text_all, free_ids},
+    [COND_TEXT_ANY] = {"text_any", parse_phrases, holds_text_any, free_ids},
+    [COND_TEXT_NONE] = {"text_none", parse_phrases, holds_text_none, free_ids},
+    [COND_IVR] = {"ivr", parse_ivr, holds_ivr, free_strs},
+    [COND_LINE] = {"line", parse_plain, holds_line, free_strs},
+    [COND_QUEUE] = {"queue", parse_plain, holds_queue, free_strs},
+    [COND_AGE] = {"child_age", parse_age, holds_age, NULL},
+    [COND_CATEGORY] = {"category", parse_category, holds_category, free_ids},
+    [COND_REPEAT] = {"repeat_caller", parse_repeat, holds_repeat, NULL},
+    [COND_MONTHS] = {"months", parse_months, holds_months, NULL},
+    [COND_HOURS] = {"hours", parse_hours, holds_hours, NULL},
+    [COND_PROVINCE] = {"province", parse_province, holds_province, free_strs},
+    [COND_REGEX] = {"regex", parse_regex, holds_regex, free_regex},
 };
 
 /* --- rules: reading ------------------------------------------------------ */
@@ -849,8 +906,7 @@ add_condition(struct loader *l, enum cond_type type, const config_setting_t *s)
 	struct rule *rule = l->rule;
 	struct cond *c;
 
-	rule->conds = xreallocarray(rule->conds, rule->nconds + 1,
-	    sizeof(*rule->conds));
+	rule->conds = xreallocarray(rule->conds, rule->nconds + 1, sizeof(*rule->conds));
 	c = &rule->conds[rule->nconds++];
 	memset(c, 0, sizeof(*c));
 	c->type = type;
@@ -899,25 +955,24 @@ key_raise(struct loader *l, const config_setting_t *s)
 }
 
 static int
-add_tag(struct loader *l, struct cond *unused, const config_setting_t *s,
-    const char *v)
+add_tag(struct loader *l, struct cond *unused, const config_setting_t *s, const char *v)
 {
 	struct triage_rules *r = l->r;
 	struct rule *rule = l->rule;
 	int id;
 
 	if (!name_valid(v))
-		return lerr(l, s, "tag '%s' must be 1 to %d of A-Z a-z 0-9 . "
-		    "_ -", v, MAX_NAME);
+		return lerr(l, s,
+		    "tag '%s' must be 1 to %d of A-Z a-z 0-9 . "
+		    "_ -",
+		    v, MAX_NAME);
 	if ((id = strmap_get(&r->tagmap, v, strlen(v))) < 0) {
 		id = (int)r->ntagpool;
-		r->tagpool = xreallocarray(r->tagpool, r->ntagpool + 1,
-		    sizeof(*r->tagpool));
+		r->tagpool = xreallocarray(r->tagpool, r->ntagpool + 1, sizeof(*r->tagpool));
 		r->tagpool[r->ntagpool++] = xstrdup(v);
 		strmap_add(&r->tagmap, r->tagpool[id], strlen(v), id);
 	}
-	rule->tags = xreallocarray(rule->tags, rule->ntags + 1,
-	    sizeof(*rule->tags));
+	rule->tags = xreallocarray(rule->tags, rule->ntags + 1, sizeof(*rule->tags));
 	rule->tags[rule->ntags++] = r->tagpool[id];
 	return 0;
 }
@@ -933,12 +988,12 @@ static const struct rule_key {
 	const char *name;
 	int (*parse)(struct loader *, const config_setting_t *);
 } rule_keys[] = {
-	{ "name", key_name },
-	{ "description", key_description },
-	{ "category", key_category },
-	{ "priority", key_priority },
-	{ "raise", key_raise },
-	{ "tags", key_tags },
+    {"name", key_name},
+    {"description", key_description},
+    {"category", key_category},
+    {"priority", key_priority},
+    {"raise", key_raise},
+    {"tags", key_tags},
 };
 #define NRULE_KEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 
@@ -969,14 +1024,18 @@ rule_name(struct loader *l, const config_setting_t *g, int index)
 	if (get_string(l, s, "name", &v) < 0)
 		return -1;
 	if (!name_valid(v))
-		return lerr(l, s, "rule name '%s' must be 1 to %d of A-Z a-z "
-		    "0-9 . _ -", v, MAX_NAME);
+		return lerr(l, s,
+		    "rule name '%s' must be 1 to %d of A-Z a-z "
+		    "0-9 . _ -",
+		    v, MAX_NAME);
 	l->rule->name = xstrdup(v);
 	prev = strmap_add(&r->rulemap, l->rule->name, strlen(v), index);
 	if (prev >= 0) {
 		l->rule = NULL; /* the message names the rule itself */
-		return lerr(l, s, "duplicate rule name '%s' (first at line "
-		    "%u)", v, r->rules[prev].line);
+		return lerr(l, s,
+		    "duplicate rule name '%s' (first at line "
+		    "%u)",
+		    v, r->rules[prev].line);
 	}
 	return 0;
 }
@@ -1010,9 +1069,10 @@ load_rule(struct loader *l, const config_setting_t *g, int index)
 			return -1;
 	if (rule->nconds == 0)
 		return lerr(l, g, "no conditions (it would fire on every case)");
-	if (rule->category < 0 && rule->priority == NO_FLOOR &&
-	    rule->raise == 0 && rule->ntags == 0)
-		return lerr(l, g, "no actions (category, priority, raise, "
+	if (rule->category < 0 && rule->priority == NO_FLOOR && rule->raise == 0 &&
+	    rule->ntags == 0)
+		return lerr(l, g,
+		    "no actions (category, priority, raise, "
 		    "tags)");
 	qsort(rule->conds, rule->nconds, sizeof(*rule->conds), cond_order);
 	return 0;
@@ -1028,8 +1088,8 @@ load_rules(struct loader *l, const config_setting_t *s)
 		return lerr(l, s, "'rules' must be a list ( { … }, … )");
 	n = config_setting_length(s);
 	if (n > TRIAGE_MAX_RULES)
-		return lerr(l, config_setting_get_elem(s, TRIAGE_MAX_RULES),
-		    "more than %d rules", TRIAGE_MAX_RULES);
+		return lerr(l, config_setting_get_elem(s, TRIAGE_MAX_RULES), "more than %d rules",
+		    TRIAGE_MAX_RULES);
 	r->rules = xcalloc((size_t)n, sizeof(*r->rules));
 	for (int i = 0; i < n; i++) {
 		r->nrules = i + 1; /* so that triage_free sees it */
@@ -1041,16 +1101,16 @@ load_rules(struct loader *l, const config_setting_t *s)
 	return 0;
 }
 
-/* --- categories ------------------------------------------------------------ */
+/* --- categories ---------------------------------------------------------- */
 
 static const struct category_key {
 	const char *name;
 	size_t off;
 	int required;
 } category_keys[] = {
-	{ "id", offsetof(struct category, id), 1 },
-	{ "label", offsetof(struct category, label), 1 },
-	{ "chi", offsetof(struct category, chi), 0 },
+    {"id", offsetof(struct category, id), 1},
+    {"label", offsetof(struct category, label), 1},
+    {"chi", offsetof(struct category, chi), 0},
 };
 #define NCATEGORY_KEYS (sizeof(category_keys) / sizeof(category_keys[0]))
 
@@ -1077,7 +1137,8 @@ load_category(struct loader *l, const config_setting_t *g, struct category *c)
 
 	c->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g))
-		return lerr(l, g, "a category must be a group { id = …; "
+		return lerr(l, g,
+		    "a category must be a group { id = …; "
 		    "label = …; }");
 	n = config_setting_length(g);
 	for (int i = 0; i < n; i++)
@@ -1086,16 +1147,16 @@ load_category(struct loader *l, const config_setting_t *g, struct category *c)
 	for (size_t k = 0; k < NCATEGORY_KEYS; k++)
 		if (category_keys[k].required &&
 		    *(char **)((char *)c + category_keys[k].off) == NULL)
-			return lerr(l, g, "category has no '%s'",
-			    category_keys[k].name);
+			return lerr(l, g, "category has no '%s'", category_keys[k].name);
 	if (!name_valid(c->id))
-		return lerr(l, g, "category id '%s' must be 1 to %d of A-Z a-z "
-		    "0-9 . _ -", c->id, MAX_NAME);
-	prev = strmap_add(&l->r->catmap, c->id, strlen(c->id),
-	    (int)(c - l->r->cats));
+		return lerr(l, g,
+		    "category id '%s' must be 1 to %d of A-Z a-z "
+		    "0-9 . _ -",
+		    c->id, MAX_NAME);
+	prev = strmap_add(&l->r->catmap, c->id, strlen(c->id), (int)(c - l->r->cats));
 	if (prev >= 0)
-		return lerr(l, g, "duplicate category '%s' (first at line %u)",
-		    c->id, l->r->cats[prev].line);
+		return lerr(l, g, "duplicate category '%s' (first at line %u)", c->id,
+		    l->r->cats[prev].line);
 	return 0;
 }
 
@@ -1114,8 +1175,7 @@ load_categories(struct loader *l, const config_setting_t *s)
 	r->cats = xcalloc((size_t)n, sizeof(*r->cats));
 	for (int i = 0; i < n; i++) {
 		r->ncats = i + 1;
-		if (load_category(l, config_setting_get_elem(s, i),
-		    &r->cats[i]) < 0)
+		if (load_category(l, config_setting_get_elem(s, i), &r->cats[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -1126,8 +1186,8 @@ static const struct root_key {
 	const char *name;
 	int (*load)(struct loader *, const config_setting_t *);
 } root_keys[] = {
-	{ "categories", load_categories },
-	{ "rules", load_rules },
+    {"categories", load_categories},
+    {"rules", load_rules},
 };
 #define NROOT_KEYS (sizeof(root_keys) / sizeof(root_keys[0]))
 
@@ -1141,16 +1201,13 @@ load_root(struct loader *l, const config_setting_t *root)
 		size_t k;
 
 		for (k = 0; k < NROOT_KEYS; k++)
-			if (strcmp(config_setting_name(s), root_keys[k].name)
-			    == 0)
+			if (strcmp(config_setting_name(s), root_keys[k].name) == 0)
 				break;
 		if (k == NROOT_KEYS)
-			return lerr(l, s, "unknown key '%s'",
-			    config_setting_name(s));
+			return lerr(l, s, "unknown key '%s'", config_setting_name(s));
 	}
 	for (size_t k = 0; k < NROOT_KEYS; k++) {
-		const config_setting_t *s =
-		    config_setting_get_member(root, root_keys[k].name);
+		const config_setting_t *s = config_setting_get_member(root, root_keys[k].name);
 
 		if (s == NULL)
 			return lerr(l, NULL, "no '%s' list", root_keys[k].name);
@@ -1160,7 +1217,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	return 0;
 }
 
-/* --- the phrase automaton ---------------------------------------------- */
+/* --- the phrase automaton ------------------------------------------------ */
 
 struct trie {
 	uint32_t *first, *sibling; /* child lists while building */
@@ -1175,8 +1232,7 @@ trie_node(struct trie *t, uint8_t cls)
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 256;
 		t->first = xreallocarray(t->first, t->cap, sizeof(*t->first));
-		t->sibling = xreallocarray(t->sibling, t->cap,
-		    sizeof(*t->sibling));
+		t->sibling = xreallocarray(t->sibling, t->cap, sizeof(*t->sibling));
 		t->cls = xreallocarray(t->cls, t->cap, sizeof(*t->cls));
 		t->out = xreallocarray(t->out, t->cap, sizeof(*t->out));
 	}
@@ -1187,8 +1243,7 @@ trie_node(struct trie *t, uint8_t cls)
 }
 
 static void
-trie_insert(struct trie *t, const struct acm *a, const struct phrase *p,
-    int32_t id)
+trie_insert(struct trie *t, const struct acm *a, const struct phrase *p, int32_t id)
 {
 	uint32_t s = 0;
 
@@ -1258,12 +1313,10 @@ static void
 acm_links(struct acm *a)
 {
 	for (uint32_t s = 0; s < a->nstates; s++) {
-		for (uint32_t c = a->child[s]; c < a->child[s] + a->nchild[s];
-		    c++) {
+		for (uint32_t c = a->child[s]; c < a->child[s] + a->nchild[s]; c++) {
 			uint32_t f = a->fail[s], g = 0;
 
-			while (s != 0 && (g = acm_goto(a, f, a->in_cls[c])) == 0
-			    && f != 0)
+			while (s != 0 && (g = acm_goto(a, f, a->in_cls[c])) == 0 && f != 0)
 				f = a->fail[f];
 			a->fail[c] = g;
 			a->next_out[c] = a->out[g] >= 0 ? g : a->next_out[g];
@@ -1290,10 +1343,8 @@ acm_dense(struct acm *a)
 		uint32_t *row = a->dense + (size_t)s * nc;
 
 		if (s != 0)
-			memcpy(row, a->dense + (size_t)a->fail[s] * nc,
-			    nc * sizeof(*row));
-		for (uint32_t c = a->child[s]; c < a->child[s] + a->nchild[s];
-		    c++)
+			memcpy(row, a->dense + (size_t)a->fail[s] * nc, nc * sizeof(*row));
+		for (uint32_t c = a->child[s]; c < a->child[s] + a->nchild[s]; c++)
 			row[a->in_cls[c]] = acm_flag(a, c);
 	}
 }
@@ -1301,8 +1352,8 @@ acm_dense(struct acm *a)
 static void
 acm_build(struct acm *a, const struct phrase *ph, uint32_t n)
 {
-	struct trie t = { 0 };
-	uint8_t used[256] = { 0 };
+	struct trie t = {0};
+	uint8_t used[256] = {0};
 
 	for (uint32_t p = 0; p < n; p++)
 		for (size_t i = 0; i < ph[p].len; i++)
@@ -1347,7 +1398,7 @@ acm_step(const struct acm *a, uint32_t s, uint8_t x)
 	return a->dense[(size_t)s * a->nclass + x];
 }
 
-/* --- building the index ------------------------------------------------- */
+/* --- building the index -------------------------------------------------- */
 
 static void
 post(struct phrase *p, uint32_t rule)
@@ -1359,30 +1410,39 @@ post(struct phrase *p, uint32_t rule)
 }
 
 /*
- * A rule needs a look only when its gate can hold: one phrase of
- * text_all (all must be there, so any one will do), or any phrase of
- * text_any. Rules with neither are looked at every time.
+ * A rule needs a look only when one of its phrase groups can hold: a
+ * group of text_all (all must, so any one will do) or text_any. The
+ * smallest group lets in the fewest texts. Rules with neither are
+ * looked at every time.
  */
 static void
 index_rule(struct triage_rules *r, uint32_t i)
 {
 	const struct rule *rule = &r->rules[i];
-	const struct cond *gate = NULL;
+	const uint32_t *best = NULL;
+	uint32_t nbest = 0;
 
-	for (uint32_t k = 0; k < rule->nconds && gate == NULL; k++)
-		if (rule->conds[k].type == COND_TEXT_ALL ||
-		    rule->conds[k].type == COND_TEXT_ANY)
-			gate = &rule->conds[k];
-	if (gate == NULL) {
+	for (uint32_t k = 0; k < rule->nconds; k++) {
+		const struct cond *c = &rule->conds[k];
+
+		if (c->type == COND_TEXT_ANY && (best == NULL || c->n < nbest)) {
+			best = c->u.ids;
+			nbest = c->n;
+		}
+		for (uint32_t g = 0, from = 0; c->type == COND_TEXT_ALL && g < c->ngroups;
+		     from = c->ends[g++]) {
+			if (best == NULL || c->ends[g] - from < nbest) {
+				best = c->u.ids + from;
+				nbest = c->ends[g] - from;
+			}
+		}
+	}
+	if (best == NULL) {
 		r->always[i / 64] |= 1ull << (i % 64);
 		return;
 	}
-	if (gate->type == COND_TEXT_ALL) {
-		post(&r->phrases[gate->u.ids[0]], i);
-		return;
-	}
-	for (uint32_t k = 0; k < gate->n; k++)
-		post(&r->phrases[gate->u.ids[k]], i);
+	for (uint32_t k = 0; k < nbest; k++)
+		post(&r->phrases[best[k]], i);
 }
 
 static void
@@ -1390,8 +1450,7 @@ build_index(struct triage_rules *r)
 {
 	r->rule_words = ((uint32_t)r->nrules + 63) / 64;
 	r->phrase_words = (r->nphrases + 63) / 64;
-	r->always = xcalloc(r->rule_words ? r->rule_words : 1,
-	    sizeof(*r->always));
+	r->always = xcalloc(r->rule_words ? r->rule_words : 1, sizeof(*r->always));
 	for (uint32_t i = 0; i < (uint32_t)r->nrules; i++)
 		index_rule(r, i);
 	acm_build(&r->acm, r->phrases, r->nphrases);
@@ -1406,7 +1465,7 @@ build_index(struct triage_rules *r)
 	strmap_free(&r->tagmap);
 }
 
-/* --- loading ---------------------------------------------------------------- */
+/* --- loading ------------------------------------------------------------- */
 
 static unsigned
 line_at(const char *text, size_t off)
@@ -1419,38 +1478,162 @@ line_at(const char *text, size_t off)
 }
 
 /*
- * What libconfig would not refuse by itself: a size past the limit, a
- * NUL byte (libconfig would stop reading there, silently), and
- * @include, which would read files this check never saw.
+ * A lexer that walks the file the way libconfig's scanner does, to
+ * refuse what libconfig 1.5 would take without a word or report badly:
+ * integers too large for an int (it silently keeps the low 32 bits, so
+ * `priority = 4294967297` would read as 1), a string left open (it
+ * reports the end of the file), and @include (which would read files
+ * this check never saw).
  */
+struct lex {
+	const char *t;
+	size_t len, i;
+	unsigned line;
+};
+
+static int
+lex_at(const struct lex *x, size_t k, const char *s)
+{
+	size_t n = strlen(s);
+
+	return x->len - k >= n && memcmp(x->t + k, s, n) == 0;
+}
+
+static void
+lex_skip_line(struct lex *x)
+{
+	while (x->i < x->len && x->t[x->i] != '\n')
+		x->i++;
+}
+
+static int
+lex_comment(struct loader *l, struct lex *x)
+{
+	unsigned start = x->line;
+
+	for (x->i += 2; x->i < x->len && !lex_at(x, x->i, "*/"); x->i++)
+		x->line += x->t[x->i] == '\n';
+	if (x->i >= x->len) {
+		l->rule_line = start;
+		return lerr(l, NULL, "comment not closed (/* without */)");
+	}
+	x->i += 2;
+	return 0;
+}
+
+static int
+lex_string(struct loader *l, struct lex *x)
+{
+	unsigned start = x->line;
+
+	for (x->i++; x->i < x->len && x->t[x->i] != '"'; x->i++) {
+		if (x->t[x->i] == '\\' && x->i + 1 < x->len)
+			x->i++;
+		x->line += x->t[x->i] == '\n';
+	}
+	if (x->i >= x->len) {
+		l->rule_line = start;
+		return lerr(l, NULL, "unterminated string");
+	}
+	x->i++;
+	return 0;
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_ident(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
+	       c == '-' || c == '*';
+}
+
+/* An integer without L must fit an int; floats are left alone. */
+static int
+lex_number(struct loader *l, struct lex *x)
+{
+	const char *t = x->t;
+	int hex = lex_at(x, x->i, "0x") || lex_at(x, x->i, "0X");
+	int base = hex ? 16 : 10, overflow = 0;
+	unsigned long long v = 0;
+	size_t k = x->i + (hex ? 2 : 0);
+
+	for (; k < x->len; k++) {
+		int d = is_digit(t[k])                      ? t[k] - '0'
+		        : hex && t[k] >= 'a' && t[k] <= 'f' ? t[k] - 'a' + 10
+		        : hex && t[k] >= 'A' && t[k] <= 'F' ? t[k] - 'A' + 10
+		                                            : -1;
+
+		if (d < 0)
+			break;
+		v = v * (unsigned)base + (unsigned)d;
+		overflow |= v > 2147483647ull;
+	}
+	if (!hex && k < x->len && (t[k] == '.' || t[k] == 'e' || t[k] == 'E'))
+		overflow = 0; /* a float */
+	else if (k < x->len && t[k] == 'L')
+		overflow = 0; /* a 64-bit integer, range-checked later */
+	while (k < x->len && (is_ident(t[k]) || t[k] == '.' || t[k] == '+'))
+		k++;
+	x->i = k;
+	if (overflow) {
+		l->rule_line = x->line;
+		return lerr(l, NULL, "integer out of range");
+	}
+	return 0;
+}
+
+static int
+lex_token(struct loader *l, struct lex *x)
+{
+	char c = x->t[x->i];
+
+	if (c == '\n') {
+		x->line++;
+		x->i++;
+	} else if (c == '#' || lex_at(x, x->i, "//"))
+		lex_skip_line(x);
+	else if (lex_at(x, x->i, "/*"))
+		return lex_comment(l, x);
+	else if (c == '"')
+		return lex_string(l, x);
+	else if (lex_at(x, x->i, "@include")) {
+		l->rule_line = x->line;
+		return lerr(l, NULL, "@include is not allowed in a rules file");
+	} else if ((c == '-' || c == '+') && x->i + 1 < x->len && is_digit(x->t[x->i + 1])) {
+		x->i++; /* a signed number */
+		return lex_number(l, x);
+	} else if (is_digit(c) || (c == '.' && x->i + 1 < x->len && is_digit(x->t[x->i + 1])))
+		return lex_number(l, x);
+	else if (is_ident(c) && !is_digit(c) && c != '-')
+		while (x->i < x->len && is_ident(x->t[x->i]))
+			x->i++;
+	else
+		x->i++;
+	return 0;
+}
+
 static int
 prescan(struct loader *l, const char *text, size_t len)
 {
+	struct lex x = {text, len, 0, 1};
 	const char *p;
-	size_t i;
 
 	if (len > TRIAGE_MAX_FILE) {
 		l->rule_line = line_at(text, TRIAGE_MAX_FILE);
-		return lerr(l, NULL, "file larger than %u bytes (4 MiB)",
-		    TRIAGE_MAX_FILE);
+		return lerr(l, NULL, "file larger than %u bytes (4 MiB)", TRIAGE_MAX_FILE);
 	}
 	if ((p = memchr(text, '\0', len)) != NULL) {
 		l->rule_line = line_at(text, (size_t)(p - text));
 		return lerr(l, NULL, "NUL byte in file");
 	}
-	for (i = 0; i < len; i++) {
-		size_t b = i;
-
-		while (i < len && (text[i] == ' ' || text[i] == '\t'))
-			i++;
-		if (len - i >= 8 && memcmp(text + i, "@include", 8) == 0) {
-			l->rule_line = line_at(text, b);
-			return lerr(l, NULL, "@include is not allowed in a "
-			    "rules file");
-		}
-		while (i < len && text[i] != '\n')
-			i++;
-	}
+	while (x.i < x.len)
+		if (lex_token(l, &x) < 0)
+			return -1;
 	l->rule_line = 0;
 	return 0;
 }
@@ -1474,10 +1657,9 @@ parse(struct loader *l, const char *text, size_t len)
 }
 
 struct triage_rules *
-triage_load_string(const char *name, const char *text, size_t len,
-    char *err, size_t errlen)
+triage_load_string(const char *name, const char *text, size_t len, char *err, size_t errlen)
 {
-	struct loader l = { .file = name, .err = err, .errlen = errlen };
+	struct loader l = {.file = name, .err = err, .errlen = errlen};
 
 	if (prescan(&l, text, len) < 0)
 		return NULL;
@@ -1521,9 +1703,13 @@ triage_load(const char *path, char *err, size_t errlen)
 {
 	struct triage_rules *r;
 	size_t len;
-	char *text = read_file(path, &len, err, errlen);
+	char *text;
 
-	if (text == NULL)
+	if (path == NULL) {
+		ferr(err, errlen, "rules", "no file named");
+		return NULL;
+	}
+	if ((text = read_file(path, &len, err, errlen)) == NULL)
 		return NULL;
 	r = triage_load_string(path, text, len, err, errlen);
 	free(text);
@@ -1576,40 +1762,91 @@ triage_free(struct triage_rules *r)
 	free(r);
 }
 
-/* --- evaluation ---------------------------------------------------------------- */
+/* --- evaluation ---------------------------------------------------------- */
 
 struct decision {
-	int floor;      /* most urgent priority floor fired */
-	int raise;      /* sum of raises fired */
-	int cat_floor;  /* floor of the rule that chose the category */
-	int chosen;     /* category index, or -1 */
+	int floor;     /* most urgent priority floor fired */
+	int raise;     /* sum of raises fired */
+	int cat_floor; /* floor of the rule that chose the category */
+	int chosen;    /* category index, or -1 */
 };
 
-/* Mark the phrases present; let in the rules they gate. */
+/* A state with output: mark its phrases; let in the rules they gate. */
 static void
-scan(const struct triage_rules *r, const char *text, size_t len,
+found(const struct triage_rules *r, uint32_t s, uint64_t *present, uint64_t *cand)
+{
+	const struct acm *a = &r->acm;
+
+	for (uint32_t p = a->out[s] >= 0 ? s : a->next_out[s]; p != 0; p = a->next_out[p]) {
+		uint32_t id = (uint32_t)a->out[p];
+		const struct phrase *ph = &r->phrases[id];
+
+		if ((present[id / 64] >> (id % 64)) & 1)
+			continue;
+		present[id / 64] |= 1ull << (id % 64);
+		for (uint32_t k = 0; k < ph->nrules; k++)
+			cand[ph->rules[k] / 64] |= 1ull << (ph->rules[k] % 64);
+	}
+}
+
+static void
+scan_range(const struct triage_rules *r, const char *text, size_t from, size_t to,
     uint64_t *present, uint64_t *cand)
 {
 	const struct acm *a = &r->acm;
 	uint32_t s = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = from; i < to; i++) {
 		uint32_t e = acm_step(a, s, a->cls[(unsigned char)text[i]]);
 
 		s = e & ~ACM_OUT;
-		if (!(e & ACM_OUT))
-			continue;
-		for (uint32_t p = a->out[s] >= 0 ? s : a->next_out[s]; p != 0;
-		    p = a->next_out[p]) {
-			uint32_t id = (uint32_t)a->out[p];
-			const struct phrase *ph = &r->phrases[id];
+		if (e & ACM_OUT)
+			found(r, s, present, cand);
+	}
+}
 
-			if ((present[id / 64] >> (id % 64)) & 1)
-				continue;
-			present[id / 64] |= 1ull << (id % 64);
-			for (uint32_t k = 0; k < ph->nrules; k++)
-				cand[ph->rules[k] / 64] |=
-				    1ull << (ph->rules[k] % 64);
+/*
+ * Mark the phrases present in the folded text. Only the set matters, so
+ * the text can be cut into pieces, each scanned from the root starting
+ * max_phrase bytes early so that it sees every phrase ending inside it;
+ * a phrase seen twice is marked once.
+ */
+static void
+scan(const struct triage_rules *r, const char *text, size_t len, uint64_t *present, uint64_t *cand)
+{
+	const struct acm *a = &r->acm;
+	size_t pos[LANES], end[LANES], steps = len;
+	uint32_t s[LANES] = {0};
+
+	if (len < LANE_MIN || len / LANES <= r->max_phrase) {
+		scan_range(r, text, 0, len, present, cand);
+		return;
+	}
+	for (int k = 0; k < LANES; k++) {
+		size_t b = len * (size_t)k / LANES;
+
+		pos[k] = b > r->max_phrase ? b - r->max_phrase : 0;
+		end[k] = len * (size_t)(k + 1) / LANES;
+		if (end[k] - pos[k] < steps)
+			steps = end[k] - pos[k];
+	}
+	for (size_t i = 0; i < steps; i++) {
+		for (int k = 0; k < LANES; k++) {
+			uint32_t e = acm_step(a, s[k], a->cls[(unsigned char)text[pos[k] + i]]);
+
+			s[k] = e & ~ACM_OUT;
+			if (e & ACM_OUT)
+				found(r, s[k], present, cand);
+		}
+	}
+	/* The lanes' tails, each from the state it reached. */
+	for (int k = 0; k < LANES; k++) {
+		for (size_t i = pos[k] + steps; i < end[k]; i++) {
+			uint32_t e = acm_step(a, s[k], a->cls[(unsigned char)text[i]]);
+
+			s[k] = e & ~ACM_OUT;
+			if (e & ACM_OUT)
+				found(r, s[k], present, cand);
 		}
 	}
 }
@@ -1644,8 +1881,7 @@ add_tags(struct triage_result *out, const struct rule *rule)
 }
 
 static void
-fire(struct eval *e, struct decision *d, const struct rule *rule,
-    struct triage_result *out)
+fire(struct eval *e, struct decision *d, const struct rule *rule, struct triage_result *out)
 {
 	if (out->nrules == TRIAGE_MAX_FIRED)
 		out->truncated = 1;
@@ -1655,8 +1891,7 @@ fire(struct eval *e, struct decision *d, const struct rule *rule,
 		d->floor = rule->priority;
 	d->raise += rule->raise;
 	/* The first category stands unless a later rule is more urgent. */
-	if (rule->category >= 0 &&
-	    (d->chosen < 0 || rule->priority < d->cat_floor)) {
+	if (rule->category >= 0 && (d->chosen < 0 || rule->priority < d->cat_floor)) {
 		d->chosen = rule->category;
 		d->cat_floor = rule->priority;
 		e->category = rule->category;
@@ -1665,15 +1900,13 @@ fire(struct eval *e, struct decision *d, const struct rule *rule,
 }
 
 static void
-run_rules(struct eval *e, struct decision *d, const uint64_t *cand,
-    struct triage_result *out)
+run_rules(struct eval *e, struct decision *d, const uint64_t *cand, struct triage_result *out)
 {
 	const struct triage_rules *r = e->r;
 
 	for (uint32_t w = 0; w < r->rule_words; w++) {
 		for (uint64_t b = cand[w]; b != 0; b &= b - 1) {
-			const struct rule *rule =
-			    &r->rules[w * 64 + (uint32_t)__builtin_ctzll(b)];
+			const struct rule *rule = &r->rules[w * 64 + (uint32_t)__builtin_ctzll(b)];
 
 			if (rule_holds(e, rule))
 				fire(e, d, rule, out);
@@ -1688,8 +1921,8 @@ input_priority(const struct triage_input *in)
 }
 
 static void
-decide(const struct triage_rules *r, const struct triage_input *in,
-    const struct decision *d, struct triage_result *out)
+decide(const struct triage_rules *r, const struct triage_input *in, const struct decision *d,
+    struct triage_result *out)
 {
 	int p = input_priority(in);
 
@@ -1701,12 +1934,11 @@ decide(const struct triage_rules *r, const struct triage_input *in,
 }
 
 int
-triage_eval(const struct triage_rules *r, const struct triage_input *in,
-    struct triage_result *out)
+triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
 {
 	uint64_t stack[STACK_WORDS], *bits = stack;
-	struct decision d = { NO_FLOOR, 0, NO_FLOOR, -1 };
-	struct eval e = { .r = r, .in = in };
+	struct decision d = {NO_FLOOR, 0, NO_FLOOR, -1};
+	struct eval e = {.r = r, .in = in};
 	size_t cap = 0, words;
 	char *text = NULL;
 
@@ -1718,12 +1950,11 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in,
 		bits = xcalloc(words, sizeof(*bits));
 	else
 		memset(bits, 0, words * sizeof(*bits));
-	e.textlen = textnorm_fold_buf(in->text, in->text ? strlen(in->text) : 0,
-	    &text, &cap);
+	e.textlen = textnorm_fold_buf(in->text, in->text ? strlen(in->text) : 0, &text, &cap);
 	e.text = text;
 	e.present = bits;
-	e.category = in->category != NULL ?
-	    strmap_get(&r->catmap, in->category, strlen(in->category)) : -1;
+	e.category =
+	    in->category != NULL ? strmap_get(&r->catmap, in->category, strlen(in->category)) : -1;
 	scan(r, text, e.textlen, bits, bits + r->phrase_words);
 	for (uint32_t w = 0; w < r->rule_words; w++)
 		bits[r->phrase_words + w] |= r->always[w];
@@ -1746,7 +1977,7 @@ triage_input_init(struct triage_input *in)
 	in->prior_cases = -1;
 }
 
-/* --- queries ------------------------------------------------------------------- */
+/* --- queries ------------------------------------------------------------- */
 
 int
 triage_repeat_days(const struct triage_rules *r)
@@ -1805,7 +2036,7 @@ triage_category_chi(const struct triage_rules *r, const char *id)
 	return c != NULL ? c->chi : NULL;
 }
 
-/* --- command line ------------------------------------------------------------ */
+/* --- command line -------------------------------------------------------- */
 
 int
 triage_cmd_check(const char *path)
@@ -1832,8 +2063,7 @@ utf8_sanitize(const char *s)
 
 	for (size_t i = 0; i < n;) {
 		utf8proc_ssize_t k = utf8proc_iterate(
-		    (const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i),
-		    &cp);
+		    (const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
 
 		if (k <= 0) {
 			memcpy(out + o, "\xef\xbf\xbd", 3);
@@ -1866,11 +2096,10 @@ print_json(const char *text, const struct triage_result *res)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "text", json_string(clean));
-	json_object_set_new(o, "category", res->category ?
-	    json_string(res->category) : json_null());
+	json_object_set_new(
+	    o, "category", res->category ? json_string(res->category) : json_null());
 	json_object_set_new(o, "priority", json_integer(res->priority));
-	json_object_set_new(o, "rules", string_array(res->rules,
-	    res->nrules));
+	json_object_set_new(o, "rules", string_array(res->rules, res->nrules));
 	json_object_set_new(o, "tags", string_array(res->tags, res->ntags));
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line != NULL)
@@ -1925,8 +2154,8 @@ print_human(const struct triaged *t, size_t n)
 		char *esc = xmalloc(blen);
 
 		printf("P%d  %-*s  %-*s  %s\n", t[i].res.priority, wcat,
-		    t[i].res.category ? t[i].res.category : "-", wrules,
-		    joined[i], log_escape(esc, blen, t[i].text, len));
+		    t[i].res.category ? t[i].res.category : "-", wrules, joined[i],
+		    log_escape(esc, blen, t[i].text, len));
 		free(esc);
 		free(joined[i]);
 	}
@@ -1949,8 +2178,7 @@ read_texts(int argc, char **argv, size_t *n)
 		return v;
 	}
 	while ((len = getline(&line, &cap, stdin)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r'))
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		v = xreallocarray(v, *n + 1, sizeof(*v));
 		v[(*n)++] = xstrdup(line);

@@ -55,8 +55,8 @@ struct triage_input {
 };
 
 struct triage_result {
-	int priority;         /* 1..4, never above the input priority */
-	const char *category; /* NULL if no fired rule set one */
+	int priority;                        /* 1..4, never above the input priority */
+	const char *category;                /* NULL if no fired rule set one */
 	const char *rules[TRIAGE_MAX_FIRED]; /* fired, in file order */
 	int nrules;
 	const char *tags[TRIAGE_MAX_TAGS]; /* distinct, first seen first */
@@ -75,8 +75,8 @@ struct triage_rules *triage_load(const char *path, char *err, size_t errlen);
  * The same from memory (len bytes, no NUL needed); name stands for the
  * file in messages. For the fuzzer and for tests.
  */
-struct triage_rules *triage_load_string(const char *name, const char *text,
-    size_t len, char *err, size_t errlen);
+struct triage_rules *triage_load_string(
+    const char *name, const char *text, size_t len, char *err, size_t errlen);
 
 void triage_free(struct triage_rules *r);
 
@@ -86,15 +86,19 @@ void triage_free(struct triage_rules *r);
  * is NULL (then *out is untouched). A regex that fails at match time
  * (its match limit, say) counts as not matching.
  */
-int triage_eval(const struct triage_rules *r, const struct triage_input *in,
-    struct triage_result *out);
+int triage_eval(
+    const struct triage_rules *r, const struct triage_input *in, struct triage_result *out);
 
 /* An input with every field unknown, priority 4, for callers to fill. */
 void triage_input_init(struct triage_input *in);
 
 /*
  * The largest `days` of any repeat_caller condition, 0 if none: the
- * window over which the caller should count prior_cases.
+ * window over which the caller should count prior_cases (silent and
+ * closed cases included), passing that window as prior_days. A
+ * repeat_caller { cases = N; days = D; } holds when prior_cases >= N and
+ * 0 < prior_days <= D: a count over a longer window proves nothing about
+ * a shorter one.
  */
 int triage_repeat_days(const struct triage_rules *r);
 
@@ -105,8 +109,7 @@ const char *triage_category_id(const struct triage_rules *r, int i);
 /* 1 when id names a declared category. */
 int triage_category_exists(const struct triage_rules *r, const char *id);
 /* Its Vietnamese label, or NULL for an unknown id. */
-const char *triage_category_label(const struct triage_rules *r,
-    const char *id);
+const char *triage_category_label(const struct triage_rules *r, const char *id);
 /* Its Child Helpline International code, or NULL (unknown id, or none). */
 const char *triage_category_chi(const struct triage_rules *r, const char *id);
 
@@ -124,7 +127,6 @@ int triage_cmd_check(const char *path);
  * With no texts, reads one text per line from stdin. Returns the exit
  * code: 0, or 1 when the rules do not load.
  */
-int triage_cmd_triage(const char *rules_path, int json, int argc,
-    char **argv);
+int triage_cmd_triage(const char *rules_path, int json, int argc, char **argv);
 
 #endif

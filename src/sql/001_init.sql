@@ -7,6 +7,7 @@ CREATE TABLE cases (
     status         text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
     priority       smallint NOT NULL CHECK (priority BETWEEN 1 AND 4),
     category       text,
+    category_by    text CHECK (category_by IN ('operator', 'rule')),
     rules          text[] NOT NULL DEFAULT '{}',
     tags           text[] NOT NULL DEFAULT '{}',
     call_id        text UNIQUE,
@@ -199,6 +200,7 @@ BEGIN
             VALUES (cid, ev->>'ticket_id', p_ts, ev->>'operator', ev->>'text');
     END IF;
     UPDATE cases SET category = coalesce(ev->>'category', category),
+        category_by = CASE WHEN ev ? 'category' THEN 'operator' ELSE category_by END,
         operator = coalesce(operator, ev->>'operator'),
         child_age = coalesce((ev->>'child_age')::smallint, child_age),
         child_gender = coalesce(ev->>'child_gender', child_gender),
@@ -210,7 +212,8 @@ BEGIN
 END $$;
 
 -- Raise-only triage: the decision names a priority floor, maybe a category
--- and the rules that fired; the case keeps the union of rules.
+-- and the rules that fired; the case keeps the union of rules and tags. A
+-- category an operator chose is never replaced by a rule's.
 CREATE FUNCTION h111_apply_triage(cid bigint, ev jsonb, t jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -221,8 +224,13 @@ DECLARE
 BEGIN
     SELECT * INTO c FROM cases WHERE id = cid;
     new_prio := least(c.priority, coalesce((t->>'priority')::smallint, c.priority));
-    new_cat := coalesce(ev->>'category', t->>'category', c.category);
+    new_cat := c.category;
+    IF t->>'category' IS NOT NULL AND c.category_by IS DISTINCT FROM 'operator' THEN
+        new_cat := t->>'category';
+    END IF;
     UPDATE cases SET priority = new_prio, category = new_cat,
+        category_by = CASE WHEN new_cat IS DISTINCT FROM c.category THEN 'rule'
+                           ELSE category_by END,
         rules = rules || ARRAY(SELECT r FROM unnest(fired) AS r WHERE r <> ALL (rules)),
         tags = tags || ARRAY(SELECT g FROM jsonb_array_elements_text(t->'tags') AS g
                              WHERE g <> ALL (tags))

@@ -4,6 +4,7 @@ here, line by line."""
 import os
 import socket
 import sys
+import tempfile
 import time
 import unittest
 
@@ -248,6 +249,75 @@ class Tokens(unittest.TestCase):
         self.assertEqual((r["nack"], r["error"]), ("tk-early", "unauthorized"))
         self.assertTrue(c.closed())
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id = 'tk-early'"), "0")
+
+
+RULES = """
+categories = ( { id = "drowning"; label = "Đuối nước"; },
+               { id = "neglect"; label = "Bỏ bê"; },
+               { id = "trafficking"; label = "Mua bán người"; } );
+rules = (
+  { name = "drowning-keywords"; text_any = [ "đuối nước", "chết đuối" ];
+    category = "drowning"; priority = 1; tags = [ "water" ]; },
+  { name = "ivr-trafficking"; ivr = "3"; category = "trafficking"; priority = 2; }
+);
+"""
+
+
+class TriageOnIntake(unittest.TestCase):
+    """The daemon triages each event before storing it, raise-only, and says why."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres()
+        fd, cls.rules = tempfile.mkstemp(prefix="h111rules-", suffix=".conf")
+        with os.fdopen(fd, "w") as f:
+            f.write(RULES)
+        cls.d = Daemon(cls.pg, sets=['triage.rules="%s"' % cls.rules]).start()
+        cls.c = Client(cls.d.bridge)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        cls.d.stop()
+        cls.d.destroy()
+        cls.pg.destroy()
+        os.unlink(cls.rules)
+
+    def test_text_without_diacritics_raises_to_p1_with_reason(self):
+        r = self.c.call(ev("tr-1", "ticket.created", ticket_id="tr-t1",
+                           text="CHAU BI DUOI NUOC o ao nha"))
+        self.assertEqual((r["priority"], r["category"], r["rules"]),
+                         (1, "drowning", ["drowning-keywords"]))
+        row = self.pg.query("SELECT priority_before, priority_after, category_after, rules "
+                            "FROM triage WHERE event_id = 'tr-1'")
+        self.assertEqual(row, [["4", "1", "drowning", "{drowning-keywords}"]])
+        self.assertEqual(self.pg.scalar("SELECT tags FROM cases WHERE id = %d" % r["case"]),
+                         "{water}")
+
+    def test_raise_only(self):
+        a = self.c.call(ev("tr-2", "ticket.created", ticket_id="tr-t2", text="đuối nước"))
+        b = self.c.call(ev("tr-3", "ticket.updated", ticket_id="tr-t2", text="cháu đã ổn"))
+        self.assertEqual((a["priority"], b["priority"]), (1, 1))
+        self.assertEqual(b["rules"], ["drowning-keywords"])
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM triage WHERE event_id IN "
+                                        "('tr-2', 'tr-3')"), "2")
+
+    def test_operator_category_is_kept(self):
+        r = self.c.call(ev("tr-4", "ticket.created", ticket_id="tr-t4", category="neglect",
+                           text="mẹ bỏ đi, bé suýt chết đuối"))
+        self.assertEqual((r["priority"], r["category"]), (1, "neglect"))
+        u = self.c.call(ev("tr-5", "ticket.updated", ticket_id="tr-t4", text="đuối nước lần nữa"))
+        self.assertEqual(u["category"], "neglect")
+
+    def test_ivr_routes_a_call(self):
+        r = self.c.call(ev("tr-6", "call.offered", call_id="tr-c6", ivr=["3"]))
+        self.assertEqual((r["priority"], r["category"], r["rules"]),
+                         (2, "trafficking", ["ivr-trafficking"]))
+
+    def test_word_boundary(self):
+        r = self.c.call(ev("tr-7", "ticket.created", ticket_id="tr-t7",
+                           text="hỏi về chương trình phòng chống đuối"))
+        self.assertEqual((r["priority"], r["category"], r["rules"]), (4, None, []))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,391 @@
+#!/bin/sh
+# intake.sh: how fast hotline111d makes bridge events durable, against the
+# ceiling of the same work done by pgbench in the same private PostgreSQL.
+#
+#   tests/bench/intake.sh            (build first: see below)
+#
+# In one run, in a fresh temporary directory:
+#   - a private PostgreSQL (scripts/pg-sandbox; fsync and synchronous_commit
+#     stay on, as pg-sandbox leaves them: an ack means durable), the schema
+#     applied by hotline111d --migrate;
+#   (a) pgbench -n -c 1 -M prepared: the daemon's statement, h111_apply(), with
+#       ONE event per transaction (6 per script run: the events of one call);
+#   (b) the same with 100 events per statement/transaction;
+#   (c) hotline111d + bench_intake at full speed (FULL_EVENTS over FULL_CONNS
+#       connections, FULL_WINDOW unacked per connection);
+#   (d) bench_intake at a fixed RATE events/s for RATE_SECONDS;
+# then a summary: events/s of each, the ratios daemon/pgbench, the fixed-rate
+# latencies against the goals, commit (batch) sizes the daemon reached, CPU
+# of the daemon and of its PostgreSQL backend, and the daemon's peak RSS.
+#
+# The events are the same in all four: bench_intake's mix of call.offered,
+# call.answered, ticket.created (~300 bytes of Vietnamese), ticket.updated,
+# call.ended, ticket.closed, in the element form the daemon sends to
+# h111_apply ({"ev":…,"rx":…,"client":…,"triage":…}); for pgbench the JSON
+# text is assembled in SQL from templates, with ids from gen_random_uuid().
+#
+# Environment: H111_BUILD (build tree, default build-bench beside the
+# sources; build it with
+#   mkdir -p build-bench && cd build-bench && ../configure && \
+#   make src/hotline111d tests/bench/bench_intake),
+# PG_SECONDS (20), FULL_EVENTS (60000), FULL_CONNS (4), FULL_WINDOW (256),
+# RATE (2000), RATE_SECONDS (20), H111_RULES (default conf/rules.conf if it
+# exists, else a small rules file written here), H111_EXTRA_SQL (a file of
+# SQL applied after the migration, e.g. a new h111_apply to try without a
+# rebuild; both pgbench and the daemon then use it), KEEP=1 keeps the
+# directory.
+# Exit status: 0 when every run completed (goals met or not; the summary
+# says), 1 when one failed (a nack, a wrong ack, a lost event, a crash).
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${H111_BUILD:-build-bench}
+case $build in /*) ;; *) build=$top/$build ;; esac
+daemon_bin=$build/src/hotline111d
+bench_bin=$build/tests/bench/bench_intake
+PG_SECONDS=${PG_SECONDS:-20}
+FULL_EVENTS=${FULL_EVENTS:-60000}
+FULL_CONNS=${FULL_CONNS:-4}
+FULL_WINDOW=${FULL_WINDOW:-256}
+RATE=${RATE:-2000}
+RATE_SECONDS=${RATE_SECONDS:-20}
+
+for b in "$daemon_bin" "$bench_bin"; do
+	[ -x "$b" ] || { echo "intake.sh: no $b; build it: cd $top && mkdir -p build-bench &&" \
+		"cd build-bench && ../configure && make src/hotline111d tests/bench/bench_intake" >&2
+		exit 1; }
+done
+command -v pgbench >/dev/null || { echo "intake.sh: pgbench not found (postgresql-client)" >&2; exit 1; }
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+tmp=$(mktemp -d /tmp/h111-intake-XXXXXX)
+chmod 755 "$tmp" # the server may run as user postgres
+dpid=
+cleanup() {
+	rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
+		kill "$dpid" 2>/dev/null || :
+		wait "$dpid" 2>/dev/null || :
+	fi
+	"$top/scripts/pg-sandbox" stop "$tmp/pg" >/dev/null 2>&1 || :
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "== $*" >&2; }
+fail() { echo "intake.sh: $*" >&2; exit 1; }
+
+# --- PostgreSQL, schema, daemon config -------------------------------------
+say "starting a private PostgreSQL in $tmp/pg"
+ci=$("$top/scripts/pg-sandbox" start "$tmp/pg")
+q() { psql "$ci" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+
+rules=${H111_RULES:-$top/conf/rules.conf}
+if [ ! -f "$rules" ]; then
+	rules=$tmp/rules.conf
+	cat >"$rules" <<-'EOF'
+	# intake.sh: a small rules file (conf/rules.conf does not exist yet)
+	categories = (
+	  { id = "abuse.sexual";      label = "Xâm hại tình dục"; },
+	  { id = "violence.domestic"; label = "Bạo lực gia đình"; },
+	  { id = "violence.school";   label = "Bạo lực học đường"; },
+	  { id = "drowning";          label = "Đuối nước"; },
+	  { id = "trafficking";       label = "Mua bán người"; },
+	  { id = "online";            label = "Xâm hại trên mạng"; },
+	  { id = "info";              label = "Thông tin"; }
+	);
+	rules = (
+	  { name = "sexual-abuse"; text_any = [ "xâm hại tình dục", "hiếp dâm", "sàm sỡ" ];
+	    category = "abuse.sexual"; priority = 2; },
+	  { name = "drowning"; text_any = [ "đuối nước", "chết đuối" ]; category = "drowning";
+	    priority = 1; },
+	  { name = "home-violence"; text_all = [ "đánh" ]; text_any = [ "cha dượng", "mẹ kế" ];
+	    category = "violence.domestic"; priority = 2; },
+	  { name = "school-violence"; text_any = [ "bắt nạt", "bạo lực học đường" ];
+	    category = "violence.school"; priority = 3; },
+	  { name = "online-extortion"; text_any = [ "ảnh nhạy cảm", "tung lên mạng" ];
+	    category = "online"; priority = 2; },
+	  { name = "ivr-trafficking"; ivr = [ "9" ]; category = "trafficking"; priority = 1; },
+	  { name = "urgent-queue"; queue = [ "khan-cap" ]; raise = 1; }
+	);
+	EOF
+fi
+"$daemon_bin" --check-rules "$rules" >/dev/null || fail "bad rules file $rules"
+
+conf=$tmp/hotline111d.conf
+cat >"$conf" <<EOF
+log: { level = "info"; escalation_log = "$tmp/escalations.log"; };
+database: { conninfo = "$ci"; };
+bridge: { listen = [ "unix:$tmp/bridge.sock" ]; };
+console: { listen = [ "unix:$tmp/console.sock" ]; };
+spool: { dir = "$tmp/spool"; };
+triage: { rules = "$rules"; };
+metrics: { listen = ""; };
+EOF
+"$daemon_bin" -c "$conf" --migrate >"$tmp/migrate.log" 2>&1 ||
+	{ cat "$tmp/migrate.log" >&2; fail "migration failed"; }
+if [ -n "${H111_EXTRA_SQL:-}" ]; then
+	say "applying $H111_EXTRA_SQL"
+	q -f "$H111_EXTRA_SQL" >/dev/null || fail "$H111_EXTRA_SQL failed"
+fi
+
+# Templates for pgbench: the element JSON the daemon would send for each
+# event of bench_intake's mix, with @CALL@ and @ID@ to fill in per run. The
+# triage decisions are what the rules say about each text (--triage).
+q <<'EOF'
+CREATE TABLE h111_bench_text (kind text, i int, text text, decision text,
+                              PRIMARY KEY (kind, i));
+INSERT INTO h111_bench_text (kind, i, text) VALUES
+  ('ticket', 1, 'Cháu gái 12 tuổi gọi đến, kể rằng bị người hàng xóm xâm hại tình dục nhiều lần khi bố mẹ đi làm vắng. Cháu rất sợ, không dám nói với ai, đang khóc và xin giúp đỡ. Tư vấn viên đã trấn an và hỏi địa chỉ.'),
+  ('ticket', 2, 'Mẹ của một bé trai 9 tuổi phản ánh con bị bạn cùng lớp đánh, bắt nạt ở trường suốt hai tháng, có vết bầm ở tay và lưng. Giáo viên chủ nhiệm chưa xử lý. Gia đình đề nghị hỗ trợ làm việc với nhà trường.'),
+  ('ticket', 3, 'Người dân báo có hai em nhỏ tắm ở ao gần nhà, một em bị đuối nước đã được vớt lên, đang đưa đi trạm y tế xã. Cần kết nối ngay với công an và y tế địa phương để hỗ trợ gia đình và các em.'),
+  ('ticket', 4, 'Cuộc gọi hỏi thông tin về thủ tục làm giấy khai sinh cho con khi bố mẹ chưa đăng ký kết hôn. Tư vấn viên đã hướng dẫn các bước cần làm, giấy tờ cần mang theo và số điện thoại của UBND phường.'),
+  ('ticket', 5, 'Em 15 tuổi kể bị cha dượng đánh đập, chửi mắng mỗi khi say rượu, có lần bị đuổi ra khỏi nhà lúc nửa đêm. Em muốn đến ở nhà bà ngoại nhưng sợ mẹ buồn. Cần đánh giá mức độ an toàn của em.'),
+  ('ticket', 6, 'Một người lạ trên mạng xã hội dụ dỗ em gái 13 tuổi gửi ảnh nhạy cảm và đe dọa sẽ tung lên mạng nếu em không gửi thêm. Gia đình đã chụp lại tin nhắn và muốn trình báo công an.'),
+  ('note', 1, 'Đã liên hệ cán bộ bảo vệ trẻ em cấp xã, hẹn đến thăm gia đình trong ngày mai.'),
+  ('note', 2, 'Gọi lại cho người báo tin, cháu đã an toàn, đang ở với bà ngoại.'),
+  ('note', 3, 'Đã chuyển thông tin cho công an huyện và phòng Lao động - Thương binh và Xã hội.');
+EOF
+q -c "SELECT text FROM h111_bench_text ORDER BY kind DESC, i" >"$tmp/texts"
+(
+	set --
+	while IFS= read -r t; do set -- "$@" "$t"; done <"$tmp/texts"
+	"$daemon_bin" --triage --json --rules "$rules" "$@"
+) >"$tmp/decisions" || fail "hotline111d --triage failed"
+[ "$(wc -l <"$tmp/decisions")" -eq 9 ] || fail "--triage: expected 9 decisions"
+q -c "CREATE TABLE h111_bench_dec (n serial, decision text)" \
+  -c "\\copy h111_bench_dec (decision) FROM '$tmp/decisions'" \
+  -c "UPDATE h111_bench_text t SET decision = (d.decision::jsonb - 'text')::text
+        FROM (SELECT kind, i, row_number() OVER (ORDER BY kind DESC, i) AS n
+                FROM h111_bench_text) o JOIN h111_bench_dec d USING (n)
+       WHERE (t.kind, t.i) = (o.kind, o.i)"
+q <<'EOF'
+CREATE FUNCTION pg_temp.el(v int, step int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    extras text[] := ARRAY[
+      ',"category":"abuse.sexual","child_age":12,"child_gender":"nữ"',
+      ',"category":"violence.school","child_age":9,"child_gender":"nam"',
+      ',"child_age":7,"child_gender":"nam"',
+      ',"category":"info"',
+      ',"child_age":15,"child_gender":"nữ"',
+      ',"category":"online","child_age":13,"child_gender":"nữ"'];
+    provinces text[] := ARRAY['Hà Nội', 'TP. Hồ Chí Minh', 'Thanh Hóa', 'Nghệ An', 'Đồng Nai',
+      'Hải Phòng'];
+    ops text[] := ARRAY['lan', 'minh', 'huong', 'tuan', 'thu', 'nam'];
+    ts text := to_char(now() AT TIME ZONE 'Asia/Ho_Chi_Minh',
+                       'YYYY-MM-DD"T"HH24:MI:SS.MS"+07:00"');
+    rx text := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+    i int := v + 1;
+    ev text;
+    dec text;
+    tk h111_bench_text;
+    nt h111_bench_text;
+BEGIN
+    SELECT * INTO tk FROM h111_bench_text b WHERE b.kind = 'ticket' AND b.i = v + 1;
+    SELECT * INTO nt FROM h111_bench_text b WHERE b.kind = 'note' AND b.i = 1 + v % 3;
+    IF step = 0 THEN
+        ev := format('"type":"call.offered","ts":"%s","call_id":"c@CALL@","caller":"+8491234567%s","line":"111","queue":"tu-van","ivr":["2"],"province":"%s","lang":"vi"',
+                     ts, v, provinces[i]);
+        dec := '{"priority":4,"category":null,"rules":[],"tags":[]}';
+    ELSIF step = 1 THEN
+        ev := format('"type":"call.answered","ts":"%s","call_id":"c@CALL@","operator":"%s"', ts, ops[i]);
+    ELSIF step = 2 THEN
+        ev := format('"type":"ticket.created","ts":"%s","ticket_id":"t@CALL@","call_id":"c@CALL@","operator":"%s","text":"%s"%s,"province":"%s"',
+                     ts, ops[i], tk.text, extras[i], provinces[i]);
+        dec := tk.decision;
+    ELSIF step = 3 THEN
+        ev := format('"type":"ticket.updated","ts":"%s","ticket_id":"t@CALL@","operator":"%s","text":"%s","tags":["followup"]',
+                     ts, ops[i], nt.text);
+        dec := nt.decision;
+    ELSIF step = 4 THEN
+        ev := format('"type":"call.ended","ts":"%s","call_id":"c@CALL@","duration_s":%s,"cause":"normal_clearing"',
+                     ts, 30 + 97 * v);
+    ELSE
+        ev := format('"type":"ticket.closed","ts":"%s","ticket_id":"t@CALL@","outcome":"%s"%s',
+                     ts, CASE WHEN v % 2 = 0 THEN 'referred' ELSE 'counselled' END,
+                     CASE WHEN v % 2 = 0 THEN ',"referred_to":"Công an huyện"' ELSE '' END);
+    END IF;
+    RETURN format('{"ev":{"id":"@ID@",%s},"rx":"%s","client":"pgbench"%s}', ev, rx,
+                  CASE WHEN dec IS NULL THEN '' ELSE ',"triage":' || dec END);
+END $$;
+-- Bench only, not part of the schema: k = 6 * call + step, 100 events.
+CREATE TABLE h111_bench_tmpl (k int PRIMARY KEY, el text NOT NULL);
+INSERT INTO h111_bench_tmpl SELECT k, pg_temp.el((k / 6) % 6, k % 6) FROM generate_series(0, 99) k;
+ANALYZE h111_bench_tmpl;
+EOF
+[ "$(q -c "SELECT count(*) FROM h111_bench_tmpl WHERE el::jsonb IS NOT NULL")" = 100 ] ||
+	fail "bad pgbench templates"
+
+# The daemon's statement, word for word (src/store.c), on a batch of one.
+apply="SELECT idx, case_id, priority, category, to_jsonb(rules), dup FROM h111_apply"
+{
+	echo '\set call random(1, 1000000000000)'
+	echo '\set v random(0, 5)'
+	for s in 0 1 2 3 4 5; do
+		echo "$apply((SELECT '[' || replace(replace(el, '@ID@', gen_random_uuid()::text), '@CALL@', 'pgb1-' || :call) || ']' FROM h111_bench_tmpl WHERE k = 6 * :v + $s)::jsonb, 4);"
+	done
+} >"$tmp/one.sql"
+{
+	echo '\set call random(1, 50000000000) * 20'
+	echo "$apply((SELECT '[' || string_agg(replace(replace(el, '@ID@', gen_random_uuid()::text), '@CALL@', 'pgb100-' || (:call::bigint + k / 6)), ',' ORDER BY k) || ']' FROM h111_bench_tmpl)::jsonb, 4);"
+} >"$tmp/hundred.sql"
+
+# CPU seconds (user + system) of a process, from /proc.
+cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' \
+		"/proc/$1/stat" 2>/dev/null || echo 0
+}
+now_s() { date +%s.%N; }
+
+# pgbench -f SCRIPT: prints "TPS LATENCY_MS TRANSACTIONS BACKEND_CPU_PERCENT",
+# the CPU of its backend read from /proc until it exits (to within 0.1 s).
+run_pgbench() {
+	q -c CHECKPOINT
+	pgbench -n -c 1 -T "$PG_SECONDS" -M prepared -f "$1" "$ci" >"$2" 2>&1 &
+	pgb=$!
+	bpid= c0= c1= t0= t1=
+	while kill -0 "$pgb" 2>/dev/null; do
+		if [ -z "$bpid" ]; then
+			bpid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
+			    AND state <> 'idle' LIMIT 1")
+			[ -z "$bpid" ] || { c0=$(cpu_s "$bpid") t0=$(now_s); }
+		else
+			c=$(cpu_s "$bpid")
+			[ "$c" = 0 ] || { c1=$c t1=$(now_s); }
+		fi
+		sleep 0.1
+	done
+	wait "$pgb" || { cat "$2" >&2; fail "pgbench $1 failed"; }
+	grep -q 'number of failed transactions: 0 ' "$2" || { cat "$2" >&2; fail "pgbench $1: failures"; }
+	awk -v c0="${c0:-0}" -v c1="${c1:-0}" -v t0="${t0:-0}" -v t1="${t1:-1}" '
+	     /^tps = / { tps = $3 } /^latency average/ { lat = $4 }
+	     /transactions actually processed/ { n = $NF }
+	     END { print tps, lat, n, (t1 > t0 ? 100 * (c1 - c0) / (t1 - t0) : 0) }' "$2"
+}
+
+say "(a) pgbench: h111_apply, 1 event per transaction, 1 client, ${PG_SECONDS} s"
+r=$(run_pgbench "$tmp/one.sql" "$tmp/pgbench-1.out")
+set -- $r
+pg1_tps=$1 pg1_lat=$2 pg1_n=$3 pg1_cpu=$4
+pg1_eps=$(awk -v t="$pg1_tps" 'BEGIN { printf "%.0f", t * 6 }')
+say "    $pg1_eps events/s"
+
+say "(b) pgbench: h111_apply, 100 events per transaction, 1 client, ${PG_SECONDS} s"
+r=$(run_pgbench "$tmp/hundred.sql" "$tmp/pgbench-100.out")
+set -- $r
+pg100_tps=$1 pg100_lat=$2 pg100_n=$3 pg100_cpu=$4
+pg100_eps=$(awk -v t="$pg100_tps" 'BEGIN { printf "%.0f", t * 100 }')
+say "    $pg100_eps events/s"
+
+# --- the daemon ------------------------------------------------------------
+say "starting hotline111d"
+"$daemon_bin" -c "$conf" >"$tmp/daemon.log" 2>&1 &
+dpid=$!
+i=0
+until grep -q 'database: connected' "$tmp/daemon.log" && grep -q ' ready' "$tmp/daemon.log"; do
+	kill -0 "$dpid" 2>/dev/null || { cat "$tmp/daemon.log" >&2; fail "hotline111d exited"; }
+	i=$((i + 1))
+	[ $i -lt 300 ] || { cat "$tmp/daemon.log" >&2; fail "hotline111d not ready after 30 s"; }
+	sleep 0.1
+done
+
+backend=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'hotline111d' LIMIT 1")
+[ -n "$backend" ] || fail "no PostgreSQL backend for hotline111d"
+# Per run: CPU share of the daemon and of its backend, and commit sizes.
+# Every event of one transaction has the same stored_at (now()).
+run_bench() { # NAME PREFIX ARGS...
+	name=$1 prefix=$2
+	shift 2
+	q -c CHECKPOINT
+	d0=$(cpu_s "$dpid") b0=$(cpu_s "$backend") t0=$(now_s)
+	"$bench_bin" -S "$tmp/bridge.sock" --prefix "$prefix" --client bench "$@" \
+		>"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out" >&2; tail -20 "$tmp/daemon.log" >&2
+		fail "bench_intake ($name) failed"; }
+	d1=$(cpu_s "$dpid") b1=$(cpu_s "$backend") t1=$(now_s)
+	cat "$tmp/$name.out" >&2
+	kill -0 "$dpid" 2>/dev/null || fail "hotline111d died during $name"
+	awk -v d0="$d0" -v d1="$d1" -v b0="$b0" -v b1="$b1" -v t0="$t0" -v t1="$t1" \
+		'BEGIN { printf "daemon_cpu=%.0f backend_cpu=%.0f\n", 100 * (d1 - d0) / (t1 - t0),
+		    100 * (b1 - b0) / (t1 - t0) }' >>"$tmp/$name.out"
+	q -F ' ' -c "SELECT 'stored=' || sum(n), 'commits=' || count(*),
+	    'batch_avg=' || round(avg(n), 1), 'batch_p50=' || percentile_disc(0.5) WITHIN GROUP (ORDER BY n),
+	    'batch_max=' || max(n)
+	  FROM (SELECT count(*) AS n FROM events WHERE event_id LIKE '$prefix-%' GROUP BY stored_at) b" \
+		>>"$tmp/$name.out"
+}
+# KEY=VALUE from a run's output
+val() { grep -o "\b$2=[^ ]*" "$tmp/$1.out" | tail -1 | cut -d= -f2; }
+
+say "(c) hotline111d at full speed: $FULL_EVENTS events, $FULL_CONNS connections, window $FULL_WINDOW"
+run_bench full "full-$$" -n "$FULL_EVENTS" -c "$FULL_CONNS" -w "$FULL_WINDOW"
+say "(d) hotline111d at a fixed $RATE events/s for $RATE_SECONDS s"
+run_bench rate "rate-$$" -r "$RATE" -d "$RATE_SECONDS" -c 4
+
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$dpid/status")
+for r in full rate; do
+	[ "$(val $r stored)" = "$(val $r events)" ] ||
+		fail "$r: $(val $r events) events acked but $(val $r stored) stored"
+done
+kill "$dpid"
+wait "$dpid" || fail "hotline111d exited with status $? on SIGTERM"
+dpid=
+
+# --- summary ---------------------------------------------------------------
+full_eps=$(val full eps)
+awk -v pg1="$pg1_eps" -v pg1l="$pg1_lat" -v pg1n="$pg1_n" -v pg1c="$pg1_cpu" \
+    -v pg100="$pg100_eps" -v pg100l="$pg100_lat" -v pg100n="$pg100_n" -v pg100c="$pg100_cpu" \
+    -v pgs="$PG_SECONDS" \
+    -v fe="$(val full events)" -v fs="$(val full seconds)" -v feps="$full_eps" \
+    -v f50="$(val full p50_ms)" -v f90="$(val full p90_ms)" -v f99="$(val full p99_ms)" \
+    -v fmax="$(val full max_ms)" -v fba="$(val full batch_avg)" -v fbm="$(val full batch_max)" \
+    -v fdc="$(val full daemon_cpu)" -v fbc="$(val full backend_cpu)" \
+    -v re="$(val rate events)" -v rs="$(val rate seconds)" -v reps="$(val rate eps)" \
+    -v r50="$(val rate p50_ms)" -v r90="$(val rate p90_ms)" -v r99="$(val rate p99_ms)" \
+    -v rmax="$(val rate max_ms)" -v rba="$(val rate batch_avg)" -v rbm="$(val rate batch_max)" \
+    -v rdc="$(val rate daemon_cpu)" -v rbc="$(val rate backend_cpu)" -v rate="$RATE" \
+    -v conns="$FULL_CONNS" -v win="$FULL_WINDOW" -v hwm="$hwm" -v extra="${H111_EXTRA_SQL:-}" \
+    -v pgv="$(q -c 'SHOW server_version')" -v sc="$(q -c 'SHOW synchronous_commit')" \
+    -v fsync="$(q -c 'SHOW fsync')" -v ncpu="$(nproc)" -v when="$(date -u '+%Y-%m-%d %H:%M UTC')" \
+    -v load0="$load0" -v load1="$(cut -d' ' -f1-3 /proc/loadavg)" '
+function ok(c) { return c ? "met" : "MISSED" }
+function us(cpu, eps) { return eps > 0 ? cpu * 1e4 / eps : 0 }
+BEGIN {
+	printf "\nhotline111 intake benchmark, %s: %d CPUs (load average %s before, %s after),\n",
+	    when, ncpu, load0, load1
+	printf "PostgreSQL %s, synchronous_commit=%s, fsync=%s\n", pgv, sc, fsync
+	if (extra != "")
+		printf "schema: as migrated, then %s\n", extra
+	printf "\n%-44s %7s %6s %8s %7s %7s %7s %7s %11s %11s %9s\n", "run", "events", "s",
+	    "events/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "events per", "CPU % of", "backend"
+	printf "%-44s %7s %6s %8s %7s %7s %7s %7s %11s %11s %9s\n", "", "", "", "", "", "", "",
+	    "", "commit", "daemon/PG", "us/event"
+	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %11s %11s %9.0f\n",
+	    "(a) pgbench, 1 event/transaction, 1 client", pg1n * 6, pgs, pg1, "-", "-", "-", "-",
+	    "1", sprintf("-/%.0f", pg1c), us(pg1c, pg1)
+	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %11s %11s %9.0f\n",
+	    "(b) pgbench, 100 events/transaction", pg100n * 100, pgs, pg100, "-", "-", "-", "-",
+	    "100", sprintf("-/%.0f", pg100c), us(pg100c, pg100)
+	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %11s %11s %9.0f\n",
+	    sprintf("(c) hotline111d, full speed, %d conns x %d", conns, win),
+	    fe, fs, feps, f50, f90, f99, fmax, sprintf("%.0f/%d", fba, fbm),
+	    sprintf("%d/%d", fdc, fbc), us(fbc, feps)
+	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %11s %11s %9.0f\n",
+	    sprintf("(d) hotline111d, fixed %d events/s", rate),
+	    re, rs, reps, r50, r90, r99, rmax, sprintf("%.1f/%d", rba, rbm),
+	    sprintf("%d/%d", rdc, rbc), us(rbc, reps)
+	printf "(pgbench latency: %.2f ms per transaction in (a), %.2f ms in (b), averages)\n",
+	    pg1l / 6, pg100l
+	printf "\nfull speed vs pgbench-1:   %.2f x  (goal >= 1: %s; >= 3: %s; aim 5: %s)\n",
+	    feps / pg1, ok(feps >= pg1), ok(feps >= 3 * pg1), ok(feps >= 5 * pg1)
+	printf "full speed vs pgbench-100: %.2f x\n", feps / pg100
+	printf "fixed %d events/s: ack p99 %.2f ms (goal < 10 ms: %s), max %.2f ms, %d events/s achieved\n",
+	    rate, r99, ok(r99 < 10), rmax, reps
+	printf "hotline111d peak RSS (VmHWM): %.1f MB\n", hwm / 1024
+}'
