@@ -80,13 +80,13 @@ metrics: {{ listen = ""; }};
         return self.start(wrapper=wrapper, timeout=120)
 
     def start(self, *args, wait=True, wrapper=(), timeout=30):
-        readies = self.log_text().count("ready") if os.path.exists(self.log) else 0
+        readies = self.log_text().count(" ready: ") if os.path.exists(self.log) else 0
         self.logf = open(self.log, "a")
         sets = [a for s in self.sets for a in ("-s", s)]
         self.proc = subprocess.Popen([*wrapper, DAEMON, "-c", self.conf, *sets, *args],
                                      stdout=self.logf, stderr=subprocess.STDOUT)
         if wait:
-            self.wait_log("ready", timeout=timeout, count=readies + 1)
+            self.wait_log(" ready: ", timeout=timeout, count=readies + 1)
         return self
 
     def log_text(self):

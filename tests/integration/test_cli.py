@@ -188,8 +188,9 @@ class WithDatabase(unittest.TestCase):
         if not shutil.which("valgrind"):
             self.skipTest("valgrind is not installed")
         d = self.daemon()
+        supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
         d.start_under(["valgrind", "--error-exitcode=9", "--leak-check=full",
-                       "--errors-for-leak-kinds=definite,indirect"])
+                       "--errors-for-leak-kinds=definite,indirect", "--suppressions=" + supp])
         c = Client(d.bridge)
         for i in range(50):
             c.call(ev(f"vg-{i}", "ticket.created", ticket_id=f"vg-{i}", text="đuối nước"))
