@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <libconfig.h>
 
 #include "xmalloc.h"
@@ -28,6 +30,7 @@ enum kind {
 	K_DURATION,
 	K_WEEKDAYS,
 	K_DATES,
+	K_TZ,
 	K_TOKENS,
 	K_OPERATORS,
 	K_SOURCES,
@@ -50,7 +53,7 @@ static const struct key keys[] = {
 	{ "log.level", K_LEVEL, OFF(log_level), "\"info\"", 0, 0, 1,
 	    "debug, info, warning or error" },
 	{ "log.escalation_log", K_STR, OFF(escalation_log),
-	    "\"/var/log/hotline111/escalations.log\"", 0, 4096, 0,
+	    "\"/var/log/hotline111/escalations.log\"", 0, 4096, 1,
 	    "JSON Lines file of escalations and warnings, reopened on SIGHUP" },
 	{ "database.conninfo", K_STR, OFF(db_conninfo), "\"dbname=hotline111\"", 0, 4096, 0,
 	    "libpq connection string of the system of record" },
@@ -106,6 +109,8 @@ static const struct key keys[] = {
 	    "days off, 1 = Monday .. 7 = Sunday" },
 	{ "escalation.calendar.holidays", K_DATES, OFF(holidays), "[]", 0, 1000, 1,
 	    "dated holidays, \"YYYY-MM-DD\" (Tet moves every year)" },
+	{ "escalation.calendar.timezone", K_TZ, OFF(timezone), "\"Asia/Ho_Chi_Minh\"", 0, 64, 1,
+	    "time zone of working days, the escalation log and reports (tz database name)" },
 	{ "metrics.listen", K_STR, OFF(metrics_listen), "\"127.0.0.1:9111\"", 0, 256, 0,
 	    "metrics endpoint, \"\" turns it off" },
 	{ "sources", K_SOURCES, OFF(sources), "()", 0, 64, 0,
@@ -310,6 +315,8 @@ parse_weekdays(struct loader *ld, const struct key *k, const config_setting_t *s
 			return fail(ld, e, "%s: days are 1 (Monday) .. 7 (Sunday)", k->name);
 		mask |= 1 << d;
 	}
+	if (mask == 0xfe)
+		return fail(ld, s, "%s: every day is off: no working day would ever come", k->name);
 	*(int *)dst = mask;
 	return 0;
 }
@@ -342,6 +349,26 @@ parse_dates(struct loader *ld, const struct key *k, const config_setting_t *s, v
 		if (!valid_date(l->v[i]))
 			return fail(ld, config_setting_get_elem(s, (unsigned)i),
 			    "%s: \"%s\" is not a date YYYY-MM-DD", k->name, l->v[i]);
+	return 0;
+}
+
+/* A tz database name that this machine knows (PostgreSQL uses the same). */
+static int
+parse_tz(struct loader *ld, const struct key *k, const config_setting_t *s, void *dst)
+{
+	const char *v = config_setting_get_string(s);
+	char path[128];
+	struct stat st;
+
+	if (v == NULL || v[0] == '\0' || strlen(v) > 64 || strspn(v,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != strlen(v) ||
+	    strstr(v, "..") != NULL)
+		return fail(ld, s, "%s: must be a time zone name such as \"Asia/Ho_Chi_Minh\"",
+		    k->name);
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v);
+	if (stat("/usr/share/zoneinfo", &st) == 0 && stat(path, &st) != 0)
+		return fail(ld, s, "%s: unknown time zone \"%s\"", k->name, v);
+	*(char **)dst = xstrdup(v);
 	return 0;
 }
 
@@ -513,6 +540,7 @@ free_value(const struct key *k, void *dst)
 {
 	switch (k->kind) {
 	case K_STR:
+	case K_TZ:
 		free(*(char **)dst);
 		break;
 	case K_STRLIST:
@@ -573,6 +601,7 @@ value_equal(const struct key *k, const void *a, const void *b)
 {
 	switch (k->kind) {
 	case K_STR:
+	case K_TZ:
 		return strcmp(*(char *const *)a, *(char *const *)b) == 0;
 	case K_INT:
 	case K_WEEKDAYS:
@@ -606,6 +635,7 @@ static parse_fn *const parsers[] = {
 	[K_DURATION] = parse_dur,
 	[K_WEEKDAYS] = parse_weekdays,
 	[K_DATES] = parse_dates,
+	[K_TZ] = parse_tz,
 	[K_TOKENS] = parse_groups,
 	[K_OPERATORS] = parse_groups,
 	[K_SOURCES] = parse_groups,
@@ -792,7 +822,7 @@ apply_override(struct loader *ld, config_t *c, const char *arg)
 		fail(ld, NULL, "-s %s: @include is not supported", arg);
 	else if (!config_read_string(&v, text))
 		fail(ld, NULL, "-s %s: %s", arg, config_error_text(&v));
-	else if (key_find(path) == NULL)
+	else if (key_find(path) == NULL && !key_prefix(path))
 		fail(ld, NULL, "-s %s: unknown setting '%s'", arg, path);
 	else if ((g = parent_group(c, path, &leaf)) == NULL)
 		fail(ld, NULL, "-s %s: '%s' is not inside a group", arg, path);

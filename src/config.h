@@ -88,6 +88,7 @@ struct config {
 	struct strlist esc_levels;
 	int weekend_mask;        /* bit d set: ISO day d (1 Monday .. 7 Sunday) is off */
 	struct strlist holidays; /* YYYY-MM-DD, validated */
+	char *timezone;          /* of the calendar, the log and reports */
 
 	char *metrics_listen;
 	struct source_list sources;

@@ -18,6 +18,8 @@
 
 #include "bridge.h"
 #include "cases.h"
+#include "db.h"
+#include "escalation.h"
 #include "log.h"
 #include "migrate.h"
 #include "notify.h"
@@ -44,6 +46,8 @@ struct daemon {
 	struct triage_rules *rules;
 	struct store *store;
 	struct bridge *bridge;
+	struct db *timers_db; /* deadlines have a connection of their own */
+	struct escalation *escalation;
 	struct event *signals[3];
 	struct event *stop_timer;
 	struct event *flush_poll;
@@ -139,10 +143,28 @@ load_rules(const char *path)
 
 /* --- database at start-up ---------------------------------------------- */
 
-/* Waits (with backoff) for the database, then brings the schema up to date. */
 static void
-database_prepare(const char *conninfo, int wait)
+store_policy(PGconn *c, const struct config *cfg)
 {
+	char *pol = escalation_policy_json(cfg);
+	const char *params[1] = { pol };
+	PGresult *r = PQexecParams(c, escalation_policy_sql, 1, NULL, params, NULL, NULL, 0);
+
+	free(pol);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fatal("database: storing the escalation policy: %s",
+		    strtok(PQresultErrorMessage(r), "\n"));
+	PQclear(r);
+}
+
+/*
+ * Waits (with backoff) for the database, brings the schema up to date and
+ * stores the escalation policy that the deadline functions read.
+ */
+static void
+database_prepare(const struct config *cfg, int wait)
+{
+	const char *conninfo = cfg->db_conninfo;
 	const char *kw[] = { "dbname", "fallback_application_name", NULL };
 	const char *val[] = { conninfo, "hotline111d", NULL };
 	int backoff_ms = 100, said = 0;
@@ -167,6 +189,7 @@ database_prepare(const char *conninfo, int wait)
 		PQfinish(c);
 		fatal("database: %s", err);
 	}
+	store_policy(c, cfg);
 	PQfinish(c);
 }
 
@@ -194,6 +217,8 @@ reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
+	if (escalation_configure(d->escalation, cfg, err, sizeof(err)) != 0)
+		log_error("reload: %s; escalations still go to the daemon's log", err);
 	config_warn_restart_keys(d->cfg, cfg);
 	log_set_level(cfg->log_level);
 	bridge_configure(d->bridge, cfg);
@@ -225,6 +250,11 @@ drained(void *arg)
 	struct daemon *d = arg;
 	struct timeval tv = { 0, 20000 };
 
+	if (db_busy(d->timers_db)) {
+		/* an escalation being recorded is logged before we go */
+		db_drain(d->timers_db, drained, d);
+		return;
+	}
 	d->flush_poll = event_new(d->base, -1, EV_PERSIST, flush_poll_cb, d);
 	event_add(d->flush_poll, &tv);
 	flush_poll_cb(-1, 0, d);
@@ -253,6 +283,7 @@ stop(struct daemon *d, const char *why)
 	notify_stopping();
 	log_info("%s: stopping; %zu events to store first", why, store_pending(d->store));
 	bridge_stop(d->bridge);
+	escalation_stop(d->escalation);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
 	event_add(d->stop_timer, &tv);
 	store_drain(d->store, drained, d);
@@ -279,6 +310,14 @@ store_state(int up, void *arg)
 	notify_status(up ? "running" : "database unreachable: intake paused");
 }
 
+static void
+schedule(int64_t at_ms, void *arg)
+{
+	struct daemon *d = arg;
+
+	escalation_schedule(d->escalation, at_ms);
+}
+
 static json_t *
 decide(const struct event *ev, void *arg)
 {
@@ -292,6 +331,8 @@ daemon_free(struct daemon *d)
 {
 	bridge_free(d->bridge);
 	store_free(d->store);
+	escalation_free(d->escalation);
+	db_free(d->timers_db);
 	for (size_t i = 0; i < sizeof(d->signals) / sizeof(d->signals[0]); i++)
 		event_free(d->signals[i]);
 	if (d->stop_timer != NULL)
@@ -315,7 +356,7 @@ run(struct opts *o)
 	log_set_level(d.cfg->log_level);
 	d.rules = load_rules(d.cfg->rules_file);
 	signal(SIGPIPE, SIG_IGN);
-	database_prepare(d.cfg->db_conninfo, 1);
+	database_prepare(d.cfg, 1);
 	d.base = event_base_new();
 	if (d.base == NULL)
 		fatal("libevent: cannot create the event loop");
@@ -324,6 +365,12 @@ run(struct opts *o)
 		event_add(d.signals[i], NULL);
 	}
 	d.store = store_new(d.base, d.cfg->db_conninfo, d.cfg->default_priority, store_state, &d);
+	store_set_schedule_hook(d.store, schedule, &d);
+	d.timers_db = db_new(d.base, "database[timers]", d.cfg->db_conninfo, NULL, NULL);
+	d.escalation = escalation_new(d.base, d.timers_db, d.cfg, err, sizeof(err));
+	if (d.escalation == NULL)
+		fatal("%s", err);
+	escalation_start(d.escalation);
 	d.bridge = bridge_new(d.base, d.store, decide, &d);
 	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
@@ -360,7 +407,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 	} else if (o.migrate) {
 		cfg = load_config(&o);
-		database_prepare(cfg->db_conninfo, 0);
+		database_prepare(cfg, 0);
 		printf("database schema up to date\n");
 		config_free(cfg);
 	} else

@@ -23,8 +23,8 @@
 #define RETRY_MAX 3
 
 static const char apply_sql[] =
-    "SELECT idx, case_id, priority, category, to_jsonb(rules), dup "
-    "FROM h111_apply($1::jsonb, $2::int)";
+    "SELECT idx, case_id, priority, category, to_jsonb(rules), dup, "
+    "(extract(epoch FROM next_at) * 1000)::bigint FROM h111_apply($1::jsonb, $2::int)";
 
 struct store {
 	struct db *db;
@@ -38,6 +38,8 @@ struct store {
 	size_t nqueue, nflight;
 	void (*drain_cb)(void *);
 	void *drain_arg;
+	store_schedule_fn *schedule;
+	void *schedule_arg;
 };
 
 static void send_batch(struct store *st);
@@ -142,6 +144,8 @@ deliver_rows(struct store *st, PGresult *r)
 		res.rules = rules;
 		/* A dup of our own resend is the first delivery, not a repeat. */
 		res.dup = PQgetvalue(r, i, 5)[0] == 't' && !it->resent;
+		if (!PQgetisnull(r, i, 6) && st->schedule != NULL)
+			st->schedule(strtoll(PQgetvalue(r, i, 6), NULL, 10), st->schedule_arg);
 		finish_item(st, it, &res);
 		json_decref(rules);
 	}
@@ -267,6 +271,13 @@ store_new(struct event_base *base, const char *conninfo, int default_priority,
 	TAILQ_INIT(&st->flight);
 	st->db = db_new(base, "database", conninfo, db_state, st);
 	return st;
+}
+
+void
+store_set_schedule_hook(struct store *st, store_schedule_fn *fn, void *arg)
+{
+	st->schedule = fn;
+	st->schedule_arg = arg;
 }
 
 void

@@ -58,6 +58,11 @@ size_t store_pending(const struct store *st);
 void store_drain(struct store *st, void (*cb)(void *), void *arg);
 void store_free(struct store *st);
 
+/* Called with the moment (ms since the epoch) a stored event's case next
+ * needs its deadlines looked at. */
+typedef void store_schedule_fn(int64_t at_ms, void *arg);
+void store_set_schedule_hook(struct store *st, store_schedule_fn *fn, void *arg);
+
 /* Fills item->rx with the current time. */
 void store_stamp(struct store_item *item);
 

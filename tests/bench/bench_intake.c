@@ -647,10 +647,13 @@ main(int argc, char **argv)
 			uint64_t inflight = 0;
 			for (int i = 0; i < o.conns; i++)
 				inflight += conns[i].r_count;
+			double worst = 0;
+			for (uint64_t k = last_acked; k < nlat; k++)
+				worst = lat[k] > worst ? lat[k] : worst;
 			fprintf(stderr, "  %6.1f s  %9" PRIu64 " acked  %7.0f acks/s  %6" PRIu64
-			    " in flight\n", now - t0, acked_total,
+			    " in flight  max %7.2f ms\n", now - t0, acked_total,
 			    (double)(acked_total - last_acked) / (now - (last_t ? last_t : t0)),
-			    inflight);
+			    inflight, worst);
 			last_acked = acked_total;
 			last_t = now;
 			next_report += 1;

@@ -340,7 +340,7 @@ test_accepted(void **state)
 		"escalation: { warn = 1; repeat = 1; };",
 		"escalation: { warn = 1.0; }; log: { level = \"error\"; };",
 		"escalation: { p4 = { act = \"8784h\"; plan = \"527040m\"; }; };",
-		"escalation: { calendar = { weekend = [ 1, 2, 3, 4, 5, 6, 7 ]; }; };",
+		"escalation: { calendar = { weekend = [ 1, 2, 3, 4, 5, 6 ]; }; };",
 		"escalation: { calendar = { weekend = [ ]; holidays = ( \"2026-12-31\" ); }; };",
 		"bridge: { listen = ( \"unix:/a\" ); tokens = ( ); };",
 		/* libconfig 1.5 makes the ';' after a setting optional */
@@ -529,6 +529,8 @@ static const struct bad bad_values[] = {
 	{ "escalation: { p4 = { plan = \"1e3s\"; }; };",
 	    "t:1: escalation.p4.plan: " DUR_MSG },
 	/* days of the week */
+	{ CAL("weekend = [ 1, 2, 3, 4, 5, 6, 7 ];"),
+	    "t:1: escalation.calendar.weekend: every day is off: no working day would ever come" },
 	{ CAL("weekend = [ 0 ];"),
 	    "t:1: escalation.calendar.weekend: days are 1 (Monday) .. 7 (Sunday)" },
 	{ CAL("weekend = [ 6, 8 ];"),
@@ -923,8 +925,10 @@ static const struct {
 	{ { "bridge.window=1;\n@include \".\"" },
 	    "(defaults): -s bridge.window=1;\n@include \".\": @include is not supported" },
 	{ { "escalation.p1=1" },
-	    "(defaults): -s escalation.p1=1: unknown setting 'escalation.p1'" },
-	{ { "bridge=1" }, "(defaults): -s bridge=1: unknown setting 'bridge'" },
+	    "(defaults): escalation.p1: must be a group { … }" },
+	{ { "escalation.p9={ answer = 1; }" },
+	    "(defaults): -s escalation.p9={ answer = 1; }: unknown setting 'escalation.p9'" },
+	{ { "bridge=1" }, "(defaults): bridge: must be a group { … }" },
 	{ { "bridge.window=\"x\"" }, "(defaults): bridge.window: must be an integer 1..65536" },
 	{ { "database.conninfo=5" }, "(defaults): database.conninfo: must be a string 0..4096" },
 	{ { "bridge.tokens=({ client = \"a\"; })" },
@@ -984,7 +988,7 @@ test_override_errors_with_file(void **state)
 /* --- reload: keys only a restart applies ------------------------------- */
 
 static const struct {
-	const char *a[4], *b[12];
+	const char *a[4], *b[16];
 	int want;
 } restart_cases[] = {
 	{ { NULL }, { NULL }, 0 },
@@ -995,10 +999,10 @@ static const struct {
 	    { "bridge.listen=[\"unix:/run/hotline111/bridge.sock\", \"tcp:[::1]:7111\"]" }, 1 },
 	{ { NULL }, { "spool.max_mb=1", "spool.dir=\"/tmp\"" }, 2 },
 	{ { NULL },
-	    { "log.escalation_log=\"/tmp/e\"", "console.listen=[]", "metrics.listen=\"\"",
+	    { "console.listen=[]", "metrics.listen=\"\"",
 		"cti.listen=\"127.0.0.1:1\"", "cti.token=\"t\"",
 		"sources=({ type = \"evapi\"; connect = \"x\"; })" },
-	    6 },
+	    5 },
 	/* every reloadable kind changed: nothing to warn about */
 	{ { NULL },
 	    { "log.level=\"debug\"", "bridge.max_line=256", "bridge.max_depth=2",
@@ -1007,7 +1011,8 @@ static const struct {
 		"triage.rules=\"/tmp/r\"", "triage.default_priority=1",
 		"escalation.p2.act=\"1h\"", "escalation.warn=0.5", "escalation.levels=[\"x\"]",
 		"escalation.calendar.weekend=[1]",
-		"escalation.calendar.holidays=[\"2026-01-01\"]" },
+		"escalation.calendar.holidays=[\"2026-01-01\"]",
+		"escalation.calendar.timezone=\"UTC\"", "log.escalation_log=\"/tmp/e\"" },
 	    0 },
 	/* list entries compared member by member, an absent member included */
 	{ { "sources=({ type = \"ami\"; connect = \"a\"; })" },
