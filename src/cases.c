@@ -53,11 +53,35 @@ string_array(const char *const *v, int n)
 	return a;
 }
 
+static json_t *
+decision(const struct triage_rules *rules, const struct triage_input *in)
+{
+	struct triage_result out;
+
+	if (triage_eval(rules, in, &out) != 0)
+		return NULL;
+	return json_pack("{s:i, s:s?, s:o, s:o}", "priority", out.priority, "category",
+	    out.category, "rules", string_array(out.rules, out.nrules), "tags",
+	    string_array(out.tags, out.ntags));
+}
+
+json_t *
+cases_decide_text(const struct triage_rules *rules, const char *text)
+{
+	struct triage_input in;
+
+	if (rules == NULL)
+		return NULL;
+	triage_input_init(&in);
+	in.text = text;
+	in.when = time(NULL);
+	return decision(rules, &in);
+}
+
 json_t *
 cases_decide(const struct triage_rules *rules, const struct event *ev)
 {
 	struct triage_input in;
-	struct triage_result out;
 	char ivr[300];
 
 	if (rules == NULL || !worth_triage(ev))
@@ -74,9 +98,5 @@ cases_decide(const struct triage_rules *rules, const struct event *ev)
 	in.child_age = ev->child_age;
 	in.category = ev->category;
 	in.when = time(NULL);
-	if (triage_eval(rules, &in, &out) != 0)
-		return NULL;
-	return json_pack("{s:i, s:s?, s:o, s:o}", "priority", out.priority, "category",
-	    out.category, "rules", string_array(out.rules, out.nrules), "tags",
-	    string_array(out.tags, out.ntags));
+	return decision(rules, &in);
 }

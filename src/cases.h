@@ -17,5 +17,7 @@ struct triage_rules;
  * IVR digits, age or category).
  */
 json_t *cases_decide(const struct triage_rules *rules, const struct event *ev);
+/* The decision for a note typed at the console. */
+json_t *cases_decide_text(const struct triage_rules *rules, const char *text);
 
 #endif

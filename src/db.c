@@ -47,10 +47,15 @@ struct db {
 	PGresult *last;
 	void (*drain_cb)(void *);
 	void *drain_arg;
+	char *listen_sql;
+	db_notify_fn *notify_cb;
+	void *notify_arg;
 };
 
 static void sock_cb(evutil_socket_t fd, short what, void *arg);
 static void send_next(struct db *db);
+static void enqueue(struct db *db, int first, const char *sql, int nparams,
+    const char *const *params, db_result_fn *cb, void *arg);
 
 const char *
 db_sqlstate(const PGresult *res)
@@ -135,8 +140,31 @@ notice(void *arg, const char *message)
 }
 
 static void
+listening(PGresult *res, void *arg)
+{
+	struct db *db = arg;
+
+	if (res != NULL && PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_error("%s: %s failed: SQLSTATE %s", db->name, db->listen_sql, db_sqlstate(res));
+}
+
+static void
+deliver_notifies(struct db *db)
+{
+	PGnotify *n;
+
+	while (db->conn != NULL && (n = PQnotifies(db->conn)) != NULL) {
+		if (db->notify_cb != NULL)
+			db->notify_cb(n->extra, db->notify_arg);
+		PQfreemem(n);
+	}
+}
+
+static void
 connected(struct db *db)
 {
+	if (db->listen_sql != NULL)
+		enqueue(db, 1, db->listen_sql, 0, NULL, listening, db);
 	PQsetnonblocking(db->conn, 1);
 	PQsetNoticeProcessor(db->conn, notice, db);
 	db->state = DB_IDLE;
@@ -217,6 +245,7 @@ read_results(struct db *db)
 		connection_lost(db, PQerrorMessage(db->conn));
 		return;
 	}
+	deliver_notifies(db);
 	while (db->state == DB_BUSY && !PQisBusy(db->conn)) {
 		struct query *q = TAILQ_FIRST(&db->queue);
 		if ((r = PQgetResult(db->conn)) != NULL) {
@@ -263,6 +292,8 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 		read_results(db);
 	else if (!PQconsumeInput(db->conn) || PQstatus(db->conn) == CONNECTION_BAD)
 		connection_lost(db, PQerrorMessage(db->conn));
+	else
+		deliver_notifies(db);
 }
 
 struct db *
@@ -286,7 +317,26 @@ db_new(struct event_base *base, const char *name, const char *conninfo,
 }
 
 void
+db_listen(struct db *db, const char *channel, db_notify_fn *fn, void *arg)
+{
+	free(db->listen_sql);
+	xasprintf(&db->listen_sql, "LISTEN %s", channel);
+	db->notify_cb = fn;
+	db->notify_arg = arg;
+	if (db_is_up(db))
+		enqueue(db, 0, db->listen_sql, 0, NULL, listening, db);
+}
+
+void
 db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+    db_result_fn *cb, void *arg)
+{
+	enqueue(db, 0, sql, nparams, params, cb, arg);
+}
+
+/* first: ahead of everything queued (LISTEN after a reconnect). */
+static void
+enqueue(struct db *db, int first, const char *sql, int nparams, const char *const *params,
     db_result_fn *cb, void *arg)
 {
 	struct query *q = xcalloc(1, sizeof(*q));
@@ -298,7 +348,10 @@ db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 		q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
 	q->cb = cb;
 	q->arg = arg;
-	TAILQ_INSERT_TAIL(&db->queue, q, entry);
+	if (first)
+		TAILQ_INSERT_HEAD(&db->queue, q, entry);
+	else
+		TAILQ_INSERT_TAIL(&db->queue, q, entry);
 	if (db->state == DB_IDLE)
 		kick(db);
 }
@@ -341,6 +394,7 @@ db_free(struct db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	PQclear(db->last);
+	free(db->listen_sql);
 	free(db->name);
 	free(db->conninfo);
 	free(db);

@@ -22,6 +22,14 @@ typedef void db_state_fn(int up, void *arg);
 
 struct db *db_new(struct event_base *base, const char *name, const char *conninfo,
     db_state_fn *state_cb, void *arg);
+/* A NOTIFY payload on the channel listened to. */
+typedef void db_notify_fn(const char *payload, void *arg);
+/*
+ * LISTENs on channel (a fixed identifier of ours, never input) on this
+ * connection and on every one after a reconnect; fn gets each payload.
+ */
+void db_listen(struct db *db, const char *channel, db_notify_fn *fn, void *arg);
+
 /* Queues a statement; params are copied. Runs after the ones queued before. */
 void db_query(struct db *db, const char *sql, int nparams, const char *const *params,
     db_result_fn *cb, void *arg);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -18,6 +19,7 @@
 
 #include "bridge.h"
 #include "cases.h"
+#include "console.h"
 #include "db.h"
 #include "escalation.h"
 #include "log.h"
@@ -48,6 +50,8 @@ struct daemon {
 	struct bridge *bridge;
 	struct db *timers_db; /* deadlines have a connection of their own */
 	struct escalation *escalation;
+	struct console *console;
+	time_t started;
 	struct event *signals[3];
 	struct event *stop_timer;
 	struct event *flush_poll;
@@ -195,33 +199,37 @@ database_prepare(const struct config *cfg, int wait)
 
 /* --- reload ------------------------------------------------------------ */
 
-/* All or nothing: a bad file or bad rules leave everything running as it was. */
-static void
-reload(struct daemon *d)
+/*
+ * All or nothing: a bad file or bad rules leave everything running as it
+ * was. Returns the number of rules, or -1 with err.
+ */
+static int
+reload(struct daemon *d, char *err, size_t errlen)
 {
-	char err[1024];
+	char why[1024];
 	struct config *cfg;
 	struct triage_rules *rules;
 
 	notify_reloading();
 	cfg = config_load(d->opts->file ? d->opts->file : CONFIG_DEFAULT_FILE,
-	    d->opts->overrides, d->opts->noverrides, err, sizeof(err));
+	    d->opts->overrides, d->opts->noverrides, err, errlen);
 	if (cfg == NULL) {
 		log_error("reload: %s; the running configuration stays", err);
 		notify_ready();
-		return;
+		return -1;
 	}
-	if ((rules = triage_load(cfg->rules_file, err, sizeof(err))) == NULL) {
+	if ((rules = triage_load(cfg->rules_file, err, errlen)) == NULL) {
 		log_error("reload: %s; the running configuration and rules stay", err);
 		config_free(cfg);
 		notify_ready();
-		return;
+		return -1;
 	}
-	if (escalation_configure(d->escalation, cfg, err, sizeof(err)) != 0)
-		log_error("reload: %s; escalations still go to the daemon's log", err);
+	if (escalation_configure(d->escalation, cfg, why, sizeof(why)) != 0)
+		log_error("reload: %s; escalations still go to the daemon's log", why);
 	config_warn_restart_keys(d->cfg, cfg);
 	log_set_level(cfg->log_level);
 	bridge_configure(d->bridge, cfg);
+	console_configure(d->console, cfg);
 	store_set_default_priority(d->store, cfg->default_priority);
 	triage_free(d->rules);
 	d->rules = rules;
@@ -229,6 +237,7 @@ reload(struct daemon *d)
 	d->cfg = cfg;
 	log_info("reload: configuration and rules reloaded (%d rules)", triage_rule_count(rules));
 	notify_ready();
+	return triage_rule_count(rules);
 }
 
 /* --- stop -------------------------------------------------------------- */
@@ -283,6 +292,7 @@ stop(struct daemon *d, const char *why)
 	notify_stopping();
 	log_info("%s: stopping; %zu events to store first", why, store_pending(d->store));
 	bridge_stop(d->bridge);
+	console_stop(d->console);
 	escalation_stop(d->escalation);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
 	event_add(d->stop_timer, &tv);
@@ -292,8 +302,10 @@ stop(struct daemon *d, const char *why)
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	char err[1024];
+
 	if (sig == SIGHUP)
-		reload(arg);
+		reload(arg, err, sizeof(err));
 	else
 		stop(arg, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
@@ -326,9 +338,41 @@ decide(const struct event *ev, void *arg)
 	return cases_decide(d->rules, ev);
 }
 
+/* --- what the console asks of the daemon -------------------------------- */
+
+static json_t *
+console_status(void *arg)
+{
+	struct daemon *d = arg;
+
+	return json_pack("{s:s, s:i, s:I, s:s, s:I}", "version", PACKAGE_VERSION, "pid",
+	    (int)getpid(), "uptime_s", (json_int_t)(time(NULL) - d->started), "database",
+	    store_is_up(d->store) && console_db_up(d->console) ? "up" : "down", "bridge_clients",
+	    (json_int_t)bridge_clients(d->bridge));
+}
+
+static int
+console_reload(void *arg, char *err, size_t errlen)
+{
+	return reload(arg, err, errlen);
+}
+
+static json_t *
+console_decide(const char *text, void *arg)
+{
+	return cases_decide_text(((struct daemon *)arg)->rules, text);
+}
+
+static int
+console_category_ok(const char *id, void *arg)
+{
+	return triage_category_exists(((struct daemon *)arg)->rules, id);
+}
+
 static void
 daemon_free(struct daemon *d)
 {
+	console_free(d->console);
 	bridge_free(d->bridge);
 	store_free(d->store);
 	escalation_free(d->escalation);
@@ -349,7 +393,7 @@ static int
 run(struct opts *o)
 {
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
-	struct daemon d = { .opts = o };
+	struct daemon d = { .opts = o, .started = time(NULL) };
 	char err[1024];
 
 	d.cfg = load_config(o);
@@ -373,6 +417,10 @@ run(struct opts *o)
 	escalation_start(d.escalation);
 	d.bridge = bridge_new(d.base, d.store, decide, &d);
 	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)
+		fatal("%s", err);
+	d.console = console_new(d.base, d.cfg, &(struct console_hooks){ console_status,
+	    console_reload, console_decide, console_category_ok, &d });
+	if (console_listen(d.console, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
 	bridge_pause(d.bridge, !store_is_up(d.store));
 	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,

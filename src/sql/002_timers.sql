@@ -199,7 +199,8 @@ BEGIN
              ORDER BY x.next_at LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
         SELECT * INTO c FROM cases WHERE id = t.case_id;
         due := t.next_at;
-        IF t.warn_at IS NOT NULL AND t.level = 0 AND t.warn_at < t.due_at THEN
+        -- a warning whose deadline has passed already says nothing new
+        IF t.warn_at IS NOT NULL AND t.level = 0 AND t.due_at > fired THEN
             k := 'warning';
             lvl := 0;
             nxt := t.due_at;
@@ -207,7 +208,12 @@ BEGIN
         ELSE
             k := 'escalation';
             lvl := least(t.level + 1, nlevels);
+            -- late (after an outage): one escalation now, the next level a full
+            -- `repeat` later, never a burst that catches up level by level
             nxt := t.next_at + make_interval(secs => (pol->>'repeat')::double precision);
+            IF nxt <= fired THEN
+                nxt := fired + make_interval(secs => (pol->>'repeat')::double precision);
+            END IF;
             UPDATE timers SET level = t.level + 1, warn_at = NULL, next_at = nxt WHERE id = t.id;
         END IF;
         INSERT INTO escalations (case_id, deadline, kind, level, due_at, fired_at, late_ms,
@@ -225,6 +231,9 @@ BEGIN
             'late_ms', (extract(epoch FROM fired - due) * 1000)::bigint,
             'caller', c.caller, 'rules', to_jsonb(c.rules),
             'target', pol->'levels'->>(lvl - 1));
+        -- every console of every daemon hears of it (the daemons mask the caller)
+        PERFORM pg_notify('hotline111', jsonb_build_object('alert', 'escalation',
+            'escalation', record)::text);
         RETURN NEXT;
     END LOOP;
     -- a last row with no record: the earliest moment still pending anywhere,
@@ -352,6 +361,12 @@ BEGIN
                             category, rules, body)
           VALUES (ev->>'id', ev->>'type', p_ts, (el->>'rx')::timestamptz, el->>'client', cid,
                   priority, category, rules, ev);
+        -- consoles that tail hear of every change (LISTEN hotline111)
+        PERFORM pg_notify('hotline111', jsonb_build_object('alert', 'case', 'case',
+            (SELECT jsonb_build_object('case', c.id, 'priority', c.priority,
+                 'category', c.category, 'status', c.status, 'operator', c.operator,
+                 'change', 'event', 'by', 'bridge:' || coalesce(el->>'client', '-'),
+                 'event', ev->>'id') FROM cases c WHERE c.id = cid))::text);
         case_id := cid;
         dup := false;
         RETURN NEXT;

@@ -223,68 +223,36 @@ EOF
 [ "$(q -c "SELECT count(*) FROM h111_bench_tmpl WHERE el::jsonb IS NOT NULL")" = 100 ] ||
 	fail "bad pgbench templates"
 
-# The daemon's statement, word for word (src/store.c), on a batch of one.
-apply="SELECT idx, case_id, priority, category, to_jsonb(rules), dup FROM h111_apply"
+# The daemon's statement, word for word: read from src/store.c (apply_sql),
+# with $1 the batch and $2 the default priority.
+apply=$(awk '/apply_sql\[\] =/ { f = 1; next } f { print; if (/;[[:space:]]*$/) exit }' \
+	"$top/src/store.c" | sed 's/^[^"]*"//; s/"[^"]*$//' | tr -d '\n')
+case $apply in
+*'h111_apply($1::jsonb, $2::int)'*) ;;
+*) fail "cannot read the statement (apply_sql) from src/store.c: '$apply'" ;;
+esac
+stmt() { # BATCH_EXPRESSION: the statement with $1 and $2 filled in
+	pre=${apply%%'$1::jsonb'*} post=${apply#*'$1::jsonb'}
+	printf '%s(%s)::jsonb%s4::int%s\n' "$pre" "$1" "${post%%'$2::int'*}" "${post#*'$2::int'}"
+}
 {
 	echo '\set call random(1, 1000000000000)'
 	echo '\set v random(0, 5)'
 	for s in 0 1 2 3 4 5; do
-		echo "$apply((SELECT '[' || replace(replace(el, '@ID@', gen_random_uuid()::text), '@CALL@', 'pgb1-' || :call) || ']' FROM h111_bench_tmpl WHERE k = 6 * :v + $s)::jsonb, 4);"
+		echo "$(stmt "SELECT '[' || replace(replace(el, '@ID@', 'pgb1-' || gen_random_uuid()), '@CALL@', 'pgb1-' || :call) || ']' FROM h111_bench_tmpl WHERE k = 6 * :v + $s");"
 	done
 } >"$tmp/one.sql"
 {
 	echo '\set call random(1, 50000000000) * 20'
-	echo "$apply((SELECT '[' || string_agg(replace(replace(el, '@ID@', gen_random_uuid()::text), '@CALL@', 'pgb100-' || (:call::bigint + k / 6)), ',' ORDER BY k) || ']' FROM h111_bench_tmpl)::jsonb, 4);"
+	echo "$(stmt "SELECT '[' || string_agg(replace(replace(el, '@ID@', 'pgb100-' || gen_random_uuid()), '@CALL@', 'pgb100-' || (:call::bigint + k / 6)), ',' ORDER BY k) || ']' FROM h111_bench_tmpl");"
 } >"$tmp/hundred.sql"
-
-# CPU seconds (user + system) of a process, from /proc.
-cpu_s() {
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' \
-		"/proc/$1/stat" 2>/dev/null || echo 0
-}
-now_s() { date +%s.%N; }
-
-# pgbench -f SCRIPT: prints "TPS LATENCY_MS TRANSACTIONS BACKEND_CPU_PERCENT",
-# the CPU of its backend read from /proc until it exits (to within 0.1 s).
-run_pgbench() {
-	q -c CHECKPOINT
-	pgbench -n -c 1 -T "$PG_SECONDS" -M prepared -f "$1" "$ci" >"$2" 2>&1 &
-	pgb=$!
-	bpid= c0= c1= t0= t1=
-	while kill -0 "$pgb" 2>/dev/null; do
-		if [ -z "$bpid" ]; then
-			bpid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
-			    AND state <> 'idle' LIMIT 1")
-			[ -z "$bpid" ] || { c0=$(cpu_s "$bpid") t0=$(now_s); }
-		else
-			c=$(cpu_s "$bpid")
-			[ "$c" = 0 ] || { c1=$c t1=$(now_s); }
-		fi
-		sleep 0.1
-	done
-	wait "$pgb" || { cat "$2" >&2; fail "pgbench $1 failed"; }
-	grep -q 'number of failed transactions: 0 ' "$2" || { cat "$2" >&2; fail "pgbench $1: failures"; }
-	awk -v c0="${c0:-0}" -v c1="${c1:-0}" -v t0="${t0:-0}" -v t1="${t1:-1}" '
-	     /^tps = / { tps = $3 } /^latency average/ { lat = $4 }
-	     /transactions actually processed/ { n = $NF }
-	     END { print tps, lat, n, (t1 > t0 ? 100 * (c1 - c0) / (t1 - t0) : 0) }' "$2"
-}
-
-say "(a) pgbench: h111_apply, 1 event per transaction, 1 client, ${PG_SECONDS} s"
-r=$(run_pgbench "$tmp/one.sql" "$tmp/pgbench-1.out")
-set -- $r
-pg1_tps=$1 pg1_lat=$2 pg1_n=$3 pg1_cpu=$4
-pg1_eps=$(awk -v t="$pg1_tps" 'BEGIN { printf "%.0f", t * 6 }')
-say "    $pg1_eps events/s"
-
-say "(b) pgbench: h111_apply, 100 events per transaction, 1 client, ${PG_SECONDS} s"
-r=$(run_pgbench "$tmp/hundred.sql" "$tmp/pgbench-100.out")
-set -- $r
-pg100_tps=$1 pg100_lat=$2 pg100_n=$3 pg100_cpu=$4
-pg100_eps=$(awk -v t="$pg100_tps" 'BEGIN { printf "%.0f", t * 100 }')
-say "    $pg100_eps events/s"
+[ "$(grep -c 'h111_apply((SELECT' "$tmp/one.sql" "$tmp/hundred.sql" | cut -d: -f2 | tr '\n' ' ')" = "6 1 " ] ||
+	fail "could not write the pgbench scripts"
 
 # --- the daemon ------------------------------------------------------------
+# Started before pgbench: it writes the escalation policy that h111_apply
+# arms deadlines with (pgbench then does the same work), and listens as it
+# does in service. A warm-up of 600 events, then its backends are known.
 say "starting hotline111d"
 "$daemon_bin" -c "$conf" >"$tmp/daemon.log" 2>&1 &
 dpid=$!
@@ -295,25 +263,89 @@ until grep -q 'database: connected' "$tmp/daemon.log" && grep -q ' ready' "$tmp/
 	[ $i -lt 300 ] || { cat "$tmp/daemon.log" >&2; fail "hotline111d not ready after 30 s"; }
 	sleep 0.1
 done
+"$bench_bin" -S "$tmp/bridge.sock" --prefix "warm-$$" --client bench -n 600 -c 1 -w 16 \
+	>"$tmp/warm.out" 2>&1 || { cat "$tmp/warm.out" "$tmp/daemon.log" >&2; fail "warm-up failed"; }
+# the connection that runs h111_apply, and the daemon's others
+backend=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'hotline111d'
+    AND query LIKE '%h111_apply%' LIMIT 1")
+[ -n "$backend" ] || fail "no PostgreSQL backend running h111_apply for hotline111d"
+others=$(q -c "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity
+    WHERE application_name = 'hotline111d' AND pid <> $backend")
 
-backend=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'hotline111d' LIMIT 1")
-[ -n "$backend" ] || fail "no PostgreSQL backend for hotline111d"
+# CPU seconds (user + system) of processes, from /proc; 0 when gone.
+cpu_s() {
+	for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null || :; done |
+		awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); s += $12 + $13 } END { print s / hz }'
+}
+now_s() { date +%s.%N; }
+
+# pgbench -f SCRIPT: prints "TPS LATENCY_MS TRANSACTIONS" and the CPU % of
+# its backend, of the daemon and of the daemon's backends, read from /proc
+# until the pgbench backend exits (to within 0.1 s).
+run_pgbench() {
+	q -c CHECKPOINT
+	pgbench -n -c 1 -T "$PG_SECONDS" -M prepared -f "$1" "$ci" >"$2" 2>&1 &
+	pgb=$!
+	bpid= c0= c1= d0= d1= o0= o1= t0= t1=
+	while kill -0 "$pgb" 2>/dev/null; do
+		if [ -z "$bpid" ]; then
+			bpid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
+			    AND state <> 'idle' LIMIT 1")
+			[ -z "$bpid" ] ||
+				{ c0=$(cpu_s "$bpid") d0=$(cpu_s "$dpid") o0=$(cpu_s $backend $others) t0=$(now_s); }
+		elif [ -e "/proc/$bpid" ]; then
+			c=$(cpu_s "$bpid") d=$(cpu_s "$dpid") o=$(cpu_s $backend $others) t=$(now_s)
+			[ -e "/proc/$bpid" ] && { c1=$c d1=$d o1=$o t1=$t; }
+		fi
+		sleep 0.1
+	done
+	wait "$pgb" || { cat "$2" >&2; fail "pgbench $1 failed"; }
+	grep -q 'number of failed transactions: 0 ' "$2" || { cat "$2" >&2; fail "pgbench $1: failures"; }
+	[ -n "$t1" ] || fail "pgbench $1: could not follow its backend"
+	awk -v c="$c0 $c1" -v d="$d0 $d1" -v o="$o0 $o1" -v t="$t0 $t1" '
+	     function pct(x, a) { split(x, a, " "); split(t, tt, " "); return 100 * (a[2] - a[1]) / (tt[2] - tt[1]) }
+	     /^tps = / { tps = $3 } /^latency average/ { lat = $4 }
+	     /transactions actually processed/ { n = $NF }
+	     END { printf "%s %s %s %.0f %.0f %.0f\n", tps, lat, n, pct(c), pct(d), pct(o) }' "$2"
+}
+
+say "(a) pgbench: h111_apply, 1 event per transaction, 1 client, ${PG_SECONDS} s"
+r=$(run_pgbench "$tmp/one.sql" "$tmp/pgbench-1.out")
+set -- $r
+pg1_tps=$1 pg1_lat=$2 pg1_n=$3 pg1_cpu=$4 pg1_dcpu=$5 pg1_ocpu=$6
+pg1_eps=$(awk -v t="$pg1_tps" 'BEGIN { printf "%.0f", t * 6 }')
+stored=$(q -c "SELECT count(*) FROM events WHERE event_id LIKE 'pgb1-%'")
+[ "$stored" -ge $((pg1_n * 6)) ] && [ "$stored" -lt $((pg1_n * 6 + 6)) ] ||
+	fail "pgbench (a): $pg1_n transactions of 6 events, but $stored events stored"
+say "    $pg1_eps events/s"
+
+say "(b) pgbench: h111_apply, 100 events per transaction, 1 client, ${PG_SECONDS} s"
+r=$(run_pgbench "$tmp/hundred.sql" "$tmp/pgbench-100.out")
+set -- $r
+pg100_tps=$1 pg100_lat=$2 pg100_n=$3 pg100_cpu=$4 pg100_dcpu=$5 pg100_ocpu=$6
+pg100_eps=$(awk -v t="$pg100_tps" 'BEGIN { printf "%.0f", t * 100 }')
+stored=$(q -c "SELECT count(*) FROM events WHERE event_id LIKE 'pgb100-%'")
+[ "$stored" -eq $((pg100_n * 100)) ] ||
+	fail "pgbench (b): $pg100_n transactions of 100 events, but $stored events stored"
+say "    $pg100_eps events/s"
+
 # Per run: CPU share of the daemon and of its backend, and commit sizes.
 # Every event of one transaction has the same stored_at (now()).
 run_bench() { # NAME PREFIX ARGS...
 	name=$1 prefix=$2
 	shift 2
 	q -c CHECKPOINT
-	d0=$(cpu_s "$dpid") b0=$(cpu_s "$backend") t0=$(now_s)
+	d0=$(cpu_s "$dpid") b0=$(cpu_s "$backend") o0=$(cpu_s $others) t0=$(now_s)
 	"$bench_bin" -S "$tmp/bridge.sock" --prefix "$prefix" --client bench "$@" \
 		>"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out" >&2; tail -20 "$tmp/daemon.log" >&2
 		fail "bench_intake ($name) failed"; }
-	d1=$(cpu_s "$dpid") b1=$(cpu_s "$backend") t1=$(now_s)
+	d1=$(cpu_s "$dpid") b1=$(cpu_s "$backend") o1=$(cpu_s $others) t1=$(now_s)
 	cat "$tmp/$name.out" >&2
 	kill -0 "$dpid" 2>/dev/null || fail "hotline111d died during $name"
-	awk -v d0="$d0" -v d1="$d1" -v b0="$b0" -v b1="$b1" -v t0="$t0" -v t1="$t1" \
-		'BEGIN { printf "daemon_cpu=%.0f backend_cpu=%.0f\n", 100 * (d1 - d0) / (t1 - t0),
-		    100 * (b1 - b0) / (t1 - t0) }' >>"$tmp/$name.out"
+	awk -v d0="$d0" -v d1="$d1" -v b0="$b0" -v b1="$b1" -v o0="$o0" -v o1="$o1" \
+	    -v t0="$t0" -v t1="$t1" 'BEGIN { printf "daemon_cpu=%.0f backend_cpu=%.0f others_cpu=%.0f\n",
+		100 * (d1 - d0) / (t1 - t0), 100 * (b1 - b0) / (t1 - t0), 100 * (o1 - o0) / (t1 - t0) }' \
+		>>"$tmp/$name.out"
 	q -F ' ' -c "SELECT 'stored=' || sum(n), 'commits=' || count(*),
 	    'batch_avg=' || round(avg(n), 1), 'batch_p50=' || percentile_disc(0.5) WITHIN GROUP (ORDER BY n),
 	    'batch_max=' || max(n)
@@ -339,48 +371,52 @@ dpid=
 
 # --- summary ---------------------------------------------------------------
 full_eps=$(val full eps)
-awk -v pg1="$pg1_eps" -v pg1l="$pg1_lat" -v pg1n="$pg1_n" -v pg1c="$pg1_cpu" \
-    -v pg100="$pg100_eps" -v pg100l="$pg100_lat" -v pg100n="$pg100_n" -v pg100c="$pg100_cpu" \
-    -v pgs="$PG_SECONDS" \
+awk -v pg1="$pg1_eps" -v pg1l="$pg1_lat" -v pg1n="$pg1_n" \
+    -v pg1c="$pg1_dcpu/$pg1_cpu/$pg1_ocpu" -v pg1b="$pg1_cpu" \
+    -v pg100="$pg100_eps" -v pg100l="$pg100_lat" -v pg100n="$pg100_n" \
+    -v pg100c="$pg100_dcpu/$pg100_cpu/$pg100_ocpu" -v pg100b="$pg100_cpu" -v pgs="$PG_SECONDS" \
     -v fe="$(val full events)" -v fs="$(val full seconds)" -v feps="$full_eps" \
     -v f50="$(val full p50_ms)" -v f90="$(val full p90_ms)" -v f99="$(val full p99_ms)" \
     -v fmax="$(val full max_ms)" -v fba="$(val full batch_avg)" -v fbm="$(val full batch_max)" \
-    -v fdc="$(val full daemon_cpu)" -v fbc="$(val full backend_cpu)" \
+    -v fc="$(val full daemon_cpu)/$(val full backend_cpu)/$(val full others_cpu)" \
+    -v fb="$(val full backend_cpu)" \
     -v re="$(val rate events)" -v rs="$(val rate seconds)" -v reps="$(val rate eps)" \
     -v r50="$(val rate p50_ms)" -v r90="$(val rate p90_ms)" -v r99="$(val rate p99_ms)" \
     -v rmax="$(val rate max_ms)" -v rba="$(val rate batch_avg)" -v rbm="$(val rate batch_max)" \
-    -v rdc="$(val rate daemon_cpu)" -v rbc="$(val rate backend_cpu)" -v rate="$RATE" \
+    -v rc="$(val rate daemon_cpu)/$(val rate backend_cpu)/$(val rate others_cpu)" \
+    -v rb="$(val rate backend_cpu)" -v rate="$RATE" \
     -v conns="$FULL_CONNS" -v win="$FULL_WINDOW" -v hwm="$hwm" -v extra="${H111_EXTRA_SQL:-}" \
     -v pgv="$(q -c 'SHOW server_version')" -v sc="$(q -c 'SHOW synchronous_commit')" \
     -v fsync="$(q -c 'SHOW fsync')" -v ncpu="$(nproc)" -v when="$(date -u '+%Y-%m-%d %H:%M UTC')" \
-    -v load0="$load0" -v load1="$(cut -d' ' -f1-3 /proc/loadavg)" '
+    -v load0="$load0" -v load1="$(cut -d' ' -f1-3 /proc/loadavg)" \
+    -v rev="$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')" '
 function ok(c) { return c ? "met" : "MISSED" }
 function us(cpu, eps) { return eps > 0 ? cpu * 1e4 / eps : 0 }
 BEGIN {
-	printf "\nhotline111 intake benchmark, %s: %d CPUs (load average %s before, %s after),\n",
-	    when, ncpu, load0, load1
+	printf "\nhotline111 intake benchmark (%s), %s: %d CPUs, load average %s before, %s after;\n",
+	    rev, when, ncpu, load0, load1
 	printf "PostgreSQL %s, synchronous_commit=%s, fsync=%s\n", pgv, sc, fsync
 	if (extra != "")
 		printf "schema: as migrated, then %s\n", extra
-	printf "\n%-44s %7s %6s %8s %7s %7s %7s %7s %11s %11s %9s\n", "run", "events", "s",
-	    "events/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "events per", "CPU % of", "backend"
-	printf "%-44s %7s %6s %8s %7s %7s %7s %7s %11s %11s %9s\n", "", "", "", "", "", "", "",
-	    "", "commit", "daemon/PG", "us/event"
-	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %11s %11s %9.0f\n",
+	printf "\n%-44s %7s %6s %8s %7s %7s %7s %7s %9s %12s %8s\n", "run", "events", "s",
+	    "events/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "events/", "CPU %", "apply"
+	printf "%-44s %7s %6s %8s %7s %7s %7s %7s %9s %12s %8s\n", "", "", "", "", "", "", "",
+	    "", "commit", "d/apply/o", "us/ev"
+	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %9s %12s %8.0f\n",
 	    "(a) pgbench, 1 event/transaction, 1 client", pg1n * 6, pgs, pg1, "-", "-", "-", "-",
-	    "1", sprintf("-/%.0f", pg1c), us(pg1c, pg1)
-	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %11s %11s %9.0f\n",
+	    "1", pg1c, us(pg1b, pg1)
+	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %9s %12s %8.0f\n",
 	    "(b) pgbench, 100 events/transaction", pg100n * 100, pgs, pg100, "-", "-", "-", "-",
-	    "100", sprintf("-/%.0f", pg100c), us(pg100c, pg100)
-	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %11s %11s %9.0f\n",
+	    "100", pg100c, us(pg100b, pg100)
+	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %9s %12s %8.0f\n",
 	    sprintf("(c) hotline111d, full speed, %d conns x %d", conns, win),
-	    fe, fs, feps, f50, f90, f99, fmax, sprintf("%.0f/%d", fba, fbm),
-	    sprintf("%d/%d", fdc, fbc), us(fbc, feps)
-	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %11s %11s %9.0f\n",
+	    fe, fs, feps, f50, f90, f99, fmax, sprintf("%.0f/%d", fba, fbm), fc, us(fb, feps)
+	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %9s %12s %8.0f\n",
 	    sprintf("(d) hotline111d, fixed %d events/s", rate),
-	    re, rs, reps, r50, r90, r99, rmax, sprintf("%.1f/%d", rba, rbm),
-	    sprintf("%d/%d", rdc, rbc), us(rbc, reps)
-	printf "(pgbench latency: %.2f ms per transaction in (a), %.2f ms in (b), averages)\n",
+	    re, rs, reps, r50, r90, r99, rmax, sprintf("%.1f/%d", rba, rbm), rc, us(rb, reps)
+	printf "events/commit: average/max; CPU %%: d = hotline111d, apply = the backend running\n"
+	printf "h111_apply (pgbench'"'"'s or the daemon'"'"'s), o = the daemon'"'"'s other backends; apply us/ev =\n"
+	printf "that backend'"'"'s CPU per event. pgbench latency: %.2f ms per transaction in (a), %.2f in (b).\n",
 	    pg1l / 6, pg100l
 	printf "\nfull speed vs pgbench-1:   %.2f x  (goal >= 1: %s; >= 3: %s; aim 5: %s)\n",
 	    feps / pg1, ok(feps >= pg1), ok(feps >= 3 * pg1), ok(feps >= 5 * pg1)

@@ -137,6 +137,20 @@ class Escalation(unittest.TestCase):
         self.assertGreater(got[0][2], 1000, "marked late: fired at start-up, past its due")
         self.assertIn("pending deadlines loaded", d.log_text())
 
+    def test_late_chain_does_not_catch_up_in_a_burst(self):
+        d = self.daemon("escalation.repeat=1")
+        c = Client(d.bridge)
+        # A case from an hour ago: its claim deadline passed 3,597 levels ago.
+        old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+        r = c.call(ev("b-1", "ticket.created", ticket_id="b-t1", text="hỏi thông tin", ts=old))
+        wait_for(lambda: self.escalations(r["case"], "claim"))
+        time.sleep(1.5)
+        got = self.escalations(r["case"], "claim")
+        self.assertLessEqual(len(got), 3, "one late escalation, then one per repeat")
+        self.assertGreater(got[0][2], 3500 * 1000)
+        self.assertEqual(self.escalations(r["case"], "claim", kind="warning"), [],
+                         "no warning for a deadline already passed")
+
     def test_two_daemons_escalate_each_deadline_once(self):
         sets = ["escalation.repeat=600", "escalation.p4={ answer = 2; claim = 4; act = 600; }"]
         a = self.daemon(*sets)

@@ -1,0 +1,40 @@
+/*
+ * console.h: the operators' and supervisors' socket (doc/console-protocol.md,
+ * hotline111(1)). Identity from SO_PEERCRED mapped through
+ * console.operators; one table of commands; replies in request order;
+ * alerts for consoles that tail, fed by PostgreSQL LISTEN/NOTIFY so that a
+ * console on any daemon sees changes made through every other.
+ */
+#ifndef HOTLINE111_CONSOLE_H
+#define HOTLINE111_CONSOLE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+struct event_base;
+struct console;
+
+/* What the console needs from the rest of the daemon. */
+struct console_hooks {
+	json_t *(*status)(void *arg);                     /* daemon figures */
+	int (*reload)(void *arg, char *err, size_t errlen); /* rules count, or -1 */
+	json_t *(*decide)(const char *text, void *arg);   /* triage of a note */
+	int (*category_ok)(const char *id, void *arg);
+	void *arg;
+};
+
+struct console *console_new(struct event_base *base, const struct config *cfg,
+    const struct console_hooks *hooks);
+/* Opens console.listen (Unix sockets only); -1 with err. */
+int console_listen(struct console *c, const struct config *cfg, char *err, size_t errlen);
+/* Applies console.operators after a reload. */
+void console_configure(struct console *c, const struct config *cfg);
+size_t console_clients(const struct console *c);
+int console_db_up(const struct console *c);
+void console_stop(struct console *c);
+void console_free(struct console *c);
+
+#endif

@@ -1,0 +1,1686 @@
+/*
+ * hotline111.c: the console program. One request to hotline111d's console
+ * socket, one reply printed for a person (or, with --json, for a script);
+ * `tail` then prints the alerts the daemon pushes until interrupted.
+ *
+ * The commands are one table: their arguments, how those map onto the
+ * request's members, and how the result is printed. Parsing, the usage
+ * text and `help` all read it, so they cannot disagree. Nothing the daemon
+ * sends is trusted: lines are bounded, JSON is checked, and every string is
+ * escaped before it reaches the terminal.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <utf8proc.h>
+
+#include "xmalloc.h"
+
+#define DEFAULT_SOCKET "/run/hotline111/console.sock"
+#define SOCKET_ENV "HOTLINE111_SOCKET"
+#define PROTO 1
+#define MAX_LINE (1024 * 1024)	/* the longest line taken from the daemon */
+#define MAX_REQUEST 65536	/* the daemon's limit, newline included */
+#define MAX_TEXT 32768		/* a note */
+#define REPLY_TIMEOUT_MS 60000
+#define WIDTH 100		/* tables fit in this many columns */
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NODAEMON = 3 };
+
+enum arg_kind {
+	ARG_ID,		/* a positive integer: a case, an escalation */
+	ARG_PRIORITY,	/* 1..4 */
+	ARG_DATE,	/* YYYY-MM-DD */
+	ARG_STRING,	/* one argument, not empty */
+	ARG_WORDS,	/* every remaining argument, joined by spaces */
+	ARG_FLAG,	/* present: true */
+	ARG_CHOICE,	/* one of the words of metavar, '|' between them */
+};
+
+/*
+ * One argument of a command. option is "--name" (an option), "name=" (a
+ * NAME=VALUE setting word) or NULL (a positional, in order).
+ */
+struct arg {
+	const char *option;
+	const char *key;	/* the request's member it fills */
+	enum arg_kind kind;
+	const char *metavar;
+	int required;
+};
+
+struct command {
+	const char *name;
+	const char *role;	/* the least role the daemon asks for */
+	int changes;		/* changes state (audited, published) */
+	int stream;		/* alerts follow the reply */
+	struct arg args[5]; /* ends with an empty entry */
+	const char *(*check)(json_t *req);	/* what is wrong across arguments */
+	void (*print)(json_t *result);
+	const char *help;
+};
+
+struct conn {
+	int fd;
+	const char *path;
+	char *buf;
+	size_t start, end, scanned;	/* unread bytes are buf[start..end) */
+};
+
+static const struct command *command_find(const char *name);
+static const struct command *command_list(void);
+
+static int json_out;
+
+/* --- failing ------------------------------------------------------------ */
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("hotline111: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+/* --- text for the terminal ---------------------------------------------- */
+
+static int
+is_bidi_control(utf8proc_int32_t cp)
+{
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * A copy of untrusted text that is safe on a terminal, on one line:
+ * control characters, line separators and bidirectional overrides come out
+ * as escapes, so a note cannot move the cursor or hide a word.
+ */
+static char *
+safe(const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = xmalloc(n * 10 + 1);
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t len;
+	utf8proc_category_t cat;
+
+	while (*s != '\0') {
+		len = utf8proc_iterate((const utf8proc_uint8_t *)s, -1, &cp);
+		if (len < 0) {
+			o += (size_t)sprintf(out + o, "\\x%02x", (unsigned char)*s);
+			s++;
+			continue;
+		}
+		cat = utf8proc_category(cp);
+		if (cp == '\n' || cp == '\t' || cp == '\r')
+			o += (size_t)sprintf(out + o, "\\%c", cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');
+		else if (cp < 0x80 && cat == UTF8PROC_CATEGORY_CC)
+			o += (size_t)sprintf(out + o, "\\x%02x", (unsigned)cp);
+		else if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_ZL ||
+		    cat == UTF8PROC_CATEGORY_ZP || is_bidi_control(cp))
+			o += (size_t)sprintf(out + o, "\\u%04x", (unsigned)cp);
+		else {
+			memcpy(out + o, s, (size_t)len);
+			o += (size_t)len;
+		}
+		s += len;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Columns taken by s (already safe) on a terminal. */
+static size_t
+text_width(const char *s)
+{
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t len;
+	size_t w = 0;
+
+	for (; *s != '\0'; s += len) {
+		len = utf8proc_iterate((const utf8proc_uint8_t *)s, -1, &cp);
+		if (len < 0)
+			return w + strlen(s);
+		w += (size_t)utf8proc_charwidth(cp);
+	}
+	return w;
+}
+
+/* Prints s in exactly width columns: padded, or cut with "…" at the end. */
+static void
+put_cell(const char *s, size_t width, int right)
+{
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t len;
+	size_t w = text_width(s), used = 0, i = 0, cw;
+
+	if (w <= width) {
+		if (right)
+			printf("%*s", (int)(width - w), "");
+		fputs(s, stdout);
+		if (!right)
+			printf("%*s", (int)(width - w), "");
+		return;
+	}
+	if (width == 0)
+		return;
+	for (; s[i] != '\0'; i += (size_t)len) {
+		len = utf8proc_iterate((const utf8proc_uint8_t *)s + i, -1, &cp);
+		cw = len < 0 ? 1 : (size_t)utf8proc_charwidth(cp);
+		if (len < 0)
+			len = 1;
+		if (used + cw > width - 1)
+			break;
+		used += cw;
+	}
+	fwrite(s, 1, i, stdout);
+	fputs("\u2026", stdout);
+	printf("%*s", (int)(width - 1 - used), "");
+}
+
+/* --- reading the daemon's JSON ------------------------------------------ */
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A number member as an integer; dflt when absent or not a number. */
+static long long
+jint(json_t *o, const char *key, long long dflt)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		return (long long)json_integer_value(v);
+	if (json_is_real(v) && json_real_value(v) > -9e18 && json_real_value(v) < 9e18)
+		return (long long)json_real_value(v);
+	return dflt;
+}
+
+static int
+jtrue(json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
+}
+
+/* An RFC 3339 time as "YYYY-MM-DD HH:MM:SS" (the daemon's zone), or as is. */
+static char *
+fmt_time(const char *t)
+{
+	char *out;
+	int i;
+
+	if (t == NULL)
+		return xstrdup("-");
+	for (i = 0; i < 19; i++) {
+		if (t[i] == '\0' || (i == 4 || i == 7 ? t[i] != '-' : i == 10 ? t[i] != 'T'
+		    : i == 13 || i == 16 ? t[i] != ':' : (t[i] < '0' || t[i] > '9')))
+			return safe(t);
+	}
+	xasprintf(&out, "%.10s %.8s", t, t + 11);
+	return out;
+}
+
+/* A scalar or an array of scalars for a person; NULL for null or absent. */
+static char *
+fmt_value(json_t *v)
+{
+	char *out, *s, *item;
+	size_t i;
+	json_t *e;
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (json_is_string(v))
+		return safe(json_string_value(v));
+	if (json_is_integer(v)) {
+		xasprintf(&out, "%lld", (long long)json_integer_value(v));
+		return out;
+	}
+	if (json_is_real(v)) {
+		xasprintf(&out, "%g", json_real_value(v));
+		return out;
+	}
+	if (json_is_boolean(v))
+		return xstrdup(json_is_true(v) ? "yes" : "no");
+	if (json_is_array(v)) {
+		out = xstrdup("");
+		json_array_foreach(v, i, e) {
+			item = fmt_value(e);
+			xasprintf(&s, "%s%s%s", out, i ? ", " : "", item ? item : "-");
+			free(item);
+			free(out);
+			out = s;
+		}
+		return out;
+	}
+	s = json_dumps(v, JSON_COMPACT);
+	out = safe(s ? s : "?");
+	free(s);
+	return out;
+}
+
+/* A list of rule names (or any strings) joined by sep, for one cell. */
+static char *
+fmt_list(json_t *a, const char *sep)
+{
+	char *out = xstrdup(""), *s, *item;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e) {
+		item = fmt_value(e);
+		xasprintf(&s, "%s%s%s", out, i ? sep : "", item ? item : "-");
+		free(item);
+		free(out);
+		out = s;
+	}
+	return out;
+}
+
+/* An age: 45s, 4m, 2h05m, 3d. */
+static void
+fmt_age(char *buf, size_t size, long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, size, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm", s / 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh%02lldm", s / 3600, s / 60 % 60);
+	else
+		snprintf(buf, size, "%lldd", s / 86400);
+}
+
+/* Time left before a deadline, negative once overdue: 0:45, -12:30, 3:05:00, 2d03h. */
+static void
+fmt_left(char *buf, size_t size, long long s)
+{
+	const char *sign = s < 0 ? "-" : "";
+	unsigned long long a = s < 0 ? (unsigned long long)-(s + 1) + 1 : (unsigned long long)s;
+
+	if (a < 3600)
+		snprintf(buf, size, "%s%llu:%02llu", sign, a / 60, a % 60);
+	else if (a < 86400)
+		snprintf(buf, size, "%s%llu:%02llu:%02llu", sign, a / 3600, a / 60 % 60, a % 60);
+	else
+		snprintf(buf, size, "%s%llud%02lluh", sign, a / 86400, a / 3600 % 24);
+}
+
+static void
+fmt_late(char *buf, size_t size, long long ms)
+{
+	if (ms < 1000)
+		snprintf(buf, size, "%lld ms", ms < 0 ? 0 : ms);
+	else if (ms < 60000)
+		snprintf(buf, size, "%lld.%lld s", ms / 1000, ms / 100 % 10);
+	else
+		fmt_age(buf, size, ms / 1000);
+}
+
+static void
+fmt_priority(char *buf, size_t size, json_t *o, const char *key, int loud)
+{
+	long long p = jint(o, key, 0);
+
+	if (p < 1 || p > 9)
+		snprintf(buf, size, "P?");
+	else
+		snprintf(buf, size, "P%lld%s", p, loud && p == 1 ? "!!" : "");
+}
+
+/* --- printers: queue ------------------------------------------------------ */
+
+enum { Q_CASE, Q_PRI, Q_CATEGORY, Q_AGE, Q_NEXT, Q_OPERATOR, Q_ESC, Q_WHY, Q_COLUMNS };
+
+static const char *const queue_heads[Q_COLUMNS] = {
+	"CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY"
+};
+/* The widest a column may grow; WHY takes what is left of WIDTH. */
+static const size_t queue_max[Q_COLUMNS] = { 10, 4, 17, 6, 16, 12, 4, 0 };
+
+static void
+queue_cells(json_t *row, char **cell)
+{
+	json_t *next = json_object_get(row, "next");
+	char buf[64];
+	const char *deadline;
+	char *name;
+
+	xasprintf(&cell[Q_CASE], "%lld", jint(row, "case", 0));
+	fmt_priority(buf, sizeof(buf), row, "priority", 1);
+	cell[Q_PRI] = xstrdup(buf);
+	cell[Q_CATEGORY] = jstr(row, "category") ? safe(jstr(row, "category")) : xstrdup("-");
+	fmt_age(buf, sizeof(buf), jint(row, "age_s", 0));
+	cell[Q_AGE] = xstrdup(buf);
+	if (jtrue(row, "held"))
+		cell[Q_NEXT] = xstrdup("held");
+	else if (json_is_object(next)) {
+		deadline = jstr(next, "deadline");
+		fmt_left(buf, sizeof(buf), jint(next, "left_s", 0));
+		name = safe(deadline ? deadline : "?");
+		xasprintf(&cell[Q_NEXT], "%s %s", name, buf);
+		free(name);
+	} else
+		cell[Q_NEXT] = xstrdup("-");
+	cell[Q_OPERATOR] = jstr(row, "operator") ? safe(jstr(row, "operator")) : xstrdup("-");
+	xasprintf(&cell[Q_ESC], "%lld", jint(row, "escalations", 0));
+	cell[Q_WHY] = json_is_array(json_object_get(row, "rules"))
+	    ? fmt_list(json_object_get(row, "rules"), ",") : xstrdup("");
+}
+
+static void
+print_queue(json_t *result)
+{
+	json_t *rows = json_object_get(result, "cases"), *row;
+	size_t n = json_array_size(rows), i, c, w, width[Q_COLUMNS], used = 0;
+	char **cells;
+
+	if (n == 0) {
+		printf("no open cases\n");
+		return;
+	}
+	cells = xcalloc(n * Q_COLUMNS, sizeof(char *));
+	for (c = 0; c < Q_COLUMNS; c++)
+		width[c] = strlen(queue_heads[c]);
+	json_array_foreach(rows, i, row) {
+		queue_cells(json_is_object(row) ? row : json_object(), cells + i * Q_COLUMNS);
+		for (c = 0; c < Q_WHY; c++) {
+			w = text_width(cells[i * Q_COLUMNS + c]);
+			width[c] = w > width[c] ? (w < queue_max[c] ? w : queue_max[c]) : width[c];
+		}
+	}
+	for (c = 0; c < Q_WHY; c++)
+		used += width[c] + 1;
+	width[Q_WHY] = WIDTH - used;
+	for (i = 0; i <= n; i++) {
+		for (c = 0; c < Q_COLUMNS; c++) {
+			const char *s = i == 0 ? queue_heads[c] : cells[(i - 1) * Q_COLUMNS + c];
+
+			if (c == Q_WHY) {
+				size_t sw = text_width(s);
+				put_cell(s, sw < width[c] ? sw : width[c], 0);
+			} else {
+				put_cell(s, width[c], c == Q_CASE || c == Q_ESC);
+				putchar(' ');
+			}
+		}
+		putchar('\n');
+	}
+	for (i = 0; i < n * Q_COLUMNS; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+/* --- printers: show ------------------------------------------------------- */
+
+/* label, member: the case's fields in the order a person reads them. */
+static const char *const case_fields[][2] = {
+	{ "rules", "rules" }, { "tags", "tags" }, { "caller", "caller" }, { "line", "line" },
+	{ "queue", "queue" }, { "ivr", "ivr" }, { "province", "province" },
+	{ "district", "district" }, { "child age", "child_age" },
+	{ "child gender", "child_gender" }, { "opened", "opened_at" },
+	{ "offered", "offered_at" }, { "answered", "answered_at" },
+	{ "abandoned", "abandoned_at" }, { "ended", "ended_at" }, { "held since", "held_at" },
+	{ "outcome", "outcome" }, { "referred to", "referred_to" }, { "closed", "closed_at" },
+};
+
+static int
+is_time_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	return (n > 3 && strcmp(key + n - 3, "_at") == 0) || strcmp(key, "due") == 0 ||
+	    strcmp(key, "ts") == 0 || strcmp(key, "next") == 0 || strcmp(key, "at") == 0;
+}
+
+/* A member for a person: times shortened, "-" for null or absent. */
+static char *
+field(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	char *s;
+
+	if (json_is_string(v) && is_time_key(key))
+		return fmt_time(json_string_value(v));
+	s = fmt_value(v);
+	return s ? s : xstrdup("-");
+}
+
+/* Multi-line text (a note, a ticket), each line escaped and indented. */
+static void
+print_text(const char *text, const char *indent)
+{
+	const char *p = text, *nl;
+	char *line, *s;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		line = nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p);
+		s = safe(line);
+		printf("%s%s\n", indent, s);
+		free(s);
+		free(line);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Prints "  a  b  c" from members of o, skipping the null ones. */
+static void
+print_members(json_t *o, const char *const *keys, size_t n)
+{
+	size_t i;
+	char *s;
+
+	printf(" ");
+	for (i = 0; i < n; i++) {
+		if (json_is_null(json_object_get(o, keys[i])) || !json_object_get(o, keys[i]))
+			continue;
+		s = field(o, keys[i]);
+		printf(" %s", s);
+		free(s);
+	}
+	printf("\n");
+}
+
+static void
+print_case_head(json_t *c)
+{
+	char pri[16], *cat = field(c, "category"), *op = field(c, "operator"),
+	    *status = field(c, "status");
+
+	fmt_priority(pri, sizeof(pri), c, "priority", 1);
+	printf("case %lld  %s  %s  %s  %s%s\n", jint(c, "id", jint(c, "case", 0)), pri, cat, status,
+	    json_is_string(json_object_get(c, "operator")) ? "operator " : "unclaimed",
+	    json_is_string(json_object_get(c, "operator")) ? op : "");
+	free(cat);
+	free(op);
+	free(status);
+}
+
+static void
+print_case_fields(json_t *c)
+{
+	size_t i;
+	json_t *v;
+	char *s;
+
+	for (i = 0; i < sizeof(case_fields) / sizeof(case_fields[0]); i++) {
+		v = json_object_get(c, case_fields[i][1]);
+		if (v == NULL || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
+			continue;
+		s = field(c, case_fields[i][1]);
+		printf("  %-13s %s\n", case_fields[i][0], s);
+		free(s);
+	}
+}
+
+/* One section of show: a title, then each element as a line of members. */
+static void
+print_section(json_t *result, const char *name, const char *const *keys, size_t n,
+    const char *text_key)
+{
+	json_t *list = json_object_get(result, name), *e;
+	size_t i;
+
+	if (json_array_size(list) == 0)
+		return;
+	printf("%s (%zu)\n", name, json_array_size(list));
+	json_array_foreach(list, i, e) {
+		if (!json_is_object(e))
+			continue;
+		print_members(e, keys, n);
+		if (text_key && jstr(e, text_key))
+			print_text(jstr(e, text_key), "      ");
+	}
+}
+
+static void
+print_triage(json_t *result)
+{
+	json_t *list = json_object_get(result, "triage"), *e;
+	char before[16], after[16], *at, *cat, *rules, *id;
+	size_t i;
+
+	if (json_array_size(list) == 0)
+		return;
+	printf("triage (%zu)\n", json_array_size(list));
+	json_array_foreach(list, i, e) {
+		fmt_priority(before, sizeof(before), e, "priority_before", 0);
+		fmt_priority(after, sizeof(after), e, "priority_after", 0);
+		at = field(e, "at");
+		cat = field(e, "category_after");
+		rules = field(e, "rules");
+		id = field(e, "event_id");
+		printf("  %s  %s -> %s  %s  because %s  (%s)\n", at, before, after, cat,
+		    *rules ? rules : "no rule", id);
+		free(at);
+		free(cat);
+		free(rules);
+		free(id);
+	}
+}
+
+static void
+print_escalations(json_t *result)
+{
+	json_t *list = json_object_get(result, "escalations"), *e;
+	char late[32], *dl, *kind, *due, *fired, *acked, *by;
+	size_t i;
+
+	if (json_array_size(list) == 0)
+		return;
+	printf("escalations (%zu)\n", json_array_size(list));
+	json_array_foreach(list, i, e) {
+		fmt_late(late, sizeof(late), jint(e, "late_ms", 0));
+		dl = field(e, "deadline");
+		kind = field(e, "kind");
+		due = field(e, "due");
+		fired = field(e, "fired_at");
+		acked = field(e, "acked_at");
+		by = field(e, "acked_by");
+		printf("  #%lld  %s %s L%lld  due %s  fired %s (%s late)  ", jint(e, "escalation", 0),
+		    dl, kind, jint(e, "level", 0), due, fired, late);
+		if (json_is_string(json_object_get(e, "acked_at")))
+			printf("acked %s by %s\n", acked, by);
+		else
+			printf("NOT ACKNOWLEDGED\n");
+		free(dl);
+		free(kind);
+		free(due);
+		free(fired);
+		free(acked);
+		free(by);
+	}
+}
+
+static void
+print_show(json_t *result)
+{
+	static const char *const ticket_keys[] = { "ticket_id", "created_at", "operator", "category" };
+	static const char *const note_keys[] = { "at", "author" };
+	static const char *const event_keys[] = { "ts", "type", "event_id" };
+	json_t *c = json_object_get(result, "case"), *timers, *t;
+	size_t i;
+
+	if (!json_is_object(c))
+		die(EXIT_FAIL, "the daemon's reply to show has no case");
+	print_case_head(c);
+	print_case_fields(c);
+	print_section(result, "tickets", ticket_keys, 4, "text");
+	print_section(result, "notes", note_keys, 2, "text");
+	print_section(result, "events", event_keys, 3, NULL);
+	print_triage(result);
+	timers = json_object_get(result, "timers");
+	if (json_array_size(timers) > 0) {
+		printf("timers (%zu)\n", json_array_size(timers));
+		json_array_foreach(timers, i, t) {
+			char *dl = field(t, "deadline"), *due = field(t, "due"), *next = field(t, "next");
+
+			printf("  %s  due %s  level %lld  next %s%s\n", dl, due, jint(t, "level", 0),
+			    next, jtrue(t, "held") ? "  HELD" : "");
+			free(dl);
+			free(due);
+			free(next);
+		}
+	}
+	print_escalations(result);
+}
+
+/* --- printers: one line each ---------------------------------------------- */
+
+static void
+print_claim(json_t *r)
+{
+	char *op = field(r, "operator");
+
+	printf("case %lld claimed by %s\n", jint(r, "case", 0), op);
+	free(op);
+}
+
+static void
+print_release(json_t *r)
+{
+	printf("case %lld released\n", jint(r, "case", 0));
+}
+
+/* "P1 drowning because drowning-keywords, cry-for-help" */
+static void
+print_triaged(const char *what, json_t *r)
+{
+	char pri[16], *cat = field(r, "category"), *rules = NULL;
+
+	fmt_priority(pri, sizeof(pri), r, "priority", 1);
+	if (json_array_size(json_object_get(r, "rules")) > 0)
+		rules = fmt_list(json_object_get(r, "rules"), ", ");
+	printf("case %lld %s: %s %s%s%s\n", jint(r, "case", 0), what, pri, cat,
+	    rules ? " because " : "", rules ? rules : "");
+	free(cat);
+	free(rules);
+}
+
+static void
+print_note(json_t *r)
+{
+	print_triaged("note added", r);
+}
+
+static void
+print_set(json_t *r)
+{
+	print_triaged("set", r);
+}
+
+static void
+print_close(json_t *r)
+{
+	char *outcome = field(r, "outcome");
+
+	printf("case %lld closed: %s\n", jint(r, "case", 0), outcome);
+	free(outcome);
+}
+
+static void
+print_ack(json_t *r)
+{
+	char *dl = field(r, "deadline");
+
+	printf("escalation %lld acknowledged (case %lld, %s)\n", jint(r, "escalation", 0),
+	    jint(r, "case", 0), dl);
+	free(dl);
+}
+
+static void
+print_hold(json_t *r)
+{
+	printf("case %lld %s\n", jint(r, "case", 0),
+	    jtrue(r, "held") ? "held: its act and plan clocks are paused" : "resumed");
+}
+
+static void
+print_reload(json_t *r)
+{
+	printf("rules reloaded: %lld rules\n", jint(r, "rules", 0));
+}
+
+static void
+print_tailing(json_t *r)
+{
+}
+
+/* --- printers: small tables ----------------------------------------------- */
+
+/* "label   value", labels padded to width. */
+static void
+print_pair(const char *label, size_t width, const char *value)
+{
+	put_cell(label, width, 0);
+	printf("  %s\n", value);
+}
+
+static void
+print_count(const char *label, json_t *o, const char *key)
+{
+	char buf[32];
+
+	if (json_object_get(o, key) == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%lld", jint(o, key, 0));
+	print_pair(label, 22, buf);
+}
+
+static void
+print_status(json_t *r)
+{
+	static const char *const counts[][2] = {
+		{ "pid", "pid" }, { "bridge clients", "bridge_clients" }, { "consoles", "consoles" },
+		{ "pending deadlines", "pending_deadlines" },
+		{ "unacked escalations", "unacked_escalations" },
+	};
+	static const char *const today[][2] = {
+		{ "calls today", "calls" }, { "  answered", "answered" }, { "  abandoned", "abandoned" },
+		{ "  answered within 20s", "answered_within_20s" },
+	};
+	json_t *t = json_object_get(r, "today");
+	char buf[32], *s;
+	size_t i;
+
+	s = field(r, "version");
+	print_pair("version", 22, s);
+	free(s);
+	fmt_age(buf, sizeof(buf), jint(r, "uptime_s", 0));
+	print_pair("uptime", 22, buf);
+	s = field(r, "database");
+	print_pair("database", 22, s);
+	free(s);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		print_count(counts[i][0], r, counts[i][1]);
+	for (i = 0; json_is_object(t) && i < sizeof(today) / sizeof(today[0]); i++)
+		print_count(today[i][0], t, today[i][1]);
+	if (json_is_object(t) && json_object_get(t, "longest_wait_s")) {
+		fmt_age(buf, sizeof(buf), jint(t, "longest_wait_s", 0));
+		print_pair("  longest wait", 22, buf);
+	}
+}
+
+struct tally {
+	char *name;
+	long long n;
+};
+
+static int
+tally_cmp(const void *a, const void *b)
+{
+	const struct tally *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* A two-column table of an object of counts, largest first. */
+static void
+print_tally(const char *head, json_t *o)
+{
+	struct tally *t = xcalloc(json_object_size(o) + 1, sizeof(*t));
+	size_t n = 0, i, w = strlen(head);
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		t[n].name = safe(key);
+		t[n].n = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+		if (text_width(t[n].name) > w)
+			w = text_width(t[n].name);
+		n++;
+	}
+	w = w > 40 ? 40 : w;
+	qsort(t, n, sizeof(*t), tally_cmp);
+	printf("\n");
+	put_cell(head, w, 0);
+	printf("  %8s\n", "CASES");
+	for (i = 0; i < n; i++) {
+		put_cell(t[i].name, w, 0);
+		printf("  %8lld\n", t[i].n);
+		free(t[i].name);
+	}
+	free(t);
+}
+
+static void
+print_report(json_t *r)
+{
+	static const char *const calls[][2] = {
+		{ "calls received", "received" }, { "  answered", "answered" },
+		{ "  abandoned", "abandoned" }, { "  answered within 20s", "answered_within_20s" },
+	};
+	static const char *const cases[][2] = {
+		{ "cases opened", "opened" }, { "  referred", "referred" }, { "  closed", "closed" },
+	};
+	json_t *cl = json_object_get(r, "calls"), *cs = json_object_get(r, "cases");
+	char *from = field(r, "from"), *to = field(r, "to"), *span;
+	size_t i;
+
+	xasprintf(&span, "%s to %s", from, to);
+	print_pair("period", 22, span);
+	for (i = 0; json_is_object(cl) && i < sizeof(calls) / sizeof(calls[0]); i++)
+		print_count(calls[i][0], cl, calls[i][1]);
+	for (i = 0; json_is_object(cs) && i < sizeof(cases) / sizeof(cases[0]); i++)
+		print_count(cases[i][0], cs, cases[i][1]);
+	if (json_object_size(json_object_get(cs, "by_category")) > 0)
+		print_tally("CATEGORY", json_object_get(cs, "by_category"));
+	if (json_object_size(json_object_get(cs, "by_province")) > 0)
+		print_tally("PROVINCE", json_object_get(cs, "by_province"));
+	free(from);
+	free(to);
+	free(span);
+}
+
+/* --- printers: alerts (tail) ---------------------------------------------- */
+
+/* HH:MM:SS of an RFC 3339 time, or of now when there is none. */
+static void
+clock_of(char *buf, size_t size, const char *ts)
+{
+	time_t now;
+	struct tm tm;
+
+	if (ts != NULL && strlen(ts) >= 19 && ts[10] == 'T' && ts[13] == ':' && ts[16] == ':') {
+		snprintf(buf, size, "%.8s", ts + 11);
+		if (strspn(buf, "0123456789:") == 8)
+			return;
+	}
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(buf, size, "%H:%M:%S", &tm);
+}
+
+static void
+print_escalation_alert(json_t *e)
+{
+	char hms[16], pri[16], late[32], due[16], *cat = field(e, "category"),
+	    *dl = field(e, "deadline"), *caller = field(e, "caller"), *rules = NULL;
+	const char *kind = jstr(e, "kind");
+	int warning = kind && strcmp(kind, "warning") == 0;
+
+	clock_of(hms, sizeof(hms), jstr(e, "ts"));
+	fmt_priority(pri, sizeof(pri), e, "priority", 0);
+	if (json_is_array(json_object_get(e, "rules")))
+		rules = fmt_list(json_object_get(e, "rules"), ",");
+	if (warning) {
+		clock_of(due, sizeof(due), jstr(e, "due"));
+		printf("%s WARNING case %lld %s %s %s (due %s)", hms, jint(e, "case", 0), pri, cat, dl,
+		    due);
+	} else {
+		fmt_late(late, sizeof(late), jint(e, "late_ms", 0));
+		printf("%s ESCALATION L%lld case %lld %s %s %s (%s late)", hms, jint(e, "level", 0),
+		    jint(e, "case", 0), pri, cat, dl, late);
+	}
+	printf(" caller %s [%s] #%lld\n", caller, rules ? rules : "", jint(e, "escalation", 0));
+	free(cat);
+	free(dl);
+	free(caller);
+	free(rules);
+}
+
+/* change: what a case alert's "change" reads as, "by NAME" after it. */
+static const char *const change_words[][2] = {
+	{ "event", "updated by" }, { "claim", "claimed by" }, { "release", "released by" },
+	{ "note", "note added by" }, { "set", "set by" }, { "close", "closed by" },
+	{ "hold", "held by" }, { "resume", "resumed by" }, { "ack", "escalation acknowledged by" },
+};
+
+static void
+print_case_alert(json_t *a, json_t *c)
+{
+	char hms[16], pri[16], *cat = field(c, "category"), *by = field(c, "by"),
+	    *change = field(c, "change");
+	const char *words = NULL, *raw = jstr(c, "change");
+	size_t i;
+
+	for (i = 0; raw && i < sizeof(change_words) / sizeof(change_words[0]); i++)
+		if (strcmp(raw, change_words[i][0]) == 0)
+			words = change_words[i][1];
+	clock_of(hms, sizeof(hms), jstr(c, "ts") ? jstr(c, "ts") : jstr(a, "ts"));
+	fmt_priority(pri, sizeof(pri), c, "priority", 0);
+	printf("%s case %lld %s %s ", hms, jint(c, "case", 0), pri, cat);
+	if (words)
+		printf("%s %s", words, by);
+	else
+		printf("%s by %s", change, by);
+	if (raw && strcmp(raw, "close") != 0 && jstr(c, "status") &&
+	    strcmp(jstr(c, "status"), "closed") == 0)
+		printf(" (closed)");
+	printf("\n");
+	free(cat);
+	free(by);
+	free(change);
+}
+
+static void
+print_alert(json_t *a)
+{
+	const char *kind = jstr(a, "alert");
+	char hms[16], *s;
+
+	if (kind && strcmp(kind, "escalation") == 0 && json_is_object(json_object_get(a, kind)))
+		print_escalation_alert(json_object_get(a, kind));
+	else if (kind && strcmp(kind, "case") == 0 && json_is_object(json_object_get(a, kind)))
+		print_case_alert(a, json_object_get(a, kind));
+	else {
+		clock_of(hms, sizeof(hms), NULL);
+		s = fmt_value(json_object_get(a, "alert"));
+		printf("%s alert %s\n", hms, s ? s : "?");
+		free(s);
+	}
+}
+
+/* --- printers: help ------------------------------------------------------- */
+
+static json_t *
+help_entry(json_t *list, const char *name)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		if (jstr(e, "name") && strcmp(jstr(e, "name"), name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static char *synopsis(const struct command *cmd);
+
+/* The daemon's help, with this program's synopsis of each command. */
+static void
+print_help(json_t *r)
+{
+	json_t *list = json_object_get(r, "commands"), *e;
+	const struct command *cmd;
+	char *syn, *help, *role;
+	size_t i;
+
+	for (cmd = command_list(); cmd->name; cmd++) {
+		e = help_entry(list, cmd->name);
+		syn = synopsis(cmd);
+		help = e && jstr(e, "help") ? safe(jstr(e, "help")) : xstrdup(cmd->help);
+		role = e && jstr(e, "role") ? safe(jstr(e, "role")) : xstrdup(cmd->role);
+		printf("hotline111 %s\n    %s (%s%s)%s\n", syn, help, role,
+		    (e ? jtrue(e, "changes") : cmd->changes) ? ", changes state" : "",
+		    e ? "" : " [this daemon does not offer it]");
+		free(syn);
+		free(help);
+		free(role);
+	}
+	json_array_foreach(list, i, e) {
+		if (jstr(e, "name") && command_find(jstr(e, "name")) == NULL) {
+			syn = safe(jstr(e, "name"));
+			help = jstr(e, "help") ? safe(jstr(e, "help")) : xstrdup("");
+			printf("%s (the daemon's; this program does not know it)\n    %s\n", syn, help);
+			free(syn);
+			free(help);
+		}
+	}
+}
+
+/* --- the commands --------------------------------------------------------- */
+
+static const char *
+check_set(json_t *req)
+{
+	if (!json_object_get(req, "category") && !json_object_get(req, "priority"))
+		return "set: give category=CATEGORY, priority=N or both";
+	return NULL;
+}
+
+static const char *
+check_close(json_t *req)
+{
+	if (strcmp(jstr(req, "outcome"), "referred") == 0 && !json_object_get(req, "referred_to"))
+		return "close: --outcome referred needs --referred-to ORG";
+	return NULL;
+}
+
+static const char *
+check_report(json_t *req)
+{
+	if (strcmp(jstr(req, "from"), jstr(req, "to")) > 0)
+		return "report: --from is after --to";
+	return NULL;
+}
+
+#define CASE_ARG { NULL, "case", ARG_ID, "CASE", 1 }
+
+static const struct command commands[] = {
+	{ "queue", "operator", 0, 0,
+	    { { "--priority", "priority", ARG_PRIORITY, "N", 0 },
+		{ "--mine", "mine", ARG_FLAG, NULL, 0 } },
+	    NULL, print_queue, "open cases by priority, then the nearest deadline, then age" },
+	{ "show", "operator", 0, 0, { CASE_ARG }, NULL, print_show,
+	    "a case with its tickets, notes, events, triage decisions, timers, escalations" },
+	{ "claim", "operator", 1, 0, { CASE_ARG }, NULL, print_claim,
+	    "take a case (a supervisor may take it over)" },
+	{ "release", "operator", 1, 0, { CASE_ARG }, NULL, print_release,
+	    "give a case back (its owner or a supervisor)" },
+	{ "note", "operator", 1, 0, { CASE_ARG, { NULL, "text", ARG_WORDS, "TEXT...", 1 } },
+	    NULL, print_note, "append a note; the case is triaged again on it" },
+	{ "set", "operator", 1, 0,
+	    { CASE_ARG, { "category=", "category", ARG_STRING, "CATEGORY", 0 },
+		{ "priority=", "priority", ARG_PRIORITY, "N", 0 },
+		{ "--reason", "reason", ARG_STRING, "TEXT", 0 } },
+	    check_set, print_set, "set category or priority; lowering needs supervisor and --reason" },
+	{ "close", "operator", 1, 0,
+	    { CASE_ARG,
+		{ "--outcome", "outcome", ARG_CHOICE,
+		    "referred|counselled|resolved|no_action|duplicate", 1 },
+		{ "--referred-to", "referred_to", ARG_STRING, "ORG", 0 } },
+	    check_close, print_close, "close a case with its outcome (referred needs --referred-to)" },
+	{ "ack", "supervisor", 1, 0, { { NULL, "escalation", ARG_ID, "ESCALATION", 1 } }, NULL,
+	    print_ack, "acknowledge an escalation: its deadline's chain stops" },
+	{ "hold", "supervisor", 1, 0,
+	    { CASE_ARG, { "--reason", "reason", ARG_STRING, "TEXT", 1 } }, NULL, print_hold,
+	    "pause a case's act and plan clocks while it waits on an outside party" },
+	{ "resume", "supervisor", 1, 0,
+	    { CASE_ARG, { "--reason", "reason", ARG_STRING, "TEXT", 0 } }, NULL, print_hold,
+	    "restart a held case's clocks" },
+	{ "tail", "operator", 0, 1, { { "--escalations", "escalations", ARG_FLAG, NULL, 0 } },
+	    NULL, print_tailing, "print escalations and case changes as they happen" },
+	{ "report", "operator", 0, 0,
+	    { { "--from", "from", ARG_DATE, "DATE", 1 }, { "--to", "to", ARG_DATE, "DATE", 1 } },
+	    check_report, print_report,
+	    "calls and cases received, referred, closed by category and province" },
+	{ "status", "operator", 0, 0, { { 0 } }, NULL, print_status,
+	    "the daemon, its database and connections; today's calls" },
+	{ "reload", "supervisor", 1, 0, { { 0 } }, NULL, print_reload, "re-read the triage rules" },
+	{ "help", "operator", 0, 0, { { 0 } }, NULL, print_help, "the commands the daemon offers" },
+	{ NULL, NULL, 0, 0, { { 0 } }, NULL, NULL, NULL },
+};
+
+static const struct command *
+command_list(void)
+{
+	return commands;
+}
+
+static const struct command *
+command_find(const char *name)
+{
+	const struct command *cmd;
+
+	for (cmd = commands; cmd->name; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	return NULL;
+}
+
+static char *
+synopsis(const struct command *cmd)
+{
+	const struct arg *a;
+	char *out = xstrdup(cmd->name), *s, *word;
+
+	for (a = cmd->args; a->key; a++) {
+		if (a->option == NULL)
+			word = xstrdup(a->metavar);
+		else if (a->kind == ARG_FLAG)
+			word = xstrdup(a->option);
+		else
+			xasprintf(&word, "%s%s%s", a->option,
+			    a->option[strlen(a->option) - 1] == '=' ? "" : " ", a->metavar);
+		xasprintf(&s, "%s %s%s%s", out, a->required ? "" : "[", word, a->required ? "" : "]");
+		free(word);
+		free(out);
+		out = s;
+	}
+	return out;
+}
+
+static void
+usage_text(FILE *f)
+{
+	const struct command *cmd;
+	char *syn;
+
+	fprintf(f, "usage: hotline111 [-S SOCKET] [--json] COMMAND [ARGS]\n"
+		   "       hotline111 --help | --version\n\n"
+		   "  -S SOCKET  the console socket (default $" SOCKET_ENV ", else " DEFAULT_SOCKET
+		   ")\n"
+		   "  --json     print the daemon's result as JSON, one line\n\ncommands:\n");
+	for (cmd = commands; cmd->name; cmd++) {
+		syn = synopsis(cmd);
+		fprintf(f, "  %s\n      %s (%s)\n", syn, cmd->help, cmd->role);
+		free(syn);
+	}
+	fprintf(f, "\nSee hotline111(1).\n");
+}
+
+/* --- arguments to a request ----------------------------------------------- */
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hotline111: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_USAGE);
+}
+
+static void __attribute__((noreturn))
+usage_of(const struct command *cmd)
+{
+	char *syn = synopsis(cmd);
+
+	usage_error("usage: hotline111 %s", syn);
+}
+
+static int
+valid_date(const char *s)
+{
+	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d, leap;
+
+	if (strlen(s) != 10 || strspn(s, "0123456789") != 4 || s[4] != '-' || s[7] != '-' ||
+	    strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
+		return 0;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1] && (m != 2 || d <= 28 + leap);
+}
+
+static int
+valid_choice(const char *choices, const char *s)
+{
+	size_t n = strlen(s);
+	const char *p = choices;
+
+	while ((p = strstr(p, s)) != NULL) {
+		if ((p == choices || p[-1] == '|') && (p[n] == '\0' || p[n] == '|'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* The JSON value of one argument, or a usage error saying what is wrong. */
+static json_t *
+arg_value(const struct command *cmd, const struct arg *a, const char *s)
+{
+	const char *what = a->option ? a->option : a->metavar;
+	char *end;
+	long long n;
+	json_t *v;
+
+	switch (a->kind) {
+	case ARG_ID:
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || errno || n < 1)
+			usage_error("%s: %s must be a positive integer, not '%s'", cmd->name, what, s);
+		return json_integer(n);
+	case ARG_PRIORITY:
+		if (strlen(s) != 1 || *s < '1' || *s > '4')
+			usage_error("%s: %s must be 1, 2, 3 or 4 (1 is the most urgent), not '%s'",
+			    cmd->name, what, s);
+		return json_integer(*s - '0');
+	case ARG_DATE:
+		if (!valid_date(s))
+			usage_error("%s: %s must be a date YYYY-MM-DD, not '%s'", cmd->name, what, s);
+		return json_string(s);
+	case ARG_CHOICE:
+		if (!valid_choice(a->metavar, s))
+			usage_error("%s: %s must be one of %s, not '%s'", cmd->name, what, a->metavar, s);
+		return json_string(s);
+	case ARG_FLAG:
+		return json_true();
+	default:
+		if (*s == '\0')
+			usage_error("%s: %s must not be empty", cmd->name, what);
+		if (a->kind == ARG_WORDS && strlen(s) > MAX_TEXT)
+			usage_error("%s: %s is longer than %d bytes", cmd->name, what, MAX_TEXT);
+		if ((v = json_string(s)) == NULL)
+			usage_error("%s: %s is not valid UTF-8", cmd->name, what);
+		return v;
+	}
+}
+
+static void
+arg_set(const struct command *cmd, json_t *req, const struct arg *a, const char *s)
+{
+	if (json_object_get(req, a->key))
+		usage_error("%s: %s given twice", cmd->name, a->option ? a->option : a->metavar);
+	json_object_set_new(req, a->key, arg_value(cmd, a, s));
+}
+
+/* The remaining words, joined by spaces. */
+static char *
+join_words(char **argv, int argc)
+{
+	size_t n = 1;
+	char *out;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	out = xcalloc(1, n);
+	for (i = 0; i < argc; i++) {
+		if (i)
+			strcat(out, " ");
+		strcat(out, argv[i]);
+	}
+	return out;
+}
+
+/* An option word of cmd: "--name", "--name=VALUE" or a "name=VALUE" setting. */
+static const struct arg *
+option_of(const struct command *cmd, const char *word, const char **value)
+{
+	const struct arg *a;
+	size_t n;
+
+	for (a = cmd->args; a->key; a++) {
+		if (a->option == NULL)
+			continue;
+		n = strlen(a->option);
+		if (a->option[n - 1] == '=' && strncmp(word, a->option, n) == 0) {
+			*value = word + n;
+			return a;
+		}
+		if (strncmp(word, a->option, n) == 0 && (word[n] == '\0' || word[n] == '=')) {
+			*value = word[n] == '=' ? word + n + 1 : NULL;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+static json_t *
+parse_args(const struct command *cmd, int argc, char **argv)
+{
+	json_t *req = json_pack("{ss}", "cmd", cmd->name);
+	const struct arg *a, *pos = cmd->args;
+	const char *value;
+	int i, options = 1;
+	char *words;
+
+	for (i = 0; i < argc; i++) {
+		if (options && strcmp(argv[i], "--") == 0) {
+			options = 0;
+			continue;
+		}
+		if (options && strcmp(argv[i], "--json") == 0) {
+			json_out = 1;
+			continue;
+		}
+		a = options ? option_of(cmd, argv[i], &value) : NULL;
+		if (a != NULL) {
+			if (a->kind == ARG_FLAG && value != NULL)
+				usage_error("%s: %s takes no value", cmd->name, a->option);
+			if (a->kind != ARG_FLAG && value == NULL && ++i == argc)
+				usage_error("%s: %s needs a value (%s)", cmd->name, a->option, a->metavar);
+			arg_set(cmd, req, a, a->kind == ARG_FLAG ? "" : value ? value : argv[i]);
+			continue;
+		}
+		if (options && argv[i][0] == '-' && argv[i][1] != '\0')
+			usage_error("%s: unknown option %s", cmd->name, argv[i]);
+		while (pos->key && pos->option != NULL)
+			pos++;
+		if (pos->key == NULL)
+			usage_error("%s: unexpected argument '%s'", cmd->name, argv[i]);
+		if (pos->kind == ARG_WORDS) {
+			words = join_words(argv + i, argc - i);
+			arg_set(cmd, req, pos, words);
+			free(words);
+			break;
+		}
+		arg_set(cmd, req, pos++, argv[i]);
+	}
+	for (a = cmd->args; a->key; a++)
+		if (a->required && !json_object_get(req, a->key))
+			usage_of(cmd);
+	if (cmd->check && (value = cmd->check(req)) != NULL)
+		usage_error("%s", value);
+	return req;
+}
+
+/* --- the connection ------------------------------------------------------- */
+
+static void
+conn_open(struct conn *c, const char *path)
+{
+	struct sockaddr_un sun;
+
+	memset(c, 0, sizeof(*c));
+	c->path = path;
+	c->buf = xmalloc(MAX_LINE + 65536);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die(EXIT_NODAEMON, "cannot connect to %s: the path is too long for a socket", path);
+	strcpy(sun.sun_path, path);
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		die(EXIT_NODAEMON, "socket: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return;
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		die(EXIT_NODAEMON, "cannot connect to %s: %s (is hotline111d running?)", path,
+		    strerror(errno));
+	die(EXIT_NODAEMON, "cannot connect to %s: %s", path, strerror(errno));
+}
+
+static void
+conn_send(struct conn *c, const char *data, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(c->fd, data, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return; /* the daemon hung up: its last words, if any, are read next */
+		data += w;
+		n -= (size_t)w;
+	}
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for input until deadline_ms (monotonic; < 0: for ever). */
+static void
+conn_wait(struct conn *c, long long deadline_ms)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	long long left;
+	int r;
+
+	for (;;) {
+		left = deadline_ms < 0 ? -1 : deadline_ms - now_ms();
+		if (deadline_ms >= 0 && left <= 0)
+			die(EXIT_FAIL, "no reply from the daemon at %s within %d s", c->path,
+			    REPLY_TIMEOUT_MS / 1000);
+		r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return;
+		if (r < 0 && errno != EINTR)
+			die(EXIT_FAIL, "poll: %s", strerror(errno));
+	}
+}
+
+/*
+ * The next line from the daemon without its newline, NUL-terminated; NULL
+ * when the daemon closed the connection between lines.
+ */
+static char *
+conn_line(struct conn *c, long long deadline_ms, size_t *len)
+{
+	char *nl, *line;
+	ssize_t r;
+
+	for (;;) {
+		nl = memchr(c->buf + c->scanned, '\n', c->end - c->scanned);
+		if (nl != NULL) {
+			line = c->buf + c->start;
+			*nl = '\0';
+			*len = (size_t)(nl - line);
+			c->start = c->scanned = (size_t)(nl - c->buf) + 1;
+			return line;
+		}
+		if (c->end - c->start > MAX_LINE)
+			die(EXIT_FAIL, "the daemon sent a line longer than 1 MiB");
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->scanned = c->end;
+		c->start = 0;
+		conn_wait(c, deadline_ms);
+		r = read(c->fd, c->buf + c->end, MAX_LINE + 65536 - c->end);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0 && errno != ECONNRESET)
+			die(EXIT_FAIL, "reading from %s: %s", c->path, strerror(errno));
+		if (r <= 0 && c->end > 0)
+			die(EXIT_FAIL, "the daemon closed the connection in the middle of a line");
+		if (r <= 0)
+			return NULL;
+		c->end += (size_t)r;
+	}
+}
+
+static json_t *
+parse_line(const char *line, size_t len)
+{
+	json_error_t err;
+	json_t *j = json_loadb(line, len, 0, &err);
+
+	if (j == NULL) {
+		char *why = safe(err.text);
+
+		die(EXIT_FAIL, "the daemon sent invalid JSON (%s)", why);
+	}
+	if (!json_is_object(j))
+		die(EXIT_FAIL, "the daemon sent JSON that is not an object");
+	return j;
+}
+
+/* A reply with "ok":false ends the program with its detail. */
+static void
+check_refusal(json_t *reply)
+{
+	const char *detail = jstr(reply, "detail"), *code = jstr(reply, "error");
+
+	if (!json_is_false(json_object_get(reply, "ok")))
+		return;
+	die(EXIT_FAIL, "%s", safe(detail ? detail : code ? code : "the daemon refused"));
+}
+
+static void
+read_hello(struct conn *c)
+{
+	size_t len;
+	char *line = conn_line(c, now_ms() + REPLY_TIMEOUT_MS, &len);
+	json_t *hello;
+
+	if (line == NULL)
+		die(EXIT_FAIL, "the daemon at %s closed the connection before greeting", c->path);
+	hello = parse_line(line, len);
+	check_refusal(hello);
+	if (!jstr(hello, "hello") || strcmp(jstr(hello, "hello"), "hotline111-console") != 0)
+		die(EXIT_FAIL, "%s is not a hotline111 console socket", c->path);
+	if (jint(hello, "proto", 0) != PROTO)
+		die(EXIT_FAIL, "the daemon speaks console protocol %lld, this program %d",
+		    jint(hello, "proto", 0), PROTO);
+	json_decref(hello);
+}
+
+/* --- --json: the result exactly as the daemon wrote it ------------------- */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+static const char *
+skip_string(const char *p, const char *end)
+{
+	for (p++; p < end && *p != '"'; p++)
+		if (*p == '\\')
+			p++;
+	return p + 1;
+}
+
+static const char *
+skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	if (*p == '"')
+		return skip_string(p, end);
+	if (*p != '{' && *p != '[') {
+		while (p < end && !strchr(",}] \t\r\n", *p))
+			p++;
+		return p;
+	}
+	for (; p < end; p++) {
+		if (*p == '"')
+			p = skip_string(p, end) - 1;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+	}
+	return p;
+}
+
+/*
+ * Where the top-level member key's value lies in a line that is already
+ * known to be a valid JSON object.
+ */
+static int
+raw_member(const char *line, size_t len, const char *key, const char **from, const char **to)
+{
+	const char *p = skip_ws(line, line + len), *end = line + len, *k;
+	json_t *name;
+	int same;
+
+	for (p = skip_ws(p + 1, end); p < end && *p == '"'; p = skip_ws(p + 1, end)) {
+		k = p;
+		p = skip_string(p, end);
+		name = json_loadb(k, (size_t)(p - k), JSON_DECODE_ANY, NULL);
+		same = name && strcmp(json_string_value(name), key) == 0;
+		json_decref(name);
+		p = skip_ws(skip_ws(p, end) + 1, end); /* past ':' */
+		*from = p;
+		*to = p = skip_value(p, end);
+		if (same)
+			return 1;
+		p = skip_ws(p, end);
+		if (*p != ',')
+			break;
+	}
+	return 0;
+}
+
+static void
+print_raw_result(const char *line, size_t len)
+{
+	const char *from, *to;
+
+	if (!raw_member(line, len, "result", &from, &to))
+		die(EXIT_FAIL, "the daemon's reply has no result");
+	fwrite(from, 1, (size_t)(to - from), stdout);
+	putchar('\n');
+}
+
+/* --- main ------------------------------------------------------------------- */
+
+static void
+flush_or_die(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die(EXIT_FAIL, "writing the output: %s", strerror(errno));
+}
+
+static void
+tail_alerts(struct conn *c)
+{
+	size_t len;
+	char *line;
+	json_t *a;
+
+	fprintf(stderr, "hotline111: tailing %s; interrupt to stop\n", c->path);
+	for (;;) {
+		if ((line = conn_line(c, -1, &len)) == NULL)
+			die(EXIT_FAIL, "the daemon closed the connection");
+		a = parse_line(line, len);
+		if (json_object_get(a, "alert") != NULL) {
+			if (json_out)
+				printf("%s\n", line);
+			else
+				print_alert(a);
+			flush_or_die();
+		}
+		json_decref(a);
+	}
+}
+
+/* Sends the request and handles its reply; alerts follow for tail. */
+static void
+converse(struct conn *c, const struct command *cmd, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT), *line;
+	long long deadline;
+	json_t *reply, *id;
+	size_t len;
+
+	read_hello(c);
+	deadline = now_ms() + REPLY_TIMEOUT_MS;
+	conn_send(c, text, strlen(text));
+	conn_send(c, "\n", 1);
+	free(text);
+	for (;;) {
+		if ((line = conn_line(c, deadline, &len)) == NULL)
+			die(EXIT_FAIL, "the daemon closed the connection before replying");
+		reply = parse_line(line, len);
+		if (json_object_get(reply, "alert") == NULL)
+			break;
+		json_decref(reply);
+	}
+	id = json_object_get(reply, "id");
+	if (id != NULL && !json_equal(id, json_object_get(req, "id")))
+		die(EXIT_FAIL, "the daemon's reply carries another request's id");
+	check_refusal(reply);
+	if (!json_is_true(json_object_get(reply, "ok")) ||
+	    !json_is_object(json_object_get(reply, "result")))
+		die(EXIT_FAIL, "the daemon's reply has no result");
+	if (json_out)
+		print_raw_result(line, len);
+	else
+		cmd->print(json_object_get(reply, "result"));
+	flush_or_die();
+	json_decref(reply);
+	if (cmd->stream)
+		tail_alerts(c);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = getenv(SOCKET_ENV);
+	const struct command *cmd;
+	struct conn c;
+	json_t *req;
+	int i;
+
+	if (path == NULL || *path == '\0')
+		path = DEFAULT_SOCKET;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-S") == 0 || strcmp(argv[i], "--socket") == 0) {
+			if (++i == argc)
+				usage_error("%s needs a socket path", argv[i - 1]);
+			path = argv[i];
+		} else if (strncmp(argv[i], "-S", 2) == 0)
+			path = argv[i] + 2;
+		else if (strncmp(argv[i], "--socket=", 9) == 0)
+			path = argv[i] + 9;
+		else if (strcmp(argv[i], "--json") == 0)
+			json_out = 1;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage_text(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			printf("hotline111 %s (console protocol %d)\n", PACKAGE_VERSION, PROTO);
+			return EXIT_OK;
+		} else
+			usage_error("unknown option %s (see hotline111 --help)", argv[i]);
+	}
+	if (i == argc)
+		usage_error("no command given (see hotline111 --help)");
+	if ((cmd = command_find(argv[i])) == NULL)
+		usage_error("unknown command '%s' (see hotline111 --help)", argv[i]);
+	req = parse_args(cmd, argc - i - 1, argv + i + 1);
+	json_object_set_new(req, "id", json_integer(1));
+	conn_open(&c, path);
+	converse(&c, cmd, req);
+	json_decref(req);
+	return EXIT_OK;
+}

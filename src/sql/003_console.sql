@@ -1,0 +1,327 @@
+-- hotline111 schema, version 3: what the console asks and changes.
+--
+-- One function per console command, each returning jsonb. Refusals are
+-- errors with SQLSTATEs of our own, which the daemon maps onto the console
+-- protocol's codes: H1400 bad_request, H1403 not_permitted, H1404
+-- not_found, H1409 conflict. Every change writes an audit row and is
+-- published with NOTIFY on channel hotline111, so every console of every
+-- daemon on this database sees it.
+
+CREATE FUNCTION h111_tz() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT coalesce(h111_policy()->>'tz', 'UTC')
+$$;
+
+-- RFC 3339 in the hotline's time zone, as the console shows times.
+CREATE FUNCTION h111_time(t timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT to_char(local, 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN off < interval '0' THEN '-' ELSE '+' END
+        || to_char(abs(extract(epoch FROM off))::int / 3600, 'FM00') || ':'
+        || to_char(abs(extract(epoch FROM off))::int % 3600 / 60, 'FM00')
+      FROM (SELECT t AT TIME ZONE h111_tz() AS local,
+                   (t AT TIME ZONE h111_tz()) - (t AT TIME ZONE 'UTC') AS off) x
+$$;
+
+CREATE FUNCTION h111_mask(caller text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN caller IS NULL THEN NULL
+                WHEN length(caller) > 9 THEN left(caller, 5) || repeat('*', length(caller) - 7)
+                                             || right(caller, 2)
+                WHEN length(caller) > 6 THEN left(caller, 2) || repeat('*', length(caller) - 4)
+                                             || right(caller, 2)
+                WHEN length(caller) > 4 THEN left(caller, 2) || repeat('*', length(caller) - 2)
+                ELSE repeat('*', length(caller)) END
+$$;
+
+CREATE FUNCTION h111_case_brief(c cases, change text, actor text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('case', c.id, 'priority', c.priority, 'category', c.category,
+        'status', c.status, 'operator', c.operator, 'change', change, 'by', actor)
+$$;
+
+CREATE FUNCTION h111_publish(c cases, change text, actor text) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_notify('hotline111', jsonb_build_object('alert', 'case',
+        'case', h111_case_brief(c, change, actor))::text)
+$$;
+
+CREATE FUNCTION h111_audit(actor text, peer text, action text, cid bigint, before jsonb,
+                           after jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO audit (actor, peer, action, case_id, before, after)
+        VALUES (actor, peer, action, cid, before, after)
+$$;
+
+CREATE FUNCTION h111_case_for_update(cid bigint) RETURNS cases LANGUAGE plpgsql AS $$
+DECLARE
+    c cases;
+BEGIN
+    SELECT * INTO c FROM cases WHERE id = cid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
+    END IF;
+    RETURN c;
+END $$;
+
+CREATE FUNCTION h111_next_deadline(cid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('deadline', t.deadline, 'due', h111_time(t.due_at),
+        'left_s', floor(extract(epoch FROM t.due_at - now()))::bigint, 'held', t.held)
+      FROM timers t WHERE t.case_id = cid AND t.level = 0
+     ORDER BY t.held, t.due_at LIMIT 1
+$$;
+
+CREATE FUNCTION h111_console_queue(p_priority int, p_operator text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('cases', coalesce(jsonb_agg(row ORDER BY ord), '[]'))
+      FROM (SELECT jsonb_build_object(
+                'case', c.id, 'priority', c.priority, 'category', c.category,
+                'status', c.status, 'opened_at', h111_time(c.opened_at),
+                'age_s', floor(extract(epoch FROM now() - c.opened_at))::bigint,
+                'operator', c.operator, 'held', c.held_at IS NOT NULL,
+                'next', h111_next_deadline(c.id),
+                'escalations', (SELECT count(*) FROM escalations e
+                                 WHERE e.case_id = c.id AND e.acked_at IS NULL
+                                   AND e.kind = 'escalation'),
+                'rules', to_jsonb(c.rules), 'province', c.province,
+                'caller', h111_mask(c.caller)) AS row,
+                   row_number() OVER (ORDER BY c.priority,
+                       (SELECT min(t.due_at) FROM timers t WHERE t.case_id = c.id
+                           AND NOT t.held) NULLS LAST, c.opened_at) AS ord
+              FROM cases c
+             WHERE c.status = 'open'
+               AND (p_priority IS NULL OR c.priority = p_priority)
+               AND (p_operator IS NULL OR c.operator = p_operator)
+             ORDER BY ord LIMIT 500) q
+$$;
+
+CREATE FUNCTION h111_console_show(cid bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c cases;
+BEGIN
+    SELECT * INTO c FROM cases WHERE id = cid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
+    END IF;
+    RETURN jsonb_build_object(
+        'case', jsonb_build_object('id', c.id, 'status', c.status, 'priority', c.priority,
+            'category', c.category, 'rules', to_jsonb(c.rules), 'tags', to_jsonb(c.tags),
+            'caller', c.caller, 'line', c.line, 'queue', c.queue, 'ivr', c.ivr,
+            'province', c.province, 'district', c.district, 'child_age', c.child_age,
+            'child_gender', c.child_gender, 'operator', c.operator,
+            'opened_at', h111_time(c.opened_at), 'offered_at', h111_time(c.offered_at),
+            'answered_at', h111_time(c.answered_at), 'abandoned_at', h111_time(c.abandoned_at),
+            'ended_at', h111_time(c.ended_at), 'outcome', c.outcome,
+            'referred_to', c.referred_to, 'closed_at', h111_time(c.closed_at),
+            'held_at', h111_time(c.held_at)),
+        'tickets', (SELECT coalesce(jsonb_agg(jsonb_build_object('ticket_id', ticket_id,
+            'created_at', h111_time(created_at), 'operator', operator, 'text', text,
+            'category', category) ORDER BY created_at), '[]') FROM tickets WHERE case_id = cid),
+        'notes', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', h111_time(at),
+            'author', author, 'text', text) ORDER BY id), '[]') FROM notes WHERE case_id = cid),
+        'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', event_id,
+            'type', type, 'ts', h111_time(ts)) ORDER BY ts, stored_at), '[]')
+            FROM events WHERE case_id = cid),
+        'triage', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', h111_time(at),
+            'event_id', event_id, 'priority_before', priority_before,
+            'priority_after', priority_after, 'category_after', category_after,
+            'rules', to_jsonb(rules)) ORDER BY id), '[]') FROM triage WHERE case_id = cid),
+        'timers', (SELECT coalesce(jsonb_agg(jsonb_build_object('deadline', deadline,
+            'due', h111_time(due_at), 'level', level, 'next', h111_time(next_at), 'held', held)
+            ORDER BY due_at), '[]') FROM timers WHERE case_id = cid),
+        'escalations', (SELECT coalesce(jsonb_agg(jsonb_build_object('escalation', id,
+            'deadline', deadline, 'kind', kind, 'level', level, 'due', h111_time(due_at),
+            'fired_at', h111_time(fired_at), 'late_ms', late_ms,
+            'acked_at', h111_time(acked_at), 'acked_by', acked_by) ORDER BY id), '[]')
+            FROM escalations WHERE case_id = cid));
+END $$;
+
+-- claim (owner = actor) and release (owner = NULL).
+CREATE FUNCTION h111_console_own(cid bigint, p_claim boolean, actor text, peer text,
+                                 supervisor boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+    prev text := c.operator;
+    owner text := CASE WHEN p_claim THEN actor END;
+BEGIN
+    IF c.status <> 'open' THEN
+        RAISE EXCEPTION 'case % is closed', cid USING ERRCODE = 'H1409';
+    END IF;
+    IF c.operator IS NOT NULL AND c.operator <> actor AND NOT supervisor THEN
+        RAISE EXCEPTION 'case % belongs to %', cid, c.operator USING ERRCODE = 'H1409';
+    END IF;
+    UPDATE cases SET operator = owner, updated_at = now() WHERE id = cid RETURNING * INTO c;
+    PERFORM h111_rearm(cid);
+    PERFORM h111_audit(actor, peer, CASE WHEN p_claim THEN 'case.claim' ELSE 'case.release' END,
+        cid, jsonb_build_object('operator', prev), jsonb_build_object('operator', owner));
+    PERFORM h111_publish(c, CASE WHEN p_claim THEN 'claim' ELSE 'release' END, actor);
+    RETURN jsonb_build_object('case', cid, 'operator', owner);
+END $$;
+
+-- A note from the console: appended, then the case triaged again on it
+-- (the daemon evaluated the rules: decision is as in h111_apply_triage).
+CREATE FUNCTION h111_console_note(cid bigint, p_text text, decision jsonb, actor text,
+                                  peer text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+    note bigint;
+BEGIN
+    INSERT INTO notes (case_id, at, author, text) VALUES (cid, now(), actor, p_text)
+        RETURNING id INTO note;
+    IF decision IS NOT NULL THEN
+        PERFORM h111_apply_triage(cid, jsonb_build_object('id', 'console-note-' || note),
+                                  decision);
+    END IF;
+    PERFORM h111_rearm(cid);
+    UPDATE cases SET updated_at = now() WHERE id = cid RETURNING * INTO c;
+    PERFORM h111_audit(actor, peer, 'case.note', cid, NULL,
+        jsonb_build_object('note', note, 'priority', c.priority, 'category', c.category));
+    PERFORM h111_publish(c, 'note', actor);
+    RETURN jsonb_build_object('case', cid, 'priority', c.priority, 'category', c.category,
+        'rules', to_jsonb(c.rules));
+END $$;
+
+-- set category and/or priority. Raising is anyone's; lowering (a larger
+-- number) is a supervisor's, with a reason, and re-arms nothing later than
+-- the deadlines already running.
+CREATE FUNCTION h111_console_set(cid bigint, p_category text, p_priority int, p_reason text,
+                                 actor text, peer text, supervisor boolean)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+    before jsonb := jsonb_build_object('priority', c.priority, 'category', c.category);
+BEGIN
+    IF p_priority IS NOT NULL AND p_priority > c.priority THEN
+        IF NOT supervisor THEN
+            RAISE EXCEPTION 'lowering a priority needs a supervisor' USING ERRCODE = 'H1403';
+        END IF;
+        IF coalesce(btrim(p_reason), '') = '' THEN
+            RAISE EXCEPTION 'lowering a priority needs --reason' USING ERRCODE = 'H1400';
+        END IF;
+    END IF;
+    UPDATE cases SET priority = coalesce(p_priority, priority),
+        category = coalesce(p_category, category),
+        category_by = CASE WHEN p_category IS NOT NULL THEN 'operator' ELSE category_by END,
+        updated_at = now()
+      WHERE id = cid RETURNING * INTO c;
+    PERFORM h111_rearm(cid);
+    PERFORM h111_audit(actor, peer, 'case.set', cid, before,
+        jsonb_build_object('priority', c.priority, 'category', c.category, 'reason', p_reason));
+    PERFORM h111_publish(c, 'set', actor);
+    RETURN jsonb_build_object('case', cid, 'priority', c.priority, 'category', c.category);
+END $$;
+
+CREATE FUNCTION h111_console_close(cid bigint, p_outcome text, p_referred_to text, actor text,
+                                   peer text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+BEGIN
+    IF c.status <> 'open' THEN
+        RAISE EXCEPTION 'case % is already closed', cid USING ERRCODE = 'H1409';
+    END IF;
+    UPDATE cases SET status = 'closed', outcome = p_outcome, closed_at = now(),
+        referred_to = coalesce(p_referred_to, referred_to),
+        referred_at = CASE WHEN p_outcome = 'referred' THEN coalesce(referred_at, now())
+                           ELSE referred_at END,
+        updated_at = now()
+      WHERE id = cid RETURNING * INTO c;
+    PERFORM h111_rearm(cid);
+    PERFORM h111_audit(actor, peer, 'case.close', cid, jsonb_build_object('status', 'open'),
+        jsonb_build_object('outcome', p_outcome, 'referred_to', p_referred_to));
+    PERFORM h111_publish(c, 'close', actor);
+    RETURN jsonb_build_object('case', cid, 'status', 'closed', 'outcome', p_outcome);
+END $$;
+
+CREATE FUNCTION h111_console_ack(p_escalation bigint, actor text, peer text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    e escalations;
+    c cases;
+BEGIN
+    SELECT * INTO e FROM escalations WHERE id = p_escalation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'escalation % not found', p_escalation USING ERRCODE = 'H1404';
+    END IF;
+    IF h111_ack(p_escalation, actor, peer) IS NULL THEN
+        RAISE EXCEPTION 'escalation % was acknowledged by % already', p_escalation, e.acked_by
+            USING ERRCODE = 'H1409';
+    END IF;
+    SELECT * INTO c FROM cases WHERE id = e.case_id;
+    PERFORM h111_publish(c, 'ack', actor);
+    RETURN jsonb_build_object('escalation', e.id, 'case', e.case_id, 'deadline', e.deadline);
+END $$;
+
+CREATE FUNCTION h111_console_hold(cid bigint, p_hold boolean, p_reason text, actor text,
+                                  peer text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+BEGIN
+    IF p_hold AND coalesce(btrim(p_reason), '') = '' THEN
+        RAISE EXCEPTION 'a hold needs --reason' USING ERRCODE = 'H1400';
+    END IF;
+    IF c.status <> 'open' AND p_hold THEN
+        RAISE EXCEPTION 'case % is closed', cid USING ERRCODE = 'H1409';
+    END IF;
+    IF (c.held_at IS NOT NULL) = p_hold THEN
+        RAISE EXCEPTION 'case % is %', cid, CASE WHEN p_hold THEN 'on hold already'
+            ELSE 'not on hold' END USING ERRCODE = 'H1409';
+    END IF;
+    PERFORM h111_hold(cid, p_hold, p_reason, actor, peer);
+    SELECT * INTO c FROM cases WHERE id = cid;
+    PERFORM h111_publish(c, CASE WHEN p_hold THEN 'hold' ELSE 'resume' END, actor);
+    RETURN jsonb_build_object('case', cid, 'held', p_hold);
+END $$;
+
+-- The figures the hotline publishes, for dates inclusive in its time zone.
+CREATE FUNCTION h111_console_report(p_from date, p_to date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH span AS (
+        SELECT (p_from::timestamp AT TIME ZONE h111_tz()) AS lo,
+               ((p_to + 1)::timestamp AT TIME ZONE h111_tz()) AS hi
+    ), calls AS (
+        SELECT c.* FROM cases c, span
+         WHERE c.offered_at >= span.lo AND c.offered_at < span.hi
+    ), opened AS (
+        SELECT c.* FROM cases c, span
+         WHERE c.opened_at >= span.lo AND c.opened_at < span.hi
+           AND NOT c.closed_auto
+    )
+    SELECT jsonb_build_object('from', p_from, 'to', p_to,
+        'calls', (SELECT jsonb_build_object(
+            'received', count(*),
+            'answered', count(*) FILTER (WHERE answered_at IS NOT NULL),
+            'abandoned', count(*) FILTER (WHERE answered_at IS NULL
+                                            AND (abandoned_at IS NOT NULL OR ended_at IS NOT NULL)),
+            'answered_within_20s', count(*) FILTER (WHERE answered_at - offered_at
+                                                      <= interval '20 seconds'))
+            FROM calls),
+        'cases', (SELECT jsonb_build_object(
+            'opened', count(*),
+            'referred', count(*) FILTER (WHERE referred_at IS NOT NULL),
+            'closed', count(*) FILTER (WHERE status = 'closed'),
+            'by_category', (SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM
+                (SELECT coalesce(category, 'none') AS k, count(*) AS n FROM opened
+                  GROUP BY 1) x),
+            'by_province', (SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM
+                (SELECT coalesce(province, 'unknown') AS k, count(*) AS n FROM opened
+                  GROUP BY 1) y))
+            FROM opened))
+$$;
+
+CREATE FUNCTION h111_console_status() RETURNS jsonb LANGUAGE sql STABLE AS $$
+    WITH today AS (
+        SELECT c.* FROM cases c
+         WHERE c.offered_at >= (now() AT TIME ZONE h111_tz())::date::timestamp
+                               AT TIME ZONE h111_tz()
+    )
+    SELECT jsonb_build_object(
+        'pending_deadlines', (SELECT count(*) FROM timers WHERE NOT held),
+        'unacked_escalations', (SELECT count(*) FROM escalations
+                                 WHERE acked_at IS NULL AND kind = 'escalation'),
+        'today', (SELECT jsonb_build_object(
+            'calls', count(*),
+            'answered', count(*) FILTER (WHERE answered_at IS NOT NULL),
+            'abandoned', count(*) FILTER (WHERE answered_at IS NULL
+                                            AND (abandoned_at IS NOT NULL OR ended_at IS NOT NULL)),
+            'answered_within_20s', count(*) FILTER (WHERE answered_at - offered_at
+                                                      <= interval '20 seconds'),
+            'longest_wait_s', coalesce(max(extract(epoch FROM coalesce(answered_at, abandoned_at,
+                ended_at, now()) - offered_at))::bigint, 0))
+            FROM today))
+$$;
