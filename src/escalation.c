@@ -106,7 +106,7 @@ escalation_log_line(const json_t *r)
 	}
 	log_mask_number(masked, sizeof(masked), json_string_value(json_object_get(r, "caller")));
 	json_object_set_new(o, "caller", masked[0] ? json_string(masked) : json_null());
-	json_object_set(o, "rules", json_is_array(rules) ? rules : json_array());
+	json_object_set_new(o, "rules", json_is_array(rules) ? json_incref(rules) : json_array());
 	line = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (line == NULL)
