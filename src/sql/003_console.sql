@@ -60,10 +60,11 @@ BEGIN
     RETURN c;
 END $$;
 
+-- The case's most pressing deadline, overdue ones first (left_s < 0).
 CREATE FUNCTION h111_next_deadline(cid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('deadline', t.deadline, 'due', h111_time(t.due_at),
         'left_s', floor(extract(epoch FROM t.due_at - now()))::bigint, 'held', t.held)
-      FROM timers t WHERE t.case_id = cid AND t.level = 0
+      FROM timers t WHERE t.case_id = cid
      ORDER BY t.held, t.due_at LIMIT 1
 $$;
 
