@@ -11,7 +11,8 @@ worth_triage(const struct event *ev)
 {
 	switch (ev->type) {
 	case EV_CALL_OFFERED:
-		return ev->ivr != NULL || ev->line != NULL || ev->queue != NULL;
+		return ev->ivr != NULL || ev->line != NULL || ev->queue != NULL ||
+		    ev->caller != NULL;
 	case EV_TICKET_CREATED:
 	case EV_TICKET_UPDATED:
 	case EV_TICKET_CLOSED:
@@ -78,11 +79,44 @@ cases_decide_text(const struct triage_rules *rules, const char *text)
 	return decision(rules, &in);
 }
 
+/*
+ * A caller's earlier cases are counted in PostgreSQL, in the transaction
+ * that stores the event; so for a call with a caller number the decision
+ * comes with one variant per repeat_caller threshold, and the database
+ * picks the one its count reaches (h111_repeat_decision).
+ */
+static void
+add_repeat_variants(const struct triage_rules *rules, struct triage_input *in, json_t *d)
+{
+	const int *cases;
+	int n = triage_repeat_thresholds(rules, &cases);
+	json_t *variants = json_array(), *prev = json_incref(d);
+
+	in->prior_days = triage_repeat_days(rules);
+	for (int i = 0; i < n; i++) {
+		json_t *v;
+		in->prior_cases = cases[i];
+		v = decision(rules, in);
+		if (v != NULL && !json_equal(v, prev))
+			json_array_append_new(variants, json_pack("{s:i, s:O}", "min", cases[i],
+			    "decision", v));
+		json_decref(prev);
+		prev = v;
+	}
+	json_decref(prev);
+	if (json_array_size(variants) > 0)
+		json_object_set_new(d, "repeat", json_pack("{s:i, s:o}", "days", in->prior_days,
+		    "variants", variants));
+	else
+		json_decref(variants);
+}
+
 json_t *
 cases_decide(const struct triage_rules *rules, const struct event *ev)
 {
 	struct triage_input in;
 	char ivr[300];
+	json_t *d;
 
 	if (rules == NULL || !worth_triage(ev))
 		return NULL;
@@ -98,5 +132,20 @@ cases_decide(const struct triage_rules *rules, const struct event *ev)
 	in.child_age = ev->child_age;
 	in.category = ev->category;
 	in.when = time(NULL);
-	return decision(rules, &in);
+	d = decision(rules, &in);
+	if (d != NULL && ev->caller != NULL && ev->caller[0] != '\0' &&
+	    triage_repeat_days(rules) > 0) {
+		in.prior_cases = 0; /* the base decision: no earlier case */
+		in.prior_days = triage_repeat_days(rules);
+		json_decref(d);
+		d = decision(rules, &in);
+		add_repeat_variants(rules, &in, d);
+	}
+	/* a call known only by its number is worth a decision only as a repeat */
+	if (d != NULL && ev->type == EV_CALL_OFFERED && ev->ivr == NULL && ev->line == NULL &&
+	    ev->queue == NULL && json_object_get(d, "repeat") == NULL) {
+		json_decref(d);
+		d = NULL;
+	}
+	return d;
 }

@@ -31,7 +31,7 @@
 #define SOCKET_ENV "HOTLINE111_SOCKET"
 #define PROTO 1
 #define MAX_LINE (1024 * 1024)	/* the longest line taken from the daemon */
-#define MAX_REQUEST 65536	/* the daemon's limit, newline included */
+#define MAX_REQUEST 65536	/* the daemon's limit on a request line */
 #define MAX_TEXT 32768		/* a note */
 #define REPLY_TIMEOUT_MS 60000
 #define WIDTH 100		/* tables fit in this many columns */
@@ -117,7 +117,7 @@ static char *
 safe(const char *s)
 {
 	size_t n = strlen(s), o = 0;
-	char *out = xmalloc(n * 10 + 1);
+	char *out = xmalloc(n * 4 + 1); /* the longest escape, \xNN, is 4 bytes for 1 */
 	utf8proc_int32_t cp;
 	utf8proc_ssize_t len;
 	utf8proc_category_t cat;
@@ -229,27 +229,26 @@ jtrue(json_t *o, const char *key)
 static char *
 fmt_time(const char *t)
 {
+	static const char shape[] = "0000-00-00T00:00:00";
 	char *out;
 	int i;
 
 	if (t == NULL)
 		return xstrdup("-");
-	for (i = 0; i < 19; i++) {
-		if (t[i] == '\0' || (i == 4 || i == 7 ? t[i] != '-' : i == 10 ? t[i] != 'T'
-		    : i == 13 || i == 16 ? t[i] != ':' : (t[i] < '0' || t[i] > '9')))
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == '0' ? t[i] < '0' || t[i] > '9' : t[i] != shape[i])
 			return safe(t);
-	}
 	xasprintf(&out, "%.10s %.8s", t, t + 11);
 	return out;
 }
+
+static char *fmt_list(json_t *a, const char *sep);
 
 /* A scalar or an array of scalars for a person; NULL for null or absent. */
 static char *
 fmt_value(json_t *v)
 {
-	char *out, *s, *item;
-	size_t i;
-	json_t *e;
+	char *out, *s;
 
 	if (v == NULL || json_is_null(v))
 		return NULL;
@@ -265,17 +264,8 @@ fmt_value(json_t *v)
 	}
 	if (json_is_boolean(v))
 		return xstrdup(json_is_true(v) ? "yes" : "no");
-	if (json_is_array(v)) {
-		out = xstrdup("");
-		json_array_foreach(v, i, e) {
-			item = fmt_value(e);
-			xasprintf(&s, "%s%s%s", out, i ? ", " : "", item ? item : "-");
-			free(item);
-			free(out);
-			out = s;
-		}
-		return out;
-	}
+	if (json_is_array(v))
+		return fmt_list(v, ", ");
 	s = json_dumps(v, JSON_COMPACT);
 	out = safe(s ? s : "?");
 	free(s);
@@ -393,10 +383,24 @@ queue_cells(json_t *row, char **cell)
 	    ? fmt_list(json_object_get(row, "rules"), ",") : xstrdup("");
 }
 
+/* One line of the table; WHY is cut to what is left of WIDTH. */
+static void
+queue_line(const char *const *cell, const size_t *width)
+{
+	size_t c, w = text_width(cell[Q_WHY]);
+
+	for (c = 0; c < Q_WHY; c++) {
+		put_cell(cell[c], width[c], c == Q_CASE || c == Q_ESC);
+		putchar(' ');
+	}
+	put_cell(cell[Q_WHY], w < width[Q_WHY] ? w : width[Q_WHY], 0);
+	putchar('\n');
+}
+
 static void
 print_queue(json_t *result)
 {
-	json_t *rows = json_object_get(result, "cases"), *row;
+	json_t *rows = json_object_get(result, "cases"), *row, *none = json_object();
 	size_t n = json_array_size(rows), i, c, w, width[Q_COLUMNS], used = 0;
 	char **cells;
 
@@ -408,7 +412,7 @@ print_queue(json_t *result)
 	for (c = 0; c < Q_COLUMNS; c++)
 		width[c] = strlen(queue_heads[c]);
 	json_array_foreach(rows, i, row) {
-		queue_cells(json_is_object(row) ? row : json_object(), cells + i * Q_COLUMNS);
+		queue_cells(json_is_object(row) ? row : none, cells + i * Q_COLUMNS);
 		for (c = 0; c < Q_WHY; c++) {
 			w = text_width(cells[i * Q_COLUMNS + c]);
 			width[c] = w > width[c] ? (w < queue_max[c] ? w : queue_max[c]) : width[c];
@@ -417,23 +421,13 @@ print_queue(json_t *result)
 	for (c = 0; c < Q_WHY; c++)
 		used += width[c] + 1;
 	width[Q_WHY] = WIDTH - used;
-	for (i = 0; i <= n; i++) {
-		for (c = 0; c < Q_COLUMNS; c++) {
-			const char *s = i == 0 ? queue_heads[c] : cells[(i - 1) * Q_COLUMNS + c];
-
-			if (c == Q_WHY) {
-				size_t sw = text_width(s);
-				put_cell(s, sw < width[c] ? sw : width[c], 0);
-			} else {
-				put_cell(s, width[c], c == Q_CASE || c == Q_ESC);
-				putchar(' ');
-			}
-		}
-		putchar('\n');
-	}
+	queue_line(queue_heads, width);
+	for (i = 0; i < n; i++)
+		queue_line((const char *const *)cells + i * Q_COLUMNS, width);
 	for (i = 0; i < n * Q_COLUMNS; i++)
 		free(cells[i]);
 	free(cells);
+	json_decref(none);
 }
 
 /* --- printers: show ------------------------------------------------------- */
@@ -496,12 +490,11 @@ print_members(json_t *o, const char *const *keys, size_t n)
 	size_t i;
 	char *s;
 
-	printf(" ");
 	for (i = 0; i < n; i++) {
 		if (json_is_null(json_object_get(o, keys[i])) || !json_object_get(o, keys[i]))
 			continue;
 		s = field(o, keys[i]);
-		printf(" %s", s);
+		printf("  %s", s);
 		free(s);
 	}
 	printf("\n");
@@ -772,11 +765,11 @@ print_status(json_t *r)
 	s = field(r, "version");
 	print_pair("version", 22, s);
 	free(s);
-	fmt_age(buf, sizeof(buf), jint(r, "uptime_s", 0));
-	print_pair("uptime", 22, buf);
 	s = field(r, "database");
 	print_pair("database", 22, s);
 	free(s);
+	fmt_age(buf, sizeof(buf), jint(r, "uptime_s", 0));
+	print_pair("uptime", 22, buf);
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		print_count(counts[i][0], r, counts[i][1]);
 	for (i = 0; json_is_object(t) && i < sizeof(today) / sizeof(today[0]); i++)
@@ -1333,6 +1326,18 @@ parse_args(const struct command *cmd, int argc, char **argv)
 	return req;
 }
 
+/* The daemon takes request lines of at most MAX_REQUEST bytes. */
+static void
+check_length(const struct command *cmd, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT);
+
+	if (strlen(text) > MAX_REQUEST)
+		usage_error("%s: the request is longer than the console's %d bytes", cmd->name,
+		    MAX_REQUEST);
+	free(text);
+}
+
 /* --- the connection ------------------------------------------------------- */
 
 static void
@@ -1418,6 +1423,8 @@ conn_line(struct conn *c, long long deadline_ms, size_t *len)
 		nl = memchr(c->buf + c->scanned, '\n', c->end - c->scanned);
 		if (nl != NULL) {
 			line = c->buf + c->start;
+			if ((size_t)(nl - line) > MAX_LINE)
+				die(EXIT_FAIL, "the daemon sent a line longer than 1 MiB");
 			*nl = '\0';
 			*len = (size_t)(nl - line);
 			c->start = c->scanned = (size_t)(nl - c->buf) + 1;
@@ -1679,6 +1686,7 @@ main(int argc, char **argv)
 		usage_error("unknown command '%s' (see hotline111 --help)", argv[i]);
 	req = parse_args(cmd, argc - i - 1, argv + i + 1);
 	json_object_set_new(req, "id", json_integer(1));
+	check_length(cmd, req);
 	conn_open(&c, path);
 	converse(&c, cmd, req);
 	json_decref(req);

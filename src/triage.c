@@ -243,6 +243,8 @@ struct triage_rules {
 	struct acm acm;
 	pcre2_match_context *mctx;
 	int repeat_days;
+	int repeat_cases[TRIAGE_MAX_REPEAT]; /* distinct thresholds, ascending */
+	int nrepeat_cases;
 };
 
 /* --- errors -------------------------------------------------------------- */
@@ -636,6 +638,25 @@ static const struct repeat_key {
 };
 #define NREPEAT_KEYS (sizeof(repeat_keys) / sizeof(repeat_keys[0]))
 
+/* Keeps the distinct case counts that repeat_caller conditions test, sorted,
+ * so the daemon can ask for one decision per threshold (cases.c). */
+static int
+add_threshold(struct loader *l, const config_setting_t *s, int cases)
+{
+	int *v = l->r->repeat_cases, n = l->r->nrepeat_cases, i;
+
+	for (i = 0; i < n && v[i] < cases; i++)
+		;
+	if (i < n && v[i] == cases)
+		return 0;
+	if (n == TRIAGE_MAX_REPEAT)
+		return lerr(l, s, "at most %d distinct repeat_caller case counts", TRIAGE_MAX_REPEAT);
+	memmove(v + i + 1, v + i, (size_t)(n - i) * sizeof(*v));
+	v[i] = cases;
+	l->r->nrepeat_cases++;
+	return 0;
+}
+
 static int
 parse_repeat(struct loader *l, struct cond *c, const config_setting_t *s)
 {
@@ -664,7 +685,7 @@ parse_repeat(struct loader *l, struct cond *c, const config_setting_t *s)
 		return lerr(l, s, "'repeat_caller' needs both cases and days");
 	if (c->u.repeat.days > l->r->repeat_days)
 		l->r->repeat_days = c->u.repeat.days;
-	return 0;
+	return add_threshold(l, s, c->u.repeat.cases);
 }
 
 static int
@@ -1983,6 +2004,13 @@ int
 triage_repeat_days(const struct triage_rules *r)
 {
 	return r != NULL ? r->repeat_days : 0;
+}
+
+int
+triage_repeat_thresholds(const struct triage_rules *r, const int **cases)
+{
+	*cases = r != NULL ? r->repeat_cases : NULL;
+	return r != NULL ? r->nrepeat_cases : 0;
 }
 
 int

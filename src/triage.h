@@ -37,6 +37,7 @@
 #define TRIAGE_MAX_FIRED 32 /* rule names kept per result */
 #define TRIAGE_MAX_TAGS 32  /* distinct tags kept per result */
 #define TRIAGE_ERRLEN 512   /* a comfortable size for err buffers */
+#define TRIAGE_MAX_REPEAT 16 /* distinct repeat_caller case counts in a file */
 
 struct triage_rules;
 
@@ -101,6 +102,11 @@ void triage_input_init(struct triage_input *in);
  * a shorter one.
  */
 int triage_repeat_days(const struct triage_rules *r);
+/*
+ * The distinct `cases` counts of the repeat_caller conditions, ascending:
+ * the only counts at which a decision can change. Returns how many.
+ */
+int triage_repeat_thresholds(const struct triage_rules *r, const int **cases);
 
 int triage_rule_count(const struct triage_rules *r);
 int triage_category_count(const struct triage_rules *r);

@@ -319,6 +319,35 @@ BEGIN
     END IF;
 END $$;
 
+-- A triage decision for a call may come with variants for repeat callers
+-- (rules that look at the caller's earlier cases): the count is made here,
+-- in the transaction that stores the event, and the variant it reaches wins.
+CREATE FUNCTION h111_repeat_decision(cid bigint, t jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c cases;
+    earlier int;
+    chosen jsonb := t - 'repeat';
+    v jsonb;
+BEGIN
+    IF NOT t ? 'repeat' THEN
+        RETURN t;
+    END IF;
+    SELECT * INTO c FROM cases WHERE id = cid;
+    IF c.caller IS NULL THEN
+        RETURN chosen;
+    END IF;
+    SELECT count(*) INTO earlier FROM cases x
+     WHERE x.caller = c.caller AND x.id <> cid AND x.opened_at < c.opened_at
+       AND x.opened_at >= c.opened_at - make_interval(days => (t->'repeat'->>'days')::int);
+    FOR v IN SELECT value FROM jsonb_array_elements(t->'repeat'->'variants') LOOP
+        IF earlier >= (v->>'min')::int THEN
+            chosen := v->'decision';
+        END IF;
+    END LOOP;
+    RETURN chosen;
+END $$;
+
 DROP FUNCTION h111_apply(jsonb, int);
 CREATE FUNCTION h111_apply(batch jsonb, p_default int)
 RETURNS TABLE (idx int, case_id bigint, priority smallint, category text,
@@ -351,7 +380,7 @@ BEGIN
         END IF;
         PERFORM h111_apply_fields(cid, ev, p_ts, 'bridge:' || coalesce(el->>'client', '-'));
         IF el ? 'triage' THEN
-            PERFORM h111_apply_triage(cid, ev, el->'triage');
+            PERFORM h111_apply_triage(cid, ev, h111_repeat_decision(cid, el->'triage'));
         END IF;
         PERFORM h111_apply_deadline_fields(cid, ev, p_ts);
         next_at := h111_rearm(cid);

@@ -137,6 +137,8 @@ fi
 # informative here).
 ncases=$(( (DEADLINES + 3) / 4 ))
 stride=$(( DEADLINES / WINDOW ))
+# a stride of 4k would put the whole window on one kind of deadline
+[ $((stride % 4)) -ne 0 ] || stride=$((stride - 1))
 say "inserting $ncases cases and $((DEADLINES - WINDOW)) far deadlines"
 t=$(now_ms)
 q -v ncases="$ncases" -v n="$DEADLINES" -v w="$WINDOW" -v stride="$stride" >/dev/null <<'EOF'
@@ -227,7 +229,12 @@ say "window: $(( (t0_ms - start_ms) )) ms after the start, for $window_ms ms, th
 while [ "$(now_ms)" -lt "$t0_ms" ]; do sleep 0.1; done
 d0=$(cpu_s "$dpid") b0=$(cpu_s "${backend:-0}") w0=$(now_ms)
 while [ "$(now_ms)" -lt "$end_ms" ]; do
-	kill -0 "$dpid" 2>/dev/null || { tail -20 "$tmp/daemon.log" >&2; fail "hotline111d died"; }
+	if ! kill -0 "$dpid" 2>/dev/null; then
+		tail -5 "$tmp/daemon.log" >&2
+		grep -q 'SIGTERM: stopping' "$tmp/daemon.log" &&
+			fail "hotline111d was stopped by a SIGTERM from outside this script"
+		fail "hotline111d died"
+	fi
 	sleep 0.2
 done
 d1=$(cpu_s "$dpid") b1=$(cpu_s "${backend:-0}") w1=$(now_ms)
@@ -336,6 +343,7 @@ BEGIN {
 	row("start-up to \"ready\", s", sprintf("%.2f", st_ready / 1000), "", "")
 	row("CPU of the daemon until loaded, s", sprintf("%.2f", cpu_load), "", "")
 	row("resident after the load (VmRSS), MB", sprintf("%.1f", rss_load / 1024), "< 200", res(rss_load < 200 * 1024))
+	row("peak resident after the load (VmHWM), MB", sprintf("%.1f", hwm_load / 1024), "< 200", res(hwm_load < 200 * 1024))
 	row("peak resident (VmHWM at the end), MB", sprintf("%.1f", hwm_end / 1024), "< 200", res(hwm_end < 200 * 1024))
 	row("resident at the end (VmRSS), MB", sprintf("%.1f", rss_end / 1024), "", "")
 	row("window deadlines fired (escalations)", fired, "= " w, res(fired == w))

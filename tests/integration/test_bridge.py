@@ -258,7 +258,8 @@ categories = ( { id = "drowning"; label = "Đuối nước"; },
 rules = (
   { name = "drowning-keywords"; text_any = [ "đuối nước", "chết đuối" ];
     category = "drowning"; priority = 1; tags = [ "water" ]; },
-  { name = "ivr-trafficking"; ivr = "3"; category = "trafficking"; priority = 2; }
+  { name = "ivr-trafficking"; ivr = "3"; category = "trafficking"; priority = 2; },
+  { name = "repeat-caller"; repeat_caller = { cases = 2; days = 30; }; raise = 1; }
 );
 """
 
@@ -313,6 +314,17 @@ class TriageOnIntake(unittest.TestCase):
         r = self.c.call(ev("tr-6", "call.offered", call_id="tr-c6", ivr=["3"]))
         self.assertEqual((r["priority"], r["category"], r["rules"]),
                          (2, "trafficking", ["ivr-trafficking"]))
+
+    def test_repeat_caller_counted_in_the_database(self):
+        got = [self.c.call(ev("rc-%d" % i, "call.offered", call_id="rc-c%d" % i,
+                              caller="+84987654321"))
+               for i in range(4)]
+        self.assertEqual([g["priority"] for g in got], [4, 4, 3, 3])
+        self.assertEqual(got[2]["rules"], ["repeat-caller"])
+        other = self.c.call(ev("rc-x", "call.offered", call_id="rc-cx", caller="+84911111111"))
+        self.assertEqual((other["priority"], other["rules"]), (4, []))
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM triage WHERE event_id LIKE 'rc-%'"),
+                         "5", "a decision for each call of a number the rules count")
 
     def test_word_boundary(self):
         r = self.c.call(ev("tr-7", "ticket.created", ticket_id="tr-t7",
