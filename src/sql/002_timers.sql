@@ -348,7 +348,11 @@ BEGIN
     RETURN chosen;
 END $$;
 
-DROP FUNCTION h111_apply(jsonb, int);
+-- The daemon's one statement: applies a batch of events in order, in the
+-- caller's transaction. Each element is {"ev": EVENT, "rx": RECEIVED_AT,
+-- "client": BRIDGE_CLIENT, "triage": DECISION or absent}. Returns one row
+-- per element, in order; dup is true for an id already recorded, with the
+-- first result; next_at is when the case's deadlines next need attention.
 CREATE FUNCTION h111_apply(batch jsonb, p_default int)
 RETURNS TABLE (idx int, case_id bigint, priority smallint, category text,
                rules text[], dup boolean, next_at timestamptz)

@@ -181,3 +181,14 @@ class Client:
 
 def ev(id, type, **fields):
     return {"id": id, "type": type, **fields}
+
+
+def wait_for(cond, timeout=20, step=0.05):
+    """Polls cond() until it returns something true, which it returns."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in %ss" % timeout)

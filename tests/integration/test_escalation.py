@@ -10,23 +10,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, Postgres, ev  # noqa: E402
+from harness import Client, Daemon, Postgres, ev, wait_for  # noqa: E402
 
 FAST = ["escalation.warn=0", "escalation.repeat=1",
         "escalation.p4={ answer = 2; claim = 3; act = 600; }",
         "escalation.p1={ answer = 1; claim = 2; act = 600; plan = \"5wd\"; }"]
 LOG_KEYS = ["ts", "kind", "escalation", "case", "priority", "category", "deadline", "level",
             "due", "late_ms", "caller", "rules"]
-
-
-def wait_for(cond, timeout=20, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in %ss" % timeout)
 
 
 class Escalation(unittest.TestCase):
