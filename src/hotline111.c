@@ -30,22 +30,22 @@
 #define DEFAULT_SOCKET "/run/hotline111/console.sock"
 #define SOCKET_ENV "HOTLINE111_SOCKET"
 #define PROTO 1
-#define MAX_LINE (1024 * 1024)	/* the longest line taken from the daemon */
-#define MAX_REQUEST 65536	/* the daemon's limit on a request line */
-#define MAX_TEXT 32768		/* a note */
+#define MAX_LINE (1024 * 1024) /* the longest line taken from the daemon */
+#define MAX_REQUEST 65536      /* the daemon's limit on a request line */
+#define MAX_TEXT 32768         /* a note */
 #define REPLY_TIMEOUT_MS 60000
-#define WIDTH 100		/* tables fit in this many columns */
+#define WIDTH 100 /* tables fit in this many columns */
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NODAEMON = 3 };
 
 enum arg_kind {
-	ARG_ID,		/* a positive integer: a case, an escalation */
-	ARG_PRIORITY,	/* 1..4 */
-	ARG_DATE,	/* YYYY-MM-DD */
-	ARG_STRING,	/* one argument, not empty */
-	ARG_WORDS,	/* every remaining argument, joined by spaces */
-	ARG_FLAG,	/* present: true */
-	ARG_CHOICE,	/* one of the words of metavar, '|' between them */
+	ARG_ID,       /* a positive integer: a case, an escalation */
+	ARG_PRIORITY, /* 1..4 */
+	ARG_DATE,     /* YYYY-MM-DD */
+	ARG_STRING,   /* one argument, not empty */
+	ARG_WORDS,    /* every remaining argument, joined by spaces */
+	ARG_FLAG,     /* present: true */
+	ARG_CHOICE,   /* one of the words of metavar, '|' between them */
 };
 
 /*
@@ -54,7 +54,7 @@ enum arg_kind {
  */
 struct arg {
 	const char *option;
-	const char *key;	/* the request's member it fills */
+	const char *key; /* the request's member it fills */
 	enum arg_kind kind;
 	const char *metavar;
 	int required;
@@ -62,11 +62,11 @@ struct arg {
 
 struct command {
 	const char *name;
-	const char *role;	/* the least role the daemon asks for */
-	int changes;		/* changes state (audited, published) */
-	int stream;		/* alerts follow the reply */
-	struct arg args[5]; /* ends with an empty entry */
-	const char *(*check)(json_t *req);	/* what is wrong across arguments */
+	const char *role;                  /* the least role the daemon asks for */
+	int changes;                       /* changes state (audited, published) */
+	int stream;                        /* alerts follow the reply */
+	struct arg args[5];                /* ends with an empty entry */
+	const char *(*check)(json_t *req); /* what is wrong across arguments */
 	void (*print)(json_t *result);
 	const char *help;
 };
@@ -75,7 +75,7 @@ struct conn {
 	int fd;
 	const char *path;
 	char *buf;
-	size_t start, end, scanned;	/* unread bytes are buf[start..end) */
+	size_t start, end, scanned; /* unread bytes are buf[start..end) */
 };
 
 static const struct command *command_find(const char *name);
@@ -85,8 +85,7 @@ static int json_out;
 
 /* --- failing ------------------------------------------------------------ */
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int status, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3))) die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -105,7 +104,7 @@ static int
 is_bidi_control(utf8proc_int32_t cp)
 {
 	return cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	    (cp >= 0x2066 && cp <= 0x2069);
+	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
 /*
@@ -131,11 +130,14 @@ safe(const char *s)
 		}
 		cat = utf8proc_category(cp);
 		if (cp == '\n' || cp == '\t' || cp == '\r')
-			o += (size_t)sprintf(out + o, "\\%c", cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');
+			o += (size_t)sprintf(out + o, "\\%c",
+			    cp == '\n'   ? 'n'
+			    : cp == '\t' ? 't'
+			                 : 'r');
 		else if (cp < 0x80 && cat == UTF8PROC_CATEGORY_CC)
 			o += (size_t)sprintf(out + o, "\\x%02x", (unsigned)cp);
 		else if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_ZL ||
-		    cat == UTF8PROC_CATEGORY_ZP || is_bidi_control(cp))
+		         cat == UTF8PROC_CATEGORY_ZP || is_bidi_control(cp))
 			o += (size_t)sprintf(out + o, "\\u%04x", (unsigned)cp);
 		else {
 			memcpy(out + o, s, (size_t)len);
@@ -280,7 +282,8 @@ fmt_list(json_t *a, const char *sep)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		item = fmt_value(e);
 		xasprintf(&s, "%s%s%s", out, i ? sep : "", item ? item : "-");
 		free(item);
@@ -348,10 +351,9 @@ fmt_priority(char *buf, size_t size, json_t *o, const char *key, int loud)
 enum { Q_CASE, Q_PRI, Q_CATEGORY, Q_AGE, Q_NEXT, Q_OPERATOR, Q_ESC, Q_WHY, Q_COLUMNS };
 
 static const char *const queue_heads[Q_COLUMNS] = {
-	"CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY"
-};
+    "CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY"};
 /* The widest a column may grow; WHY takes what is left of WIDTH. */
-static const size_t queue_max[Q_COLUMNS] = { 10, 4, 17, 6, 16, 12, 4, 0 };
+static const size_t queue_max[Q_COLUMNS] = {10, 4, 17, 6, 16, 12, 4, 0};
 
 static void
 queue_cells(json_t *row, char **cell)
@@ -380,7 +382,8 @@ queue_cells(json_t *row, char **cell)
 	cell[Q_OPERATOR] = jstr(row, "operator") ? safe(jstr(row, "operator")) : xstrdup("-");
 	xasprintf(&cell[Q_ESC], "%lld", jint(row, "escalations", 0));
 	cell[Q_WHY] = json_is_array(json_object_get(row, "rules"))
-	    ? fmt_list(json_object_get(row, "rules"), ",") : xstrdup("");
+	                  ? fmt_list(json_object_get(row, "rules"), ",")
+	                  : xstrdup("");
 }
 
 /* One line of the table; WHY is cut to what is left of WIDTH. */
@@ -411,7 +414,8 @@ print_queue(json_t *result)
 	cells = xcalloc(n * Q_COLUMNS, sizeof(char *));
 	for (c = 0; c < Q_COLUMNS; c++)
 		width[c] = strlen(queue_heads[c]);
-	json_array_foreach(rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		queue_cells(json_is_object(row) ? row : none, cells + i * Q_COLUMNS);
 		for (c = 0; c < Q_WHY; c++) {
 			w = text_width(cells[i * Q_COLUMNS + c]);
@@ -434,13 +438,25 @@ print_queue(json_t *result)
 
 /* label, member: the case's fields in the order a person reads them. */
 static const char *const case_fields[][2] = {
-	{ "rules", "rules" }, { "tags", "tags" }, { "caller", "caller" }, { "line", "line" },
-	{ "queue", "queue" }, { "ivr", "ivr" }, { "province", "province" },
-	{ "district", "district" }, { "child age", "child_age" },
-	{ "child gender", "child_gender" }, { "opened", "opened_at" },
-	{ "offered", "offered_at" }, { "answered", "answered_at" },
-	{ "abandoned", "abandoned_at" }, { "ended", "ended_at" }, { "held since", "held_at" },
-	{ "outcome", "outcome" }, { "referred to", "referred_to" }, { "closed", "closed_at" },
+    {"rules", "rules"},
+    {"tags", "tags"},
+    {"caller", "caller"},
+    {"line", "line"},
+    {"queue", "queue"},
+    {"ivr", "ivr"},
+    {"province", "province"},
+    {"district", "district"},
+    {"child age", "child_age"},
+    {"child gender", "child_gender"},
+    {"opened", "opened_at"},
+    {"offered", "offered_at"},
+    {"answered", "answered_at"},
+    {"abandoned", "abandoned_at"},
+    {"ended", "ended_at"},
+    {"held since", "held_at"},
+    {"outcome", "outcome"},
+    {"referred to", "referred_to"},
+    {"closed", "closed_at"},
 };
 
 static int
@@ -449,7 +465,7 @@ is_time_key(const char *key)
 	size_t n = strlen(key);
 
 	return (n > 3 && strcmp(key + n - 3, "_at") == 0) || strcmp(key, "due") == 0 ||
-	    strcmp(key, "ts") == 0 || strcmp(key, "next") == 0 || strcmp(key, "at") == 0;
+	       strcmp(key, "ts") == 0 || strcmp(key, "next") == 0 || strcmp(key, "at") == 0;
 }
 
 /* A member for a person: times shortened, "-" for null or absent. */
@@ -504,7 +520,7 @@ static void
 print_case_head(json_t *c)
 {
 	char pri[16], *cat = field(c, "category"), *op = field(c, "operator"),
-	    *status = field(c, "status");
+	              *status = field(c, "status");
 
 	fmt_priority(pri, sizeof(pri), c, "priority", 1);
 	printf("case %lld  %s  %s  %s  %s%s\n", jint(c, "id", jint(c, "case", 0)), pri, cat, status,
@@ -534,8 +550,8 @@ print_case_fields(json_t *c)
 
 /* One section of show: a title, then each element as a line of members. */
 static void
-print_section(json_t *result, const char *name, const char *const *keys, size_t n,
-    const char *text_key)
+print_section(
+    json_t *result, const char *name, const char *const *keys, size_t n, const char *text_key)
 {
 	json_t *list = json_object_get(result, name), *e;
 	size_t i;
@@ -543,7 +559,8 @@ print_section(json_t *result, const char *name, const char *const *keys, size_t 
 	if (json_array_size(list) == 0)
 		return;
 	printf("%s (%zu)\n", name, json_array_size(list));
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		if (!json_is_object(e))
 			continue;
 		print_members(e, keys, n);
@@ -562,7 +579,8 @@ print_triage(json_t *result)
 	if (json_array_size(list) == 0)
 		return;
 	printf("triage (%zu)\n", json_array_size(list));
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		fmt_priority(before, sizeof(before), e, "priority_before", 0);
 		fmt_priority(after, sizeof(after), e, "priority_after", 0);
 		at = field(e, "at");
@@ -588,7 +606,8 @@ print_escalations(json_t *result)
 	if (json_array_size(list) == 0)
 		return;
 	printf("escalations (%zu)\n", json_array_size(list));
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		fmt_late(late, sizeof(late), jint(e, "late_ms", 0));
 		dl = field(e, "deadline");
 		kind = field(e, "kind");
@@ -596,8 +615,8 @@ print_escalations(json_t *result)
 		fired = field(e, "fired_at");
 		acked = field(e, "acked_at");
 		by = field(e, "acked_by");
-		printf("  #%lld  %s %s L%lld  due %s  fired %s (%s late)  ", jint(e, "escalation", 0),
-		    dl, kind, jint(e, "level", 0), due, fired, late);
+		printf("  #%lld  %s %s L%lld  due %s  fired %s (%s late)  ",
+		    jint(e, "escalation", 0), dl, kind, jint(e, "level", 0), due, fired, late);
 		if (json_is_string(json_object_get(e, "acked_at")))
 			printf("acked %s by %s\n", acked, by);
 		else
@@ -614,9 +633,10 @@ print_escalations(json_t *result)
 static void
 print_show(json_t *result)
 {
-	static const char *const ticket_keys[] = { "ticket_id", "created_at", "operator", "category" };
-	static const char *const note_keys[] = { "at", "author" };
-	static const char *const event_keys[] = { "ts", "type", "event_id" };
+	static const char *const ticket_keys[] = {
+	    "ticket_id", "created_at", "operator", "category"};
+	static const char *const note_keys[] = {"at", "author"};
+	static const char *const event_keys[] = {"ts", "type", "event_id"};
 	json_t *c = json_object_get(result, "case"), *timers, *t;
 	size_t i;
 
@@ -631,11 +651,13 @@ print_show(json_t *result)
 	timers = json_object_get(result, "timers");
 	if (json_array_size(timers) > 0) {
 		printf("timers (%zu)\n", json_array_size(timers));
-		json_array_foreach(timers, i, t) {
-			char *dl = field(t, "deadline"), *due = field(t, "due"), *next = field(t, "next");
+		json_array_foreach(timers, i, t)
+		{
+			char *dl = field(t, "deadline"), *due = field(t, "due"),
+			     *next = field(t, "next");
 
-			printf("  %s  due %s  level %lld  next %s%s\n", dl, due, jint(t, "level", 0),
-			    next, jtrue(t, "held") ? "  HELD" : "");
+			printf("  %s  due %s  level %lld  next %s%s\n", dl, due,
+			    jint(t, "level", 0), next, jtrue(t, "held") ? "  HELD" : "");
 			free(dl);
 			free(due);
 			free(next);
@@ -750,13 +772,17 @@ static void
 print_status(json_t *r)
 {
 	static const char *const counts[][2] = {
-		{ "pid", "pid" }, { "bridge clients", "bridge_clients" }, { "consoles", "consoles" },
-		{ "pending deadlines", "pending_deadlines" },
-		{ "unacked escalations", "unacked_escalations" },
+	    {"pid", "pid"},
+	    {"bridge clients", "bridge_clients"},
+	    {"consoles", "consoles"},
+	    {"pending deadlines", "pending_deadlines"},
+	    {"unacked escalations", "unacked_escalations"},
 	};
 	static const char *const today[][2] = {
-		{ "calls today", "calls" }, { "  answered", "answered" }, { "  abandoned", "abandoned" },
-		{ "  answered within 20s", "answered_within_20s" },
+	    {"calls today", "calls"},
+	    {"  answered", "answered"},
+	    {"  abandoned", "abandoned"},
+	    {"  answered within 20s", "answered_within_20s"},
 	};
 	json_t *t = json_object_get(r, "today");
 	char buf[32], *s;
@@ -804,7 +830,8 @@ print_tally(const char *head, json_t *o)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		t[n].name = safe(key);
 		t[n].n = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 		if (text_width(t[n].name) > w)
@@ -828,11 +855,15 @@ static void
 print_report(json_t *r)
 {
 	static const char *const calls[][2] = {
-		{ "calls received", "received" }, { "  answered", "answered" },
-		{ "  abandoned", "abandoned" }, { "  answered within 20s", "answered_within_20s" },
+	    {"calls received", "received"},
+	    {"  answered", "answered"},
+	    {"  abandoned", "abandoned"},
+	    {"  answered within 20s", "answered_within_20s"},
 	};
 	static const char *const cases[][2] = {
-		{ "cases opened", "opened" }, { "  referred", "referred" }, { "  closed", "closed" },
+	    {"cases opened", "opened"},
+	    {"  referred", "referred"},
+	    {"  closed", "closed"},
 	};
 	json_t *cl = json_object_get(r, "calls"), *cs = json_object_get(r, "cases");
 	char *from = field(r, "from"), *to = field(r, "to"), *span;
@@ -875,8 +906,9 @@ clock_of(char *buf, size_t size, const char *ts)
 static void
 print_escalation_alert(json_t *e)
 {
-	char hms[16], pri[16], late[32], due[16], *cat = field(e, "category"),
-	    *dl = field(e, "deadline"), *caller = field(e, "caller"), *rules = NULL;
+	char hms[16], pri[16], late[32], due[16],
+	    *cat = field(e, "category"), *dl = field(e, "deadline"), *caller = field(e, "caller"),
+	    *rules = NULL;
 	const char *kind = jstr(e, "kind");
 	int warning = kind && strcmp(kind, "warning") == 0;
 
@@ -886,8 +918,8 @@ print_escalation_alert(json_t *e)
 		rules = fmt_list(json_object_get(e, "rules"), ",");
 	if (warning) {
 		clock_of(due, sizeof(due), jstr(e, "due"));
-		printf("%s WARNING case %lld %s %s %s (due %s)", hms, jint(e, "case", 0), pri, cat, dl,
-		    due);
+		printf("%s WARNING case %lld %s %s %s (due %s)", hms, jint(e, "case", 0), pri, cat,
+		    dl, due);
 	} else {
 		fmt_late(late, sizeof(late), jint(e, "late_ms", 0));
 		printf("%s ESCALATION L%lld case %lld %s %s %s (%s late)", hms, jint(e, "level", 0),
@@ -902,16 +934,22 @@ print_escalation_alert(json_t *e)
 
 /* change: what a case alert's "change" reads as, "by NAME" after it. */
 static const char *const change_words[][2] = {
-	{ "event", "updated by" }, { "claim", "claimed by" }, { "release", "released by" },
-	{ "note", "note added by" }, { "set", "set by" }, { "close", "closed by" },
-	{ "hold", "held by" }, { "resume", "resumed by" }, { "ack", "escalation acknowledged by" },
+    {"event", "updated by"},
+    {"claim", "claimed by"},
+    {"release", "released by"},
+    {"note", "note added by"},
+    {"set", "set by"},
+    {"close", "closed by"},
+    {"hold", "held by"},
+    {"resume", "resumed by"},
+    {"ack", "escalation acknowledged by"},
 };
 
 static void
 print_case_alert(json_t *a, json_t *c)
 {
 	char hms[16], pri[16], *cat = field(c, "category"), *by = field(c, "by"),
-	    *change = field(c, "change");
+	                       *change = field(c, "change");
 	const char *words = NULL, *raw = jstr(c, "change");
 	size_t i;
 
@@ -960,7 +998,8 @@ help_entry(json_t *list, const char *name)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		if (jstr(e, "name") && strcmp(jstr(e, "name"), name) == 0)
 			return e;
 	}
@@ -990,11 +1029,13 @@ print_help(json_t *r)
 		free(help);
 		free(role);
 	}
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		if (jstr(e, "name") && command_find(jstr(e, "name")) == NULL) {
 			syn = safe(jstr(e, "name"));
 			help = jstr(e, "help") ? safe(jstr(e, "help")) : xstrdup("");
-			printf("%s (the daemon's; this program does not know it)\n    %s\n", syn, help);
+			printf("%s (the daemon's; this program does not know it)\n    %s\n", syn,
+			    help);
 			free(syn);
 			free(help);
 		}
@@ -1027,51 +1068,51 @@ check_report(json_t *req)
 	return NULL;
 }
 
-#define CASE_ARG { NULL, "case", ARG_ID, "CASE", 1 }
+#define CASE_ARG                                                                                   \
+	{                                                                                          \
+		NULL, "case", ARG_ID, "CASE", 1                                                    \
+	}
 
 static const struct command commands[] = {
-	{ "queue", "operator", 0, 0,
-	    { { "--priority", "priority", ARG_PRIORITY, "N", 0 },
-		{ "--mine", "mine", ARG_FLAG, NULL, 0 } },
-	    NULL, print_queue, "open cases by priority, then the nearest deadline, then age" },
-	{ "show", "operator", 0, 0, { CASE_ARG }, NULL, print_show,
-	    "a case with its tickets, notes, events, triage decisions, timers, escalations" },
-	{ "claim", "operator", 1, 0, { CASE_ARG }, NULL, print_claim,
-	    "take a case (a supervisor may take it over)" },
-	{ "release", "operator", 1, 0, { CASE_ARG }, NULL, print_release,
-	    "give a case back (its owner or a supervisor)" },
-	{ "note", "operator", 1, 0, { CASE_ARG, { NULL, "text", ARG_WORDS, "TEXT...", 1 } },
-	    NULL, print_note, "append a note; the case is triaged again on it" },
-	{ "set", "operator", 1, 0,
-	    { CASE_ARG, { "category=", "category", ARG_STRING, "CATEGORY", 0 },
-		{ "priority=", "priority", ARG_PRIORITY, "N", 0 },
-		{ "--reason", "reason", ARG_STRING, "TEXT", 0 } },
-	    check_set, print_set, "set category or priority; lowering needs supervisor and --reason" },
-	{ "close", "operator", 1, 0,
-	    { CASE_ARG,
-		{ "--outcome", "outcome", ARG_CHOICE,
-		    "referred|counselled|resolved|no_action|duplicate", 1 },
-		{ "--referred-to", "referred_to", ARG_STRING, "ORG", 0 } },
-	    check_close, print_close, "close a case with its outcome (referred needs --referred-to)" },
-	{ "ack", "supervisor", 1, 0, { { NULL, "escalation", ARG_ID, "ESCALATION", 1 } }, NULL,
-	    print_ack, "acknowledge an escalation: its deadline's chain stops" },
-	{ "hold", "supervisor", 1, 0,
-	    { CASE_ARG, { "--reason", "reason", ARG_STRING, "TEXT", 1 } }, NULL, print_hold,
-	    "pause a case's act and plan clocks while it waits on an outside party" },
-	{ "resume", "supervisor", 1, 0,
-	    { CASE_ARG, { "--reason", "reason", ARG_STRING, "TEXT", 0 } }, NULL, print_hold,
-	    "restart a held case's clocks" },
-	{ "tail", "operator", 0, 1, { { "--escalations", "escalations", ARG_FLAG, NULL, 0 } },
-	    NULL, print_tailing, "print escalations and case changes as they happen" },
-	{ "report", "operator", 0, 0,
-	    { { "--from", "from", ARG_DATE, "DATE", 1 }, { "--to", "to", ARG_DATE, "DATE", 1 } },
-	    check_report, print_report,
-	    "calls and cases received, referred, closed by category and province" },
-	{ "status", "operator", 0, 0, { { 0 } }, NULL, print_status,
-	    "the daemon, its database and connections; today's calls" },
-	{ "reload", "supervisor", 1, 0, { { 0 } }, NULL, print_reload, "re-read the triage rules" },
-	{ "help", "operator", 0, 0, { { 0 } }, NULL, print_help, "the commands the daemon offers" },
-	{ NULL, NULL, 0, 0, { { 0 } }, NULL, NULL, NULL },
+    {"queue", "operator", 0, 0,
+        {{"--priority", "priority", ARG_PRIORITY, "N", 0}, {"--mine", "mine", ARG_FLAG, NULL, 0}},
+        NULL, print_queue, "open cases by priority, then the nearest deadline, then age"},
+    {"show", "operator", 0, 0, {CASE_ARG}, NULL, print_show,
+        "a case with its tickets, notes, events, triage decisions, timers, escalations"},
+    {"claim", "operator", 1, 0, {CASE_ARG}, NULL, print_claim,
+        "take a case (a supervisor may take it over)"},
+    {"release", "operator", 1, 0, {CASE_ARG}, NULL, print_release,
+        "give a case back (its owner or a supervisor)"},
+    {"note", "operator", 1, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL,
+        print_note, "append a note; the case is triaged again on it"},
+    {"set", "operator", 1, 0,
+        {CASE_ARG, {"category=", "category", ARG_STRING, "CATEGORY", 0},
+            {"priority=", "priority", ARG_PRIORITY, "N", 0},
+            {"--reason", "reason", ARG_STRING, "TEXT", 0}},
+        check_set, print_set, "set category or priority; lowering needs supervisor and --reason"},
+    {"close", "operator", 1, 0,
+        {CASE_ARG,
+            {"--outcome", "outcome", ARG_CHOICE, "referred|counselled|resolved|no_action|duplicate",
+                1},
+            {"--referred-to", "referred_to", ARG_STRING, "ORG", 0}},
+        check_close, print_close, "close a case with its outcome (referred needs --referred-to)"},
+    {"ack", "supervisor", 1, 0, {{NULL, "escalation", ARG_ID, "ESCALATION", 1}}, NULL, print_ack,
+        "acknowledge an escalation: its deadline's chain stops"},
+    {"hold", "supervisor", 1, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 1}}, NULL,
+        print_hold, "pause a case's act and plan clocks while it waits on an outside party"},
+    {"resume", "supervisor", 1, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 0}}, NULL,
+        print_hold, "restart a held case's clocks"},
+    {"tail", "operator", 0, 1, {{"--escalations", "escalations", ARG_FLAG, NULL, 0}}, NULL,
+        print_tailing, "print escalations and case changes as they happen"},
+    {"report", "operator", 0, 0,
+        {{"--from", "from", ARG_DATE, "DATE", 1}, {"--to", "to", ARG_DATE, "DATE", 1}},
+        check_report, print_report,
+        "calls and cases received, referred, closed by category and province"},
+    {"status", "operator", 0, 0, {{0}}, NULL, print_status,
+        "the daemon, its database and connections; today's calls"},
+    {"reload", "supervisor", 1, 0, {{0}}, NULL, print_reload, "re-read the triage rules"},
+    {"help", "operator", 0, 0, {{0}}, NULL, print_help, "the commands the daemon offers"},
+    {NULL, NULL, 0, 0, {{0}}, NULL, NULL, NULL},
 };
 
 static const struct command *
@@ -1105,7 +1146,8 @@ synopsis(const struct command *cmd)
 		else
 			xasprintf(&word, "%s%s%s", a->option,
 			    a->option[strlen(a->option) - 1] == '=' ? "" : " ", a->metavar);
-		xasprintf(&s, "%s %s%s%s", out, a->required ? "" : "[", word, a->required ? "" : "]");
+		xasprintf(
+		    &s, "%s %s%s%s", out, a->required ? "" : "[", word, a->required ? "" : "]");
 		free(word);
 		free(out);
 		out = s;
@@ -1119,11 +1161,11 @@ usage_text(FILE *f)
 	const struct command *cmd;
 	char *syn;
 
-	fprintf(f, "usage: hotline111 [-S SOCKET] [--json] COMMAND [ARGS]\n"
-		   "       hotline111 --help | --version\n\n"
-		   "  -S SOCKET  the console socket (default $" SOCKET_ENV ", else " DEFAULT_SOCKET
-		   ")\n"
-		   "  --json     print the daemon's result as JSON, one line\n\ncommands:\n");
+	fprintf(f,
+	    "usage: hotline111 [-S SOCKET] [--json] COMMAND [ARGS]\n"
+	    "       hotline111 --help | --version\n\n"
+	    "  -S SOCKET  the console socket (default $" SOCKET_ENV ", else " DEFAULT_SOCKET ")\n"
+	    "  --json     print the daemon's result as JSON, one line\n\ncommands:\n");
 	for (cmd = commands; cmd->name; cmd++) {
 		syn = synopsis(cmd);
 		fprintf(f, "  %s\n      %s (%s)\n", syn, cmd->help, cmd->role);
@@ -1134,8 +1176,7 @@ usage_text(FILE *f)
 
 /* --- arguments to a request ----------------------------------------------- */
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -1147,8 +1188,7 @@ usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-static void __attribute__((noreturn))
-usage_of(const struct command *cmd)
+static void __attribute__((noreturn)) usage_of(const struct command *cmd)
 {
 	char *syn = synopsis(cmd);
 
@@ -1158,7 +1198,7 @@ usage_of(const struct command *cmd)
 static int
 valid_date(const char *s)
 {
-	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int y, m, d, leap;
 
 	if (strlen(s) != 10 || strspn(s, "0123456789") != 4 || s[4] != '-' || s[7] != '-' ||
@@ -1199,7 +1239,8 @@ arg_value(const struct command *cmd, const struct arg *a, const char *s)
 		errno = 0;
 		n = strtoll(s, &end, 10);
 		if (*s < '0' || *s > '9' || *end != '\0' || errno || n < 1)
-			usage_error("%s: %s must be a positive integer, not '%s'", cmd->name, what, s);
+			usage_error(
+			    "%s: %s must be a positive integer, not '%s'", cmd->name, what, s);
 		return json_integer(n);
 	case ARG_PRIORITY:
 		if (strlen(s) != 1 || *s < '1' || *s > '4')
@@ -1208,11 +1249,13 @@ arg_value(const struct command *cmd, const struct arg *a, const char *s)
 		return json_integer(*s - '0');
 	case ARG_DATE:
 		if (!valid_date(s))
-			usage_error("%s: %s must be a date YYYY-MM-DD, not '%s'", cmd->name, what, s);
+			usage_error(
+			    "%s: %s must be a date YYYY-MM-DD, not '%s'", cmd->name, what, s);
 		return json_string(s);
 	case ARG_CHOICE:
 		if (!valid_choice(a->metavar, s))
-			usage_error("%s: %s must be one of %s, not '%s'", cmd->name, what, a->metavar, s);
+			usage_error(
+			    "%s: %s must be one of %s, not '%s'", cmd->name, what, a->metavar, s);
 		return json_string(s);
 	case ARG_FLAG:
 		return json_true();
@@ -1300,7 +1343,8 @@ parse_args(const struct command *cmd, int argc, char **argv)
 			if (a->kind == ARG_FLAG && value != NULL)
 				usage_error("%s: %s takes no value", cmd->name, a->option);
 			if (a->kind != ARG_FLAG && value == NULL && ++i == argc)
-				usage_error("%s: %s needs a value (%s)", cmd->name, a->option, a->metavar);
+				usage_error(
+				    "%s: %s needs a value (%s)", cmd->name, a->option, a->metavar);
 			arg_set(cmd, req, a, a->kind == ARG_FLAG ? "" : value ? value : argv[i]);
 			continue;
 		}
@@ -1392,7 +1436,7 @@ now_ms(void)
 static void
 conn_wait(struct conn *c, long long deadline_ms)
 {
-	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 	long long left;
 	int r;
 
@@ -1690,5 +1734,7 @@ main(int argc, char **argv)
 	conn_open(&c, path);
 	converse(&c, cmd, req);
 	json_decref(req);
+	close(c.fd);
+	free(c.buf);
 	return EXIT_OK;
 }

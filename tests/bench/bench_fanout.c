@@ -56,9 +56,9 @@ struct console {
 	int fd;
 	char *in;
 	size_t in_len;
-	double *arrival;	/* by case id; 0: not yet */
+	double *arrival; /* by case id; 0: not yet */
 	size_t cap;
-	uint64_t got;		/* distinct case alerts */
+	uint64_t got; /* distinct case alerts */
 	int closed;
 };
 
@@ -68,18 +68,17 @@ struct opts {
 	double rate, seconds;
 };
 
-static struct opts o = { .consoles = 200, .threads = 1, .rate = 1000, .seconds = 20 };
+static struct opts o = {.consoles = 200, .threads = 1, .rate = 1000, .seconds = 20};
 static struct console *consoles;
 static uint64_t nevents;
 static double t0;
-static double *ack_at;		/* by event */
-static int64_t *case_of;	/* by event */
+static double *ack_at;   /* by event */
+static int64_t *case_of; /* by event */
 static atomic_uint_fast64_t acked, delivered;
 static atomic_int stop, failed;
 static atomic_uint_fast64_t last_progress_ms;
 
-static void __attribute__((format(printf, 1, 2), noreturn))
-die(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -91,8 +90,7 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-static void __attribute__((format(printf, 1, 2)))
-fail(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -125,7 +123,7 @@ progress(void)
 static int
 connect_unix(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -204,7 +202,8 @@ console_line(struct console *c, const char *line, double t)
 	const char *p = line;
 	long long id = -1;
 
-	if (strstr(line, "\"alert\":\"case\"") == NULL || strstr(line, "\"change\":\"event\"") == NULL)
+	if (strstr(line, "\"alert\":\"case\"") == NULL ||
+	    strstr(line, "\"change\":\"event\"") == NULL)
 		return;
 	while ((p = strstr(p, "\"case\":")) != NULL) {
 		p += 7;
@@ -241,12 +240,13 @@ console_read(struct console *c)
 			return;
 		if (r <= 0) {
 			c->closed = 1;
-			fail("a console was closed by the daemon (%s)", r < 0 ? strerror(errno) : "EOF");
+			fail("a console was closed by the daemon (%s)",
+			    r < 0 ? strerror(errno) : "EOF");
 			return;
 		}
 		t = now_s();
 		c->in_len += (size_t)r;
-		for (start = 0; (nl = memchr(c->in + start, '\n', c->in_len - start)); ) {
+		for (start = 0; (nl = memchr(c->in + start, '\n', c->in_len - start));) {
 			*nl = '\0';
 			console_line(c, c->in + start, t);
 			start = (size_t)(nl - c->in) + 1;
@@ -288,11 +288,11 @@ reader_main(void *arg)
 /* --- the bridge -------------------------------------------------------- */
 
 static const char *const texts[] = {
-	"Mẹ của một bé trai 9 tuổi phản ánh con bị bạn cùng lớp đánh, bắt nạt ở trường suốt hai "
-	"tháng, có vết bầm ở tay và lưng.",
-	"Cuộc gọi hỏi thông tin về thủ tục làm giấy khai sinh cho con khi bố mẹ chưa đăng ký kết hôn.",
-	"Người dân báo có hai em nhỏ tắm ở ao gần nhà, một em bị đuối nước đã được vớt lên.",
-	"Em 15 tuổi kể bị cha dượng đánh đập, chửi mắng mỗi khi say rượu.",
+    "Mẹ của một bé trai 9 tuổi phản ánh con bị bạn cùng lớp đánh, bắt nạt ở trường suốt hai "
+    "tháng, có vết bầm ở tay và lưng.",
+    "Cuộc gọi hỏi thông tin về thủ tục làm giấy khai sinh cho con khi bố mẹ chưa đăng ký kết hôn.",
+    "Người dân báo có hai em nhỏ tắm ở ao gần nhà, một em bị đuối nước đã được vớt lên.",
+    "Em 15 tuổi kể bị cha dượng đánh đập, chửi mắng mỗi khi say rượu.",
 };
 
 static size_t
@@ -300,8 +300,9 @@ event_line(char *buf, size_t size, uint64_t g)
 {
 	int n = snprintf(buf, size,
 	    "{\"id\":\"%s-%llu\",\"type\":\"ticket.created\",\"ticket_id\":\"%s-%llu\","
-	    "\"text\":\"%s\"}\n", o.prefix, (unsigned long long)g, o.prefix,
-	    (unsigned long long)g, texts[g % (sizeof(texts) / sizeof(texts[0]))]);
+	    "\"text\":\"%s\"}\n",
+	    o.prefix, (unsigned long long)g, o.prefix, (unsigned long long)g,
+	    texts[g % (sizeof(texts) / sizeof(texts[0]))]);
 
 	return (size_t)n;
 }
@@ -344,7 +345,7 @@ bridge_read(int fd, char *in, size_t *in_len)
 	}
 	t = now_s();
 	*in_len += (size_t)r;
-	for (start = 0; (nl = memchr(in + start, '\n', *in_len - start)); ) {
+	for (start = 0; (nl = memchr(in + start, '\n', *in_len - start));) {
 		*nl = '\0';
 		bridge_line(in + start, t);
 		start = (size_t)(nl - in) + 1;
@@ -360,7 +361,7 @@ bridge_main(void *arg)
 	char *in = xmalloc(LINE_MAX_BYTES * 2), *out = xmalloc(1 << 20), *line;
 	size_t in_len = 0, out_len = 0;
 	uint64_t sent = 0;
-	struct pollfd p = { .fd = fd };
+	struct pollfd p = {.fd = fd};
 	double now, next;
 	ssize_t w;
 
@@ -369,7 +370,7 @@ bridge_main(void *arg)
 	while (!atomic_load(&stop) && atomic_load(&acked) < nevents) {
 		now = now_s();
 		while (sent < nevents && t0 + (double)sent / o.rate <= now &&
-		    out_len + 4096 < (1 << 20))
+		       out_len + 4096 < (1 << 20))
 			out_len += event_line(out + out_len, 4096, sent++);
 		if (out_len > 0 && (w = send(fd, out, out_len, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0) {
 			memmove(out, out + w, out_len - (size_t)w);
@@ -412,8 +413,8 @@ static void
 print_row(const char *name, double *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
-	printf("%-40s %9.2f %9.2f %9.2f %9.2f\n", name, pct(v, n, 50), pct(v, n, 90),
-	    pct(v, n, 99), pct(v, n, 100));
+	printf("%-40s %9.2f %9.2f %9.2f %9.2f\n", name, pct(v, n, 50), pct(v, n, 90), pct(v, n, 99),
+	    pct(v, n, 100));
 }
 
 /* Per second of the run: the ack and every-console figures of its events. */
@@ -442,7 +443,8 @@ print_timeline(const double *every)
 static int
 report(double wall, double cpu)
 {
-	double *every = xcalloc(nevents, sizeof(double)), *spread = xcalloc(nevents, sizeof(double));
+	double *every = xcalloc(nevents, sizeof(double)),
+	       *spread = xcalloc(nevents, sizeof(double));
 	double *each = xcalloc(nevents * (size_t)o.consoles, sizeof(double));
 	double *ack = xcalloc(nevents, sizeof(double)), lo, hi, t;
 	uint64_t g, n = atomic_load(&acked), nd = 0, missing = 0;
@@ -462,12 +464,13 @@ report(double wall, double cpu)
 			lo = fmin(lo, t);
 			hi = fmax(hi, t);
 		}
-		every[g] = hi - ack_at[g];
-		spread[g] = hi - lo;
+		every[g] = o.consoles > 0 ? hi - ack_at[g] : NAN;
+		spread[g] = o.consoles > 0 ? hi - lo : NAN;
 		ack[g] = ack_at[g] - (t0 + (double)g / o.rate);
 	}
 	printf("\nhotline111 console fan-out: %d consoles tailing, %llu events at %.0f/s "
-	       "(%.0f/s achieved)\n", o.consoles, (unsigned long long)n, o.rate, (double)n / wall);
+	       "(%.0f/s achieved)\n",
+	    o.consoles, (unsigned long long)n, o.rate, (double)n / wall);
 	if (o.timeline && o.consoles > 0 && n == nevents)
 		print_timeline(every);
 	printf("%-40s %9s %9s %9s %9s\n", "ms after the event's ack", "p50", "p90", "p99", "max");
@@ -483,7 +486,8 @@ report(double wall, double cpu)
 	if (missing > 0 && !atomic_load(&failed))
 		fail("%llu alerts never reached their console", (unsigned long long)missing);
 	if (n < nevents && !atomic_load(&failed))
-		fail("%llu of %llu events acked", (unsigned long long)n, (unsigned long long)nevents);
+		fail("%llu of %llu events acked", (unsigned long long)n,
+		    (unsigned long long)nevents);
 	printf("RESULT consoles=%d rate=%.0f events=%llu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
 	       "delivery_p50_ms=%.2f delivery_p99_ms=%.2f ack_p50_ms=%.2f ack_p99_ms=%.2f\n",
 	    o.consoles, o.rate, (unsigned long long)n, pct(every, n, 50), pct(every, n, 99),
@@ -498,11 +502,10 @@ report(double wall, double cpu)
 
 /* --- main -------------------------------------------------------------- */
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: bench_fanout -S BRIDGE_SOCKET -C CONSOLE_SOCKET [-c CONSOLES] "
-			"[-r RATE] [-d SECONDS] [-t READER_THREADS] [--prefix P] [--timeline]\n");
+	                "[-r RATE] [-d SECONDS] [-t READER_THREADS] [--prefix P] [--timeline]\n");
 	exit(2);
 }
 
@@ -511,24 +514,41 @@ parse_opts(int argc, char **argv)
 {
 	enum { O_PREFIX = 256, O_TIMELINE };
 	static const struct option longopts[] = {
-		{ "prefix", required_argument, NULL, O_PREFIX },
-		{ "timeline", no_argument, NULL, O_TIMELINE },
-		{ NULL, 0, NULL, 0 },
+	    {"prefix", required_argument, NULL, O_PREFIX},
+	    {"timeline", no_argument, NULL, O_TIMELINE},
+	    {NULL, 0, NULL, 0},
 	};
 	static char prefix[64];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "S:C:c:r:d:t:", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'S': o.bridge = optarg; break;
-		case 'C': o.console = optarg; break;
-		case 'c': o.consoles = atoi(optarg); break;
-		case 'r': o.rate = atof(optarg); break;
-		case 'd': o.seconds = atof(optarg); break;
-		case 't': o.threads = atoi(optarg); break;
-		case O_PREFIX: o.prefix = optarg; break;
-		case O_TIMELINE: o.timeline = 1; break;
-		default: usage();
+		case 'S':
+			o.bridge = optarg;
+			break;
+		case 'C':
+			o.console = optarg;
+			break;
+		case 'c':
+			o.consoles = atoi(optarg);
+			break;
+		case 'r':
+			o.rate = atof(optarg);
+			break;
+		case 'd':
+			o.seconds = atof(optarg);
+			break;
+		case 't':
+			o.threads = atoi(optarg);
+			break;
+		case O_PREFIX:
+			o.prefix = optarg;
+			break;
+		case O_TIMELINE:
+			o.timeline = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!o.bridge || !o.console || optind != argc || o.consoles < 0 || o.rate <= 0 ||
@@ -547,7 +567,7 @@ cpu_self(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -560,7 +580,8 @@ wait_for_the_end(void)
 		usleep(10000);
 		now = now_s();
 		want = atomic_load(&acked) * (uint64_t)o.consoles;
-		if (atomic_load(&stop) || (atomic_load(&acked) == nevents && atomic_load(&delivered) >= want))
+		if (atomic_load(&stop) ||
+		    (atomic_load(&acked) == nevents && atomic_load(&delivered) >= want))
 			break;
 		if (atomic_load(&acked) == nevents && drain == 0)
 			drain = now + DRAIN_S;
@@ -590,7 +611,8 @@ main(int argc, char **argv)
 	consoles = xcalloc((size_t)o.consoles + 1, sizeof(*consoles));
 	for (i = 0; i < o.consoles; i++)
 		console_open(&consoles[i]);
-	fprintf(stderr, "== %d consoles tailing; %llu events at %.0f/s over one bridge connection\n",
+	fprintf(stderr,
+	    "== %d consoles tailing; %llu events at %.0f/s over one bridge connection\n",
 	    o.consoles, (unsigned long long)nevents, o.rate);
 	readers = xcalloc((size_t)o.threads, sizeof(*readers));
 	rd = xcalloc((size_t)o.threads, sizeof(*rd));
@@ -599,7 +621,7 @@ main(int argc, char **argv)
 	t0 = now_s() + 0.1;
 	progress();
 	for (i = 0; i < o.threads; i++) {
-		rd[i] = (struct reader){ i, o.threads };
+		rd[i] = (struct reader){i, o.threads};
 		pthread_create(&readers[i], NULL, reader_main, &rd[i]);
 	}
 	pthread_create(&bridge, NULL, bridge_main, &fd);

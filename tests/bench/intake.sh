@@ -7,22 +7,32 @@
 # In one run, in a fresh temporary directory:
 #   - a private PostgreSQL (scripts/pg-sandbox; fsync and synchronous_commit
 #     stay on, as pg-sandbox leaves them: an ack means durable), the schema
-#     applied by hotline111d --migrate;
-#   (a) pgbench -n -c 1 -M prepared: the daemon's statement, h111_apply(), with
-#       ONE event per transaction (6 per script run: the events of one call);
+#     applied by hotline111d --migrate, then hotline111d started (it writes
+#     the escalation policy that h111_apply arms deadlines with) and warmed
+#     up with 600 events;
+#   (a) pgbench -n -c 1 -M prepared: the daemon's statement (read from
+#       src/store.c) with ONE event per transaction (6 per script run: the
+#       events of one call);
 #   (b) the same with 100 events per statement/transaction;
-#   (c) hotline111d + bench_intake at full speed (FULL_EVENTS over FULL_CONNS
-#       connections, FULL_WINDOW unacked per connection);
+#   (c) bench_intake at full speed (FULL_EVENTS over FULL_CONNS connections,
+#       FULL_WINDOW unacked per connection);
 #   (d) bench_intake at a fixed RATE events/s for RATE_SECONDS;
-# then a summary: events/s of each, the ratios daemon/pgbench, the fixed-rate
-# latencies against the goals, commit (batch) sizes the daemon reached, CPU
-# of the daemon and of its PostgreSQL backend, and the daemon's peak RSS.
+# each after a CHECKPOINT. Then a summary: events/s of each, the ratios
+# daemon/pgbench, the fixed-rate latencies against the goals, the commit
+# (batch) sizes the daemon reached (events sharing a stored_at), the CPU of
+# the daemon and of the backend running h111_apply (read from /proc), that
+# backend's CPU per event, and the daemon's peak RSS. Every event acked is
+# checked to be in the events table, and pgbench's events too.
 #
 # The events are the same in all four: bench_intake's mix of call.offered,
 # call.answered, ticket.created (~300 bytes of Vietnamese), ticket.updated,
 # call.ended, ticket.closed, in the element form the daemon sends to
-# h111_apply ({"ev":…,"rx":…,"client":…,"triage":…}); for pgbench the JSON
-# text is assembled in SQL from templates, with ids from gen_random_uuid().
+# h111_apply ({"ev":…,"rx":…,"client":…,"triage":…}, the decisions those of
+# the rules file for each text); for pgbench the JSON text is assembled in
+# SQL from templates, with ids from gen_random_uuid().
+#
+# The machine's load average is printed with the summary: on a shared
+# 2-core machine other work moves these figures, the fixed-rate tail most.
 #
 # Environment: H111_BUILD (build tree, default build-bench beside the
 # sources; build it with
@@ -166,6 +176,17 @@ q -c "CREATE TABLE h111_bench_dec (n serial, decision text)" \
         FROM (SELECT kind, i, row_number() OVER (ORDER BY kind DESC, i) AS n
                 FROM h111_bench_text) o JOIN h111_bench_dec d USING (n)
        WHERE (t.kind, t.i) = (o.kind, o.i)"
+# A call with a caller number comes with a variant per repeat_caller
+# threshold (src/cases.c), which h111_apply chooses by counting the caller's
+# earlier cases: the call.offered template carries one like the shipped rule.
+repeat=$(sed -n 's/.*repeat_caller *= *{ *cases *= *\([0-9]*\); *days *= *\([0-9]*\);.*/\1 \2/p' "$rules" |
+	head -1)
+offered='{"priority":4,"category":null,"rules":[],"tags":[]}'
+if [ -n "$repeat" ]; then
+	set -- $repeat
+	offered='{"priority":4,"category":null,"rules":[],"tags":[],"repeat":{"days":'$2',"variants":[{"min":'$1',"decision":{"priority":3,"category":null,"rules":["repeat-caller"],"tags":["repeat-caller"]}}]}}'
+fi
+q -c "CREATE TABLE h111_bench_offered (decision text)" -c "INSERT INTO h111_bench_offered VALUES ('$offered')"
 q <<'EOF'
 CREATE FUNCTION pg_temp.el(v int, step int) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -193,7 +214,7 @@ BEGIN
     IF step = 0 THEN
         ev := format('"type":"call.offered","ts":"%s","call_id":"c@CALL@","caller":"+8491234567%s","line":"111","queue":"tu-van","ivr":["2"],"province":"%s","lang":"vi"',
                      ts, v, provinces[i]);
-        dec := '{"priority":4,"category":null,"rules":[],"tags":[]}';
+        dec := (SELECT decision FROM h111_bench_offered);
     ELSIF step = 1 THEN
         ev := format('"type":"call.answered","ts":"%s","call_id":"c@CALL@","operator":"%s"', ts, ops[i]);
     ELSIF step = 2 THEN

@@ -13,7 +13,8 @@
 #     all but WINDOW of them fall 1 to 31 days from now; the WINDOW others
 #     come due RATE per second, evenly (due = T0 + i * 1000/RATE ms),
 #     starting LEAD_S seconds after the daemon starts; they are spread over
-#     the cases (every DEADLINES/WINDOW-th slot). Every timer is a plain
+#     the cases and the four kinds (every DEADLINES/WINDOW-th slot, one less
+#     when that is a multiple of 4). Every timer is a plain
 #     deadline: warn_at NULL, level 0, due_at = next_at, started_at = due_at
 #     minus the policy's duration for its priority, so each window timer
 #     fires exactly one 'escalation' (level 1; the next level is `repeat`

@@ -25,6 +25,7 @@ from harness import BUILD, Client, Daemon, Postgres, ev  # noqa: E402
 CLIENT = os.path.join(BUILD, "src", "hotline111")
 OPERATOR, SUPERVISOR = "h111op", "h111sup"  # system users the role tests run as
 ROOT = os.getuid() == 0
+ME = pwd.getpwuid(os.getuid()).pw_name if not ROOT else "root"  # admin: the daemon's own user
 FAST = ["escalation.warn=0", "escalation.repeat=600",
         "escalation.p4={ answer = 1; claim = 2; act = 600; }"]
 LOG_KEYS = ["ts", "kind", "escalation", "case", "priority", "category", "deadline", "level",
@@ -68,7 +69,10 @@ def start_daemon():
     d = Daemon(pg, sets=FAST + [operators_setting()])
     os.chmod(d.dir, 0o755)  # the operators' users reach the socket through it
     d.console = os.path.join(d.dir, "console.sock")
-    return d.start()
+    d.start()
+    # Ready when the console says its database is up (its connection is its own).
+    wait_for(lambda: json.loads(ok("--json", "status", sock=d.console))["database"] == "up")
+    return d
 
 
 def setUpModule():
@@ -174,6 +178,20 @@ class Tail:
         self.proc.stderr.close()
 
 
+def who(actor):
+    """The operator of an audit row's actor ("lan", or "console:lan")."""
+    return actor.split(":")[-1]
+
+
+def logged(d, escalation):
+    """The escalation log's records of one escalation."""
+    path = os.path.join(d.dir, "escalations.log")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [r for r in map(json.loads, f) if r["escalation"] == escalation]
+
+
 def case_alert(case, change):
     return lambda a: (a.get("alert") == "case" and a["case"]["case"] == case
                       and a["case"]["change"] == change)
@@ -216,7 +234,7 @@ class Console(unittest.TestCase):
 
     def test_claim_note_close(self):
         case = new_case()
-        self.assertEqual(ok("claim", str(case)), "case %d claimed by root\n" % case)
+        self.assertEqual(ok("claim", str(case)), "case %d claimed by %s\n" % (case, ME))
         self.assertIn(case, [r["case"] for r in js("queue", "--mine")["cases"]])
         noted = js("note", str(case), *DROWNING.split())
         self.assertEqual((noted["case"], noted["priority"], noted["category"]),
@@ -226,13 +244,13 @@ class Console(unittest.TestCase):
         self.assertRegex(human, r"^case %d note added: P1!! drowning because .*drowning-keywords"
                          % case)
         shown = ok("show", str(case))
-        self.assertRegex(shown, r"^case %d  P1!!  drowning  open  operator root\n" % case)
+        self.assertRegex(shown, r"^case %d  P1!!  drowning  open  operator %s\n" % (case, ME))
         self.assertIn("      " + DROWNING + "\n", shown, "the note's text")
         self.assertRegex(shown, r"P4 -> P1  drowning  because [^\n]*drowning-keywords",
                          "the triage decision says why")
         full = js("show", str(case))
         self.assertEqual([n["text"] for n in full["notes"]], [DROWNING, "gia đình đang tìm"])
-        self.assertEqual(full["case"]["operator"], "root")
+        self.assertEqual(full["case"]["operator"], ME)
 
         self.assertEqual(ok("close", str(case), "--outcome", "referred", "--referred-to",
                             "Công an xã Tân Lập"), "case %d closed: referred\n" % case)
@@ -242,11 +260,16 @@ class Console(unittest.TestCase):
         self.assertNotIn(case, [r["case"] for r in js("queue")["cases"]])
         self.assertEqual(pg.query("SELECT status, outcome, referred_to FROM cases WHERE id = %d"
                                   % case), [["closed", "referred", "Công an xã Tân Lập"]])
-        actions = [r[0] for r in pg.query("SELECT action FROM audit WHERE case_id = %d AND "
-                                          "action LIKE 'case.%%' ORDER BY id" % case)]
-        self.assertEqual(actions, ["case.claim", "case.note", "case.note", "case.close"])
+        rows = pg.query("SELECT actor, peer, action, after FROM audit WHERE case_id = %d AND "
+                        "action LIKE 'case.%%' ORDER BY id" % case)
+        self.assertEqual([r[2] for r in rows], ["case.claim", "case.note", "case.note",
+                                                "case.close"])
+        for actor, peer, _, _ in rows:
+            self.assertEqual(who(actor), ME)
+            self.assertRegex(peer, r"\buid %d\b" % os.getuid())
+        self.assertEqual(json.loads(rows[-1][3])["referred_to"], "Công an xã Tân Lập")
 
-    def test_set_hold_resume_release_as_root(self):
+    def test_set_hold_resume_release_as_admin(self):
         case = new_case()
         self.assertRegex(ok("set", str(case), "category=neglect", "priority=2"),
                          r"^case %d set: P2 neglect\n$" % case)
@@ -309,18 +332,18 @@ class Console(unittest.TestCase):
                 (actor, peer, json.loads(before) if before else None,
                  json.loads(after) if after else None))
         sets = by_action["case.set"]
-        self.assertEqual([(s[0], s[2]["priority"], s[3]["priority"]) for s in sets],
+        self.assertEqual([(who(s[0]), s[2]["priority"], s[3]["priority"]) for s in sets],
                          [("lan", 2, 1), ("mai", 1, 3)])
         self.assertEqual(sets[1][3]["reason"], "gọi lại: trẻ đã an toàn")
         self.assertRegex(sets[0][1], r"\buid %d\b" % users[OPERATOR], "the peer is recorded")
-        self.assertEqual([a[0] for a in by_action["case.hold"] + by_action["case.resume"]],
+        self.assertEqual([who(a[0]) for a in by_action["case.hold"] + by_action["case.resume"]],
                          ["mai", "mai"])
-        self.assertEqual([(a[0], a[3]["operator"]) for a in by_action["case.claim"]],
+        self.assertEqual([(who(a[0]), a[3]["operator"]) for a in by_action["case.claim"]],
                          [("lan", "lan"), ("mai", "mai")])
         acks = pg.query("SELECT actor, peer FROM audit WHERE action = 'escalation.ack' AND "
                         "case_id = %d" % p4)
         self.assertEqual(len(acks), 1)
-        self.assertEqual(acks[0][0].split(":")[-1], "mai")
+        self.assertEqual(who(acks[0][0]), "mai")
 
     @unittest.skipUnless(ROOT, "needs a user that is not a console operator: run as root")
     def test_unknown_uid_is_refused(self):
@@ -339,10 +362,7 @@ class Console(unittest.TestCase):
             self.assertEqual(list(alert), LOG_KEYS, "exactly the escalation log record")
             self.assertEqual((alert["deadline"], alert["level"], alert["kind"]),
                              ("claim", 1, "escalation"))
-            with open(os.path.join(daemon.dir, "escalations.log")) as f:
-                logged = [json.loads(x) for x in f if json.loads(x)["escalation"] ==
-                          alert["escalation"]]
-            self.assertEqual(logged, [alert])
+            self.assertEqual(wait_for(lambda: logged(daemon, alert["escalation"])), [alert])
             line = human.expect(lambda x: " case %d " % case in x and "ESCALATION" in x)
             self.assertRegex(line, r"^\d\d:\d\d:\d\d ESCALATION L1 case %d P4 info claim "
                              r"\(\d+(\.\d)? m?s late\) caller - \[info-request\] #%d$"
@@ -351,14 +371,14 @@ class Console(unittest.TestCase):
             ok("claim", str(case))
             claim = everything.alert(case_alert(case, "claim"))["case"]
             self.assertEqual((claim["by"], claim["operator"], claim["status"]),
-                             ("root", "root", "open"))
+                             (ME, ME, "open"))
             self.assertRegex(human.expect(lambda x: "claimed" in x),
-                             r"^\d\d:\d\d:\d\d case %d P4 info claimed by root$" % case)
+                             r"^\d\d:\d\d:\d\d case %d P4 info claimed by %s$" % (case, ME))
             escalations.alert(escalation_alert(case))
             ok("close", str(case), "--outcome", "counselled")
             everything.alert(case_alert(case, "close"))
             self.assertRegex(human.expect(lambda x: "closed" in x),
-                             r"^\d\d:\d\d:\d\d case %d P4 info closed by root$" % case)
+                             r"^\d\d:\d\d:\d\d case %d P4 info closed by %s$" % (case, ME))
             time.sleep(0.3)
             while not escalations.lines.empty():
                 escalations.seen.append(escalations.lines.get())
@@ -377,10 +397,14 @@ class Console(unittest.TestCase):
                 seen = tail.alert(case_alert(case, "event"))["case"]
                 self.assertEqual((seen["priority"], seen["category"]), (1, "drowning"))
                 ok("claim", str(case))  # through the first daemon's console
-                self.assertEqual(tail.alert(case_alert(case, "claim"))["case"]["by"], "root")
+                self.assertEqual(tail.alert(case_alert(case, "claim"))["case"]["by"], ME)
                 # ... and the other way round.
                 ok("note", str(case), "đã", "gọi", "công", "an", sock=other.console)
                 tail.alert(case_alert(case, "note"))
+                other.destroy()
+                self.assertEqual(tail.proc.wait(10), 1, "tail ends when its daemon goes")
+                self.assertEqual(tail.expect(lambda x: "tailing" not in x, q=tail.errors),
+                                 "hotline111: the daemon closed the connection")
             finally:
                 tail.stop()
         finally:
@@ -389,7 +413,7 @@ class Console(unittest.TestCase):
     def test_bad_requests_on_the_socket(self):
         c = Client(daemon.console)
         self.assertEqual(c.greeting, {"hello": "hotline111-console", "proto": 1,
-                                      "operator": "root", "role": "admin"})
+                                      "operator": ME, "role": "admin"})
 
         def refused(reply, code):
             self.assertEqual((reply["ok"], reply["error"]), (False, code), reply)
@@ -456,6 +480,10 @@ class Console(unittest.TestCase):
             self.assertIn(key, st)
         self.assertEqual(st["pid"], daemon.proc.pid)
         self.assertRegex(ok("status"), r"(?m)^database +up$")
+
+    def test_reload(self):
+        self.assertRegex(ok("reload"), r"^rules reloaded: \d+ rules\n$")
+        self.assertGreater(js("reload")["rules"], 10)
 
     def test_exit_statuses(self):
         self.assertEqual(hotline("status").returncode, 0)
