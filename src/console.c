@@ -62,6 +62,7 @@ struct console {
 	size_t nclients;
 	unsigned next_id;
 	int stopped;
+	int db_was_up; /* until its first connection, requests wait for it */
 };
 
 struct command {
@@ -164,10 +165,15 @@ db_reply(PGresult *res, void *arg)
 	    "the database refused the request (SQLSTATE %s)", state);
 }
 
+/*
+ * While the database is lost, a request is refused at once (an operator
+ * should know); in the first moments after start-up it waits for the
+ * connection instead.
+ */
 static void
 query(struct client *cl, const char *sql, int n, const char *const *params)
 {
-	if (!db_is_up(cl->con->db)) {
+	if (!db_is_up(cl->con->db) && cl->con->db_was_up) {
 		reply_error(cl, "unavailable", "the database is unreachable; try again");
 		return;
 	}
@@ -494,7 +500,7 @@ status_reply(PGresult *res, void *arg)
 static void
 cmd_status(struct client *cl, json_t *req)
 {
-	if (!db_is_up(cl->con->db)) {
+	if (!db_is_up(cl->con->db) && cl->con->db_was_up) {
 		status_reply(NULL, cl);
 		return;
 	}
@@ -651,6 +657,13 @@ static void
 broadcast(struct console *con, json_t *alert, int escalation)
 {
 	struct client *cl, *next;
+	char *line = json_dumps(alert, JSON_COMPACT);
+	size_t len;
+
+	if (line == NULL)
+		fatal("console: out of memory");
+	len = strlen(line);
+	line[len++] = '\n'; /* json_dumps leaves room: its NUL becomes the newline */
 
 	for (cl = TAILQ_FIRST(&con->clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, entry);
@@ -660,8 +673,9 @@ broadcast(struct console *con, json_t *alert, int escalation)
 			client_close(cl, "tail not read: too far behind");
 			continue;
 		}
-		send_json(cl, alert);
+		bufferevent_write(cl->bev, line, len);
 	}
+	free(line);
 }
 
 /* NOTIFY from any daemon on the database. The caller is masked here,
@@ -750,6 +764,12 @@ identify(struct console *con, int fd, struct client *cl)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
 		return 0;
 	snprintf(cl->peer, sizeof(cl->peer), "uid %u pid %d", (unsigned)cred.uid, (int)cred.pid);
+	if (cred.uid == 0 || cred.uid == geteuid()) {
+		pw = getpwuid(cred.uid);
+		snprintf(cl->name, sizeof(cl->name), "%s", pw ? pw->pw_name : "root");
+		cl->role = ROLE_ADMIN;
+		return 1;
+	}
 	for (int i = 0; i < con->operators.n; i++) {
 		const struct console_operator *op = &con->operators.v[i];
 		if ((uid_t)op->uid != cred.uid)
@@ -759,12 +779,8 @@ identify(struct console *con, int fd, struct client *cl)
 		    strcmp(op->role, "supervisor") == 0 ? ROLE_SUPERVISOR : ROLE_OPERATOR;
 		return 1;
 	}
-	if (cred.uid != 0 && cred.uid != geteuid())
-		return 0;
-	pw = getpwuid(cred.uid);
-	snprintf(cl->name, sizeof(cl->name), "%s", pw ? pw->pw_name : "root");
-	cl->role = ROLE_ADMIN;
-	return 1;
+	snprintf(cl->name, sizeof(cl->name), "uid %u", (unsigned)cred.uid);
+	return 0;
 }
 
 static void
@@ -794,7 +810,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	cl->con = con;
 	if (con->stopped || !identify(con, fd, cl)) {
 		snprintf(detail, sizeof(detail), "%s is not a console operator (console.operators)",
-		    cl->peer[0] ? cl->peer : "this peer");
+		    cl->name[0] ? cl->name : "this peer");
 		log_warn("console: refused %s", cl->peer[0] ? cl->peer : "a peer");
 		refuse(fd, con->stopped ? "the daemon is stopping" : detail);
 		free(cl);
@@ -815,6 +831,14 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 }
 
 /* --- public ------------------------------------------------------------ */
+
+static void
+db_state(int up, void *arg)
+{
+	struct console *con = arg;
+
+	con->db_was_up |= up;
+}
 
 static void
 copy_operators(struct operator_list *dst, const struct operator_list *src)
@@ -842,7 +866,7 @@ console_new(struct event_base *base, const struct config *cfg, const struct cons
 	con->hooks = *hooks;
 	TAILQ_INIT(&con->clients);
 	copy_operators(&con->operators, &cfg->operators);
-	con->db = db_new(base, "database[console]", cfg->db_conninfo, NULL, NULL);
+	con->db = db_new(base, "database[console]", cfg->db_conninfo, db_state, con);
 	db_listen(con->db, "hotline111", notified, con);
 	return con;
 }

@@ -396,7 +396,8 @@ BEGIN
                   priority, category, rules, ev);
         -- consoles that tail hear of every change (LISTEN hotline111)
         PERFORM pg_notify('hotline111', jsonb_build_object('alert', 'case', 'case',
-            (SELECT jsonb_build_object('case', c.id, 'priority', c.priority,
+            (SELECT jsonb_build_object('ts', h111_time(now()),  -- 003_console.sql
+                 'case', c.id, 'priority', c.priority,
                  'category', c.category, 'status', c.status, 'operator', c.operator,
                  'change', 'event', 'by', 'bridge:' || coalesce(el->>'client', '-'),
                  'event', ev->>'id') FROM cases c WHERE c.id = cid))::text);

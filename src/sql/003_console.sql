@@ -33,8 +33,9 @@ $$;
 
 CREATE FUNCTION h111_case_brief(c cases, change text, actor text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('case', c.id, 'priority', c.priority, 'category', c.category,
-        'status', c.status, 'operator', c.operator, 'change', change, 'by', actor)
+    SELECT jsonb_build_object('ts', h111_time(now()), 'case', c.id, 'priority', c.priority,
+        'category', c.category, 'status', c.status, 'operator', c.operator, 'change', change,
+        'by', actor)
 $$;
 
 CREATE FUNCTION h111_publish(c cases, change text, actor text) RETURNS void
@@ -43,10 +44,11 @@ LANGUAGE sql AS $$
         'case', h111_case_brief(c, change, actor))::text)
 $$;
 
+-- actor is the operator's name; the audit trail says where it came from.
 CREATE FUNCTION h111_audit(actor text, peer text, action text, cid bigint, before jsonb,
                            after jsonb) RETURNS void LANGUAGE sql AS $$
     INSERT INTO audit (actor, peer, action, case_id, before, after)
-        VALUES (actor, peer, action, cid, before, after)
+        VALUES ('console:' || actor, peer, action, cid, before, after)
 $$;
 
 CREATE FUNCTION h111_case_for_update(cid bigint) RETURNS cases LANGUAGE plpgsql AS $$
@@ -239,7 +241,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'escalation % not found', p_escalation USING ERRCODE = 'H1404';
     END IF;
-    IF h111_ack(p_escalation, actor, peer) IS NULL THEN
+    IF h111_ack(p_escalation, 'console:' || actor, peer) IS NULL THEN
         RAISE EXCEPTION 'escalation % was acknowledged by % already', p_escalation, e.acked_by
             USING ERRCODE = 'H1409';
     END IF;
@@ -263,7 +265,7 @@ BEGIN
         RAISE EXCEPTION 'case % is %', cid, CASE WHEN p_hold THEN 'on hold already'
             ELSE 'not on hold' END USING ERRCODE = 'H1409';
     END IF;
-    PERFORM h111_hold(cid, p_hold, p_reason, actor, peer);
+    PERFORM h111_hold(cid, p_hold, p_reason, 'console:' || actor, peer);
     SELECT * INTO c FROM cases WHERE id = cid;
     PERFORM h111_publish(c, CASE WHEN p_hold THEN 'hold' ELSE 'resume' END, actor);
     RETURN jsonb_build_object('case', cid, 'held', p_hold);

@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Client, Daemon, Postgres, ev  # noqa: E402
+from harness import wait_for, BUILD, Client, Daemon, Postgres, ev  # noqa: E402
 
 CLIENT = os.path.join(BUILD, "src", "hotline111")
 OPERATOR, SUPERVISOR = "h111op", "h111sup"  # system users the role tests run as
@@ -38,16 +38,6 @@ INFO = "cho hỏi thông tin"
 
 pg = daemon = None
 users = {}
-
-
-def wait_for(cond, timeout=15, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in %ss" % timeout)
 
 
 def ensure_user(name):
@@ -179,8 +169,9 @@ class Tail:
 
 
 def who(actor):
-    """The operator of an audit row's actor ("lan", or "console:lan")."""
-    return actor.split(":")[-1]
+    """The operator of an audit row's actor, which says it came from the console."""
+    assert actor.startswith("console:"), actor
+    return actor[len("console:"):]
 
 
 def logged(d, escalation):
