@@ -25,6 +25,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "notify.h"
+#include "sources.h"
 #include "store.h"
 #include "triage.h"
 #include "xmalloc.h"
@@ -51,6 +52,7 @@ struct daemon {
 	struct db *timers_db; /* deadlines have a connection of their own */
 	struct escalation *escalation;
 	struct console *console;
+	struct sources *sources;
 	time_t started;
 	struct event *signals[3];
 	struct event *stop_timer;
@@ -292,6 +294,7 @@ stop(struct daemon *d, const char *why)
 	notify_stopping();
 	log_info("%s: stopping; %zu events to store first", why, store_pending(d->store));
 	bridge_stop(d->bridge);
+	sources_stop(d->sources);
 	console_stop(d->console);
 	escalation_stop(d->escalation);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
@@ -319,6 +322,8 @@ store_state(int up, void *arg)
 
 	if (d->bridge != NULL)
 		bridge_pause(d->bridge, !up);
+	if (d->sources != NULL)
+		sources_pause(d->sources, !up);
 	notify_status(up ? "running" : "database unreachable: intake paused");
 }
 
@@ -345,10 +350,10 @@ console_status(void *arg)
 {
 	struct daemon *d = arg;
 
-	return json_pack("{s:s, s:i, s:I, s:s, s:I}", "version", PACKAGE_VERSION, "pid",
+	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o}", "version", PACKAGE_VERSION, "pid",
 	    (int)getpid(), "uptime_s", (json_int_t)(time(NULL) - d->started), "database",
 	    store_is_up(d->store) && console_db_up(d->console) ? "up" : "down", "bridge_clients",
-	    (json_int_t)bridge_clients(d->bridge));
+	    (json_int_t)bridge_clients(d->bridge), "sources", sources_status(d->sources));
 }
 
 static int
@@ -374,6 +379,7 @@ daemon_free(struct daemon *d)
 {
 	console_free(d->console);
 	bridge_free(d->bridge);
+	sources_free(d->sources);
 	store_free(d->store);
 	escalation_free(d->escalation);
 	db_free(d->timers_db);
@@ -422,6 +428,9 @@ run(struct opts *o)
 	    console_reload, console_decide, console_category_ok, &d });
 	if (console_listen(d.console, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
+	if ((d.sources = sources_new(d.base, d.store, decide, &d, d.cfg, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	sources_start(d.sources);
 	bridge_pause(d.bridge, !store_is_up(d.store));
 	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,
 	    triage_rule_count(d.rules));
@@ -438,6 +447,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct config *cfg;
+	char err[256];
 	int rc = 0;
 
 	parse_opts(argc, argv, &o);
@@ -451,6 +461,8 @@ main(int argc, char **argv)
 	} else if (o.check_config) {
 		cfg = load_config(&o);
 		triage_free(load_rules(cfg->rules_file));
+		if (sources_check(cfg, err, sizeof(err)) != 0)
+			fatal("%s: %s", cfg->file, err);
 		printf("%s: ok\n", cfg->file);
 		config_free(cfg);
 	} else if (o.migrate) {

@@ -1,0 +1,163 @@
+"""PBX sources end to end: a scripted Asterisk Manager Interface on a
+loopback port, the real daemon connecting to it as a client, the cases in
+a real PostgreSQL. What was replayed after a reconnect is deduplicated."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import BUILD, Daemon, Postgres, wait_for  # noqa: E402
+
+CALL = [
+    "Event: VarSet\r\nChannel: PJSIP/trunk-00000001\r\nVariable: HOTLINE_IVR\r\nValue: 3\r\n"
+    "Uniqueid: 1783162872.204\r\nLinkedid: 1783162872.204\r\n",
+    "Event: QueueCallerJoin\r\nChannel: PJSIP/trunk-00000001\r\nCallerIDNum: +84912345678\r\n"
+    "Queue: bao-ve-tre-em\r\nPosition: 1\r\nCount: 1\r\nUniqueid: 1783162872.204\r\n"
+    "Linkedid: 1783162872.204\r\n",
+    "Event: AgentConnect\r\nChannel: PJSIP/trunk-00000001\r\nMemberName: lan\r\n"
+    "Interface: PJSIP/lan\r\nHoldTime: 7\r\nQueue: bao-ve-tre-em\r\nUniqueid: 1783162872.204\r\n"
+    "Linkedid: 1783162872.204\r\n",
+    "Event: Hangup\r\nChannel: PJSIP/trunk-00000001\r\nCause: 16\r\nCause-txt: Normal Clearing\r\n"
+    "Uniqueid: 1783162872.204\r\nLinkedid: 1783162872.204\r\n",
+]
+
+
+class FakeAsterisk(threading.Thread):
+    """Accepts one session at a time: banner, Login answered, the blocks replayed."""
+
+    def __init__(self, blocks, accept_login=True):
+        super().__init__(daemon=True)
+        self.blocks, self.accept_login = blocks, accept_login
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        self.sessions = 0
+        self.logins = []
+        self.actions = []
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            self.sessions += 1
+            self.session(conn)
+
+    def read_block(self, f):
+        block = {}
+        for raw in f:
+            line = raw.decode().rstrip("\r\n")
+            if not line:
+                return block
+            k, _, v = line.partition(": ")
+            block[k] = v
+        return None
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"Asterisk Call Manager/5.0.1\r\n")
+        login = self.read_block(f)
+        if login is None:
+            return conn.close()
+        self.logins.append(login)
+        if not self.accept_login:
+            conn.sendall(b"Response: Error\r\nActionID: %s\r\nMessage: Authentication failed\r\n\r\n"
+                         % login.get("ActionID", "").encode())
+            return conn.close()
+        conn.sendall(b"Response: Success\r\nActionID: %s\r\nMessage: Authentication accepted\r\n\r\n"
+                     % login.get("ActionID", "").encode())
+        conn.settimeout(0.5)
+        try:
+            action = self.read_block(f)
+            if action:
+                self.actions.append(action)
+        except OSError:
+            pass
+        for b in self.blocks:
+            conn.sendall(b.encode() + b"\r\n")
+        time.sleep(0.5)
+        conn.close()
+
+    def close(self):
+        self.stop = True
+        self.srv.close()
+
+
+class Sources(unittest.TestCase):
+    def setUp(self):
+        self.pg = Postgres()
+        self.addCleanup(self.pg.destroy)
+
+    def daemon(self, pbx):
+        d = Daemon(self.pg, sets=['sources=( { type = "ami"; connect = "tcp:127.0.0.1:%d"; '
+                                  'username = "hotline111"; secret = "s3cret"; '
+                                  'ivr_variable = "HOTLINE_IVR"; } )' % pbx.port])
+        self.addCleanup(d.destroy)
+        return d.start()
+
+    def test_queue_call_becomes_a_case_and_a_replay_dedupes(self):
+        pbx = FakeAsterisk(CALL)
+        pbx.start()
+        self.addCleanup(pbx.close)
+        d = self.daemon(pbx)
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=15)
+        row = self.pg.query("SELECT call_id, caller, queue, ivr, operator, category, status, "
+                            "ended_at IS NOT NULL FROM cases")
+        self.assertEqual(row, [["1783162872.204", "+84912345678", "bao-ve-tre-em", "3", "lan",
+                                "trafficking", "open", "t"]])
+        self.assertEqual(pbx.logins[0].get("Action"), "Login")
+        self.assertEqual(pbx.logins[0].get("Username"), "hotline111")
+        self.assertEqual(pbx.logins[0].get("Secret"), "s3cret")
+        self.assertEqual(pbx.actions[0].get("Action"), "QueueStatus")
+        # The PBX closed the session; the daemon reconnects and the replay dedupes.
+        wait_for(lambda: pbx.sessions >= 2, timeout=15)
+        time.sleep(1.0)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events"), "3")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases"), "1")
+        self.assertIn("source ami:tcp:127.0.0.1:%d: connected" % pbx.port, d.log_text())
+        self.assertNotIn("912345678", d.log_text().replace("+8491*****78", ""))
+
+    def test_refused_login_is_logged_once(self):
+        pbx = FakeAsterisk(CALL, accept_login=False)
+        pbx.start()
+        self.addCleanup(pbx.close)
+        d = self.daemon(pbx)
+        wait_for(lambda: pbx.sessions >= 2, timeout=15)
+        self.assertEqual(d.log_text().count("Authentication failed"), 1, d.log_text())
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events"), "0")
+
+    def test_status_shows_the_source(self):
+        pbx = FakeAsterisk(CALL)
+        pbx.start()
+        self.addCleanup(pbx.close)
+        d = self.daemon(pbx)
+        client = os.path.join(BUILD, "src", "hotline111")
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=15)
+        out = subprocess.run([client, "-S", os.path.join(d.dir, "console.sock"), "--json",
+                              "status"], capture_output=True, text=True, timeout=20)
+        status = json.loads(out.stdout)
+        self.assertEqual(status["sources"][0]["type"], "ami")
+        self.assertEqual(status["sources"][0]["events"], 3)
+
+    def test_unbuilt_source_type_is_refused_at_start(self):
+        d = Daemon(self.pg, sets=['sources=( { type = "esl"; connect = "tcp:127.0.0.1:8021"; '
+                                  'password = "x"; } )'])
+        self.addCleanup(d.destroy)
+        out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
+                              *[a for s in d.sets for a in ("-s", s)], "--check-config"],
+                             capture_output=True, text=True, timeout=20)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('type "esl" is not built yet', out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
