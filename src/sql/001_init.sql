@@ -1,13 +1,20 @@
 -- hotline111 schema, version 1: cases, the calls and tickets that make
 -- them, the append-only event log, triage decisions and the audit trail.
 
+-- Domains rather than table CHECKs: a domain's check is cached with the type
+-- and runs only where the column is written, while a table CHECK is planned
+-- again at every UPDATE of any column of the row.
+CREATE DOMAIN h111_case_status AS text CHECK (VALUE IN ('open', 'closed'));
+CREATE DOMAIN h111_priority AS smallint CHECK (VALUE BETWEEN 1 AND 4);
+CREATE DOMAIN h111_category_by AS text CHECK (VALUE IN ('operator', 'rule'));
+
 CREATE TABLE cases (
     id             bigserial PRIMARY KEY,
     opened_at      timestamptz NOT NULL,
-    status         text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-    priority       smallint NOT NULL CHECK (priority BETWEEN 1 AND 4),
+    status         h111_case_status NOT NULL DEFAULT 'open',
+    priority       h111_priority NOT NULL,
     category       text,
-    category_by    text CHECK (category_by IN ('operator', 'rule')),
+    category_by    h111_category_by,
     rules          text[] NOT NULL DEFAULT '{}',
     tags           text[] NOT NULL DEFAULT '{}',
     call_id        text UNIQUE,
