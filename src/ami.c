@@ -1095,7 +1095,8 @@ ami_new(const struct ami_options *opt)
 		opt->source : "ami");
 	a->max_block = opt->max_block ? opt->max_block : AMI_DEFAULT_MAX_BLOCK;
 	a->max_calls = opt->max_calls ? opt->max_calls : AMI_DEFAULT_MAX_CALLS;
-	while (n < a->max_calls && n < MAX_BUCKETS)
+	/* chains of about eight when full: a small table to make per connection */
+	while (n * 8 < a->max_calls && n < MAX_BUCKETS)
 		n *= 2;
 	a->nbuckets = n;
 	a->buckets = xcalloc(n, sizeof(*a->buckets));

@@ -11,15 +11,17 @@ CREATE FUNCTION h111_tz() RETURNS text LANGUAGE sql STABLE AS $$
     SELECT coalesce(h111_policy()->>'tz', 'UTC')
 $$;
 
--- RFC 3339 in the hotline's time zone, as the console shows times.
-CREATE FUNCTION h111_time(t timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT to_char(local, 'YYYY-MM-DD"T"HH24:MI:SS')
-        || CASE WHEN off < interval '0' THEN '-' ELSE '+' END
-        || to_char(abs(extract(epoch FROM off))::int / 3600, 'FM00') || ':'
-        || to_char(abs(extract(epoch FROM off))::int % 3600 / 60, 'FM00')
-      FROM (SELECT t AT TIME ZONE h111_tz() AS local,
-                   (t AT TIME ZONE h111_tz()) - (t AT TIME ZONE 'UTC') AS off) x
-$$;
+-- RFC 3339 in the hotline's time zone, as the console shows times. In
+-- plpgsql: one look at the policy and plans kept for the session (the
+-- intake transaction calls it for every event).
+CREATE FUNCTION h111_time(t timestamptz) RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    local timestamp := t AT TIME ZONE coalesce(h111_policy()->>'tz', 'UTC');
+    off int := extract(epoch FROM local - (t AT TIME ZONE 'UTC'))::int;
+BEGIN
+    RETURN to_char(local, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN off < 0 THEN '-' ELSE '+' END
+        || to_char(abs(off) / 3600, 'FM00') || ':' || to_char(abs(off) % 3600 / 60, 'FM00');
+END $$;
 
 CREATE FUNCTION h111_mask(caller text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN caller IS NULL THEN NULL
