@@ -7,6 +7,11 @@
  * event objects and errors out. The socket side sends ami_login() on
  * connect, ami_reconcile() once logged in, and feeds every byte it reads
  * to ami_feed().
+ *
+ * Event ids are SOURCE:CALL:KIND, KIND one of offered, answered, abandoned,
+ * ended, or SOURCE:CALL:transferred:TARGET:TRANSFERER-UNIQUEID; CALL is the
+ * Asterisk Linkedid. An id over 128 bytes keeps its first 111 and ends in
+ * '#' and 16 hex digits of a hash of the whole (so does a long call_id).
  */
 #ifndef HOTLINE111_AMI_H
 #define HOTLINE111_AMI_H

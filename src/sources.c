@@ -230,8 +230,12 @@ src_connect(struct source *src)
 		lost(src, err);
 		return;
 	}
-	ami_free(src->ami);
-	src->ami = new_parser(src); /* a new session: banner and login again */
+	/* A new session (banner and login again) keeps what is known of calls,
+	 * so that a call answered before a drop still gets its end. */
+	if (src->ami == NULL)
+		src->ami = new_parser(src);
+	else
+		ami_reset(src->ami);
 	src->reconciled = 0;
 	src->state = SRC_CONNECTING;
 	src->bev = bufferevent_socket_new(src->all->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -292,10 +296,19 @@ sources_check(const struct config *cfg, char *err, size_t errlen)
 			    "speaks ami; see hotline111-bridge(7))", c->type);
 			return -1;
 		}
+		struct ami_options o = { .username = c->username, .secret = c->secret,
+			.ivr_variable = c->ivr_variable };
+		struct ami *probe;
 		if (c->username == NULL || c->secret == NULL) {
 			snprintf(err, errlen, "sources: %s: ami needs username and secret", c->connect);
 			return -1;
 		}
+		if ((probe = ami_new(&o)) == NULL) {
+			snprintf(err, errlen, "sources: %s: username, secret and ivr_variable must "
+			    "not hold line breaks", c->connect);
+			return -1;
+		}
+		ami_free(probe);
 	}
 	return 0;
 }

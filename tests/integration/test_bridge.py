@@ -1,6 +1,7 @@
 """Bridge protocol v1 end to end: the real daemon, a real PostgreSQL, a
 client on the real socket. What hotline111-bridge(7) promises is asserted
 here, line by line."""
+import json
 import os
 import socket
 import sys
@@ -211,6 +212,31 @@ class Bridge(unittest.TestCase):
             self.assertEqual(r["case"], cases[i])
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases WHERE call_id LIKE 'b-10k-%'"),
                          str(n))
+
+
+class Tcp(unittest.TestCase):
+    """The same protocol on a TCP listener beside the Unix one."""
+
+    def test_tcp_listener(self):
+        pg = Postgres()
+        self.addCleanup(pg.destroy)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        d = Daemon(pg, sets=['bridge.listen=[ "unix:BRIDGE", "tcp:127.0.0.1:%d" ]' % port])
+        d.sets[0] = d.sets[0].replace("BRIDGE", d.bridge)
+        self.addCleanup(d.destroy)
+        d.start()
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f = s.makefile("rwb")
+        self.assertEqual(json.loads(f.readline()), {"hello": "hotline111", "proto": 1})
+        f.write(b'{"id":"tcp-1","type":"call.offered","call_id":"tcp-c1"}\n')
+        f.flush()
+        self.assertEqual(json.loads(f.readline())["ack"], "tcp-1")
+        s.close()
+        self.assertEqual(Client(d.bridge).call(ev("tcp-2", "ping"))["ack"], "tcp-2")
+        self.assertEqual(d.stop(), 0)
 
 
 class Tokens(unittest.TestCase):
