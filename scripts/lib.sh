@@ -35,3 +35,17 @@ h111_build() {
 	make -C "$dir" -j"$(nproc)" -s >/dev/null 2>"$dir/make.err" ||
 		{ cat "$dir/make.err" >&2; exit 1; }
 }
+
+# h111_private_conf DIR CONNINFO RULES: the daemon's configuration for a
+# private run (the demo, the benchmarks), every socket and file inside DIR.
+h111_private_conf() {
+	cat >"$1/hotline111d.conf" <<-CONF
+	log:      { level = "info"; escalation_log = "$1/escalations.log"; };
+	database: { conninfo = "$2"; };
+	bridge:   { listen = [ "unix:$1/bridge.sock" ]; };
+	console:  { listen = [ "unix:$1/console.sock" ]; };
+	spool:    { dir = "$1/spool"; };
+	triage:   { rules = "$3"; };
+	metrics:  { listen = ""; };
+	CONF
+}

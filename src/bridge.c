@@ -65,7 +65,7 @@ struct listener {
 struct bridge {
 	struct event_base *base;
 	struct store *store;
-	bridge_decide_fn *decide;
+	store_decide_fn *decide;
 	void *decide_arg;
 	struct listener *listeners;
 	int nlisteners;
@@ -79,7 +79,7 @@ struct bridge {
 	size_t window;
 	size_t max_clients;
 	struct proto_limits limits;
-	struct token_list tokens;
+	const struct token_list *tokens; /* the running config's: replaced on reload */
 };
 
 static void process_input(struct conn *c);
@@ -232,14 +232,14 @@ token_ok(const struct bridge *b, const char *client, const char *token)
 
 	if (client == NULL || token == NULL)
 		return 0;
-	for (int i = 0; i < b->tokens.n; i++) {
-		const char *want = b->tokens.v[i].token;
+	for (int i = 0; i < b->tokens->n; i++) {
+		const char *want = b->tokens->v[i].token;
 		size_t n = strlen(want), m = strlen(token);
 		unsigned char diff = (unsigned char)(n != m);
 		/* constant time in the secret's length */
 		for (size_t j = 0; j < n; j++)
 			diff |= (unsigned char)(want[j] ^ (j < m ? token[j] : 0));
-		ok |= strcmp(b->tokens.v[i].client, client) == 0 && diff == 0;
+		ok |= strcmp(b->tokens->v[i].client, client) == 0 && diff == 0;
 	}
 	return ok;
 }
@@ -249,7 +249,7 @@ on_hello(struct conn *c, struct event *ev)
 {
 	char name[80];
 
-	if (c->b->tokens.n > 0 && !token_ok(c->b, ev->client, ev->token)) {
+	if (c->b->tokens->n > 0 && !token_ok(c->b, ev->client, ev->token)) {
 		struct proto_fail f = { .code = PROTO_UNAUTHORIZED };
 		snprintf(f.detail, sizeof(f.detail), "unknown client or wrong token");
 		nack(c, &f);
@@ -289,7 +289,7 @@ handle_line(struct conn *c, const char *line, size_t len)
 
 	if (protocol_parse(line, len, &c->b->limits, &ev, &f) != 0) {
 		nack(c, &f);
-		if (c->b->tokens.n > 0 && !c->authed)
+		if (c->b->tokens->n > 0 && !c->authed)
 			c->closing = 1;
 		return;
 	}
@@ -298,7 +298,7 @@ handle_line(struct conn *c, const char *line, size_t len)
 		protocol_event_clear(&ev);
 		return;
 	}
-	if (c->b->tokens.n > 0 && !c->authed) {
+	if (c->b->tokens->n > 0 && !c->authed) {
 		struct proto_fail u = { .code = PROTO_UNAUTHORIZED };
 		snprintf(u.id, sizeof(u.id), "%s", ev.id);
 		snprintf(u.detail, sizeof(u.detail), "send hello with a token first");
@@ -458,7 +458,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 /* --- public ------------------------------------------------------------ */
 
 struct bridge *
-bridge_new(struct event_base *base, struct store *st, bridge_decide_fn *decide, void *arg)
+bridge_new(struct event_base *base, struct store *st, store_decide_fn *decide, void *arg)
 {
 	struct bridge *b = xcalloc(1, sizeof(*b));
 
@@ -496,22 +496,6 @@ bridge_listen(struct bridge *b, const struct config *cfg, char *err, size_t errl
 	return 0;
 }
 
-static void
-copy_tokens(struct token_list *dst, const struct token_list *src)
-{
-	for (int i = 0; i < dst->n; i++) {
-		free(dst->v[i].client);
-		free(dst->v[i].token);
-	}
-	free(dst->v);
-	dst->v = xcalloc((size_t)src->n + 1, sizeof(*dst->v));
-	dst->n = src->n;
-	for (int i = 0; i < src->n; i++) {
-		dst->v[i].client = xstrdup(src->v[i].client);
-		dst->v[i].token = xstrdup(src->v[i].token);
-	}
-}
-
 void
 bridge_configure(struct bridge *b, const struct config *cfg)
 {
@@ -520,7 +504,7 @@ bridge_configure(struct bridge *b, const struct config *cfg)
 	b->max_line = (size_t)cfg->bridge_max_line;
 	b->window = (size_t)cfg->bridge_window;
 	b->limits.max_depth = cfg->bridge_max_depth;
-	copy_tokens(&b->tokens, &cfg->tokens);
+	b->tokens = &cfg->tokens;
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (c->bev == NULL)
 			continue;
@@ -617,8 +601,6 @@ bridge_free(struct bridge *b)
 		free(c->client);
 		free(c);
 	}
-	copy_tokens(&b->tokens, &(struct token_list){ NULL, 0 });
-	free(b->tokens.v);
 	free(b->listeners);
 	free(b);
 }

@@ -12,19 +12,21 @@
 
 #include "config.h"
 #include "protocol.h"
+#include "store.h"
 
 struct event_base;
 struct store;
 struct bridge;
 
-/* Triage for one event before it is stored: a decision object or NULL. */
-typedef json_t *bridge_decide_fn(const struct event *ev, void *arg);
-
 struct bridge *bridge_new(struct event_base *base, struct store *st,
-    bridge_decide_fn *decide, void *arg);
+    store_decide_fn *decide, void *arg);
 /* Opens every listener of cfg->bridge_listen; -1 with err on the first failure. */
 int bridge_listen(struct bridge *b, const struct config *cfg, char *err, size_t errlen);
-/* Applies the reloadable settings (max_line, window, max_depth, tokens). */
+/*
+ * Applies the reloadable settings (max_line, window, max_depth, tokens).
+ * The bridge borrows cfg's token list until the next call: the caller
+ * keeps cfg alive until then.
+ */
 void bridge_configure(struct bridge *b, const struct config *cfg);
 /* While the database is away, no connection is read (backpressure). */
 void bridge_pause(struct bridge *b, int paused);

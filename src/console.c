@@ -54,7 +54,7 @@ struct console {
 	struct event_base *base;
 	struct db *db;
 	struct console_hooks hooks;
-	struct operator_list operators;
+	const struct operator_list *operators; /* the running config's: replaced on reload */
 	struct evconnlistener **listeners;
 	char **paths;
 	int nlisteners;
@@ -770,8 +770,8 @@ identify(struct console *con, int fd, struct client *cl)
 		cl->role = ROLE_ADMIN;
 		return 1;
 	}
-	for (int i = 0; i < con->operators.n; i++) {
-		const struct console_operator *op = &con->operators.v[i];
+	for (int i = 0; i < con->operators->n; i++) {
+		const struct console_operator *op = &con->operators->v[i];
 		if ((uid_t)op->uid != cred.uid)
 			continue;
 		snprintf(cl->name, sizeof(cl->name), "%s", op->name);
@@ -840,23 +840,6 @@ db_state(int up, void *arg)
 	con->db_was_up |= up;
 }
 
-static void
-copy_operators(struct operator_list *dst, const struct operator_list *src)
-{
-	for (int i = 0; i < dst->n; i++) {
-		free(dst->v[i].name);
-		free(dst->v[i].role);
-	}
-	free(dst->v);
-	dst->v = xcalloc((size_t)src->n + 1, sizeof(*dst->v));
-	dst->n = src->n;
-	for (int i = 0; i < src->n; i++) {
-		dst->v[i].name = xstrdup(src->v[i].name);
-		dst->v[i].uid = src->v[i].uid;
-		dst->v[i].role = xstrdup(src->v[i].role);
-	}
-}
-
 struct console *
 console_new(struct event_base *base, const struct config *cfg, const struct console_hooks *hooks)
 {
@@ -865,7 +848,7 @@ console_new(struct event_base *base, const struct config *cfg, const struct cons
 	con->base = base;
 	con->hooks = *hooks;
 	TAILQ_INIT(&con->clients);
-	copy_operators(&con->operators, &cfg->operators);
+	con->operators = &cfg->operators;
 	con->db = db_new(base, "database[console]", cfg->db_conninfo, db_state, con);
 	db_listen(con->db, "hotline111", notified, con);
 	return con;
@@ -899,13 +882,7 @@ console_listen(struct console *con, const struct config *cfg, char *err, size_t 
 void
 console_configure(struct console *con, const struct config *cfg)
 {
-	copy_operators(&con->operators, &cfg->operators);
-}
-
-size_t
-console_clients(const struct console *con)
-{
-	return con->nclients;
+	con->operators = &cfg->operators;
 }
 
 int
@@ -942,8 +919,6 @@ console_free(struct console *con)
 		json_decref(cl->req_id);
 		free(cl);
 	}
-	copy_operators(&con->operators, &(struct operator_list){ NULL, 0 });
-	free(con->operators.v);
 	free(con->listeners);
 	free(con->paths);
 	free(con);

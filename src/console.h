@@ -30,9 +30,9 @@ struct console *console_new(struct event_base *base, const struct config *cfg,
     const struct console_hooks *hooks);
 /* Opens console.listen (Unix sockets only); -1 with err. */
 int console_listen(struct console *c, const struct config *cfg, char *err, size_t errlen);
-/* Applies console.operators after a reload. */
+/* Applies console.operators after a reload. Like console_new(), it borrows
+ * cfg's operator list: the caller keeps cfg alive until the next call. */
 void console_configure(struct console *c, const struct config *cfg);
-size_t console_clients(const struct console *c);
 int console_db_up(const struct console *c);
 void console_stop(struct console *c);
 void console_free(struct console *c);

@@ -38,7 +38,7 @@ log_set_level(enum log_level level)
 	current = level;
 }
 
-int
+static int
 log_enabled(enum log_level level)
 {
 	return level >= current;

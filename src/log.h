@@ -8,7 +8,6 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 
 int log_level_parse(const char *name, enum log_level *out);
 void log_set_level(enum log_level level);
-int log_enabled(enum log_level level);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -230,6 +230,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 		log_error("reload: %s; escalations still go to the daemon's log", why);
 	config_warn_restart_keys(d->cfg, cfg);
 	log_set_level(cfg->log_level);
+	/* the parts borrow from cfg from here on: the old one goes last */
 	bridge_configure(d->bridge, cfg);
 	console_configure(d->console, cfg);
 	store_set_default_priority(d->store, cfg->default_priority);

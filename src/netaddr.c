@@ -133,22 +133,3 @@ fail:
 		close(fd);
 	return -1;
 }
-
-int
-netaddr_connect(const char *spec, char *err, size_t errlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd;
-
-	if (netaddr_parse(spec, &ss, &len, err, errlen) != 0)
-		return -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS)) {
-		snprintf(err, errlen, "%s: %s", spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}

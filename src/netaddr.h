@@ -13,7 +13,5 @@ int netaddr_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
  * answers belongs to another daemon: refused; a stale one is replaced.
  */
 int netaddr_listen(const char *spec, int mode, char *err, size_t errlen);
-/* A non-blocking socket connecting to spec (the connect may be in progress). */
-int netaddr_connect(const char *spec, char *err, size_t errlen);
 
 #endif

@@ -44,7 +44,7 @@ struct source {
 struct sources {
 	struct event_base *base;
 	struct store *store;
-	sources_decide_fn *decide;
+	store_decide_fn *decide;
 	void *decide_arg;
 	struct source *v;
 	int n;
@@ -314,7 +314,7 @@ sources_check(const struct config *cfg, char *err, size_t errlen)
 }
 
 struct sources *
-sources_new(struct event_base *base, struct store *st, sources_decide_fn *decide, void *arg,
+sources_new(struct event_base *base, struct store *st, store_decide_fn *decide, void *arg,
     const struct config *cfg, char *err, size_t errlen)
 {
 	struct sources *s;

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "protocol.h"
+#include "store.h"
 
 struct event_base;
 struct store;
@@ -22,12 +23,9 @@ struct sources;
 
 /* 0, or -1 with err when a source is one this version cannot use. */
 int sources_check(const struct config *cfg, char *err, size_t errlen);
-/* Triage for an event before it is stored, as for the bridge's: a decision or NULL. */
-typedef json_t *sources_decide_fn(const struct event *ev, void *arg);
-
 /* NULL with err when sources_check() fails. */
 struct sources *sources_new(struct event_base *base, struct store *st,
-    sources_decide_fn *decide, void *arg, const struct config *cfg, char *err, size_t errlen);
+    store_decide_fn *decide, void *arg, const struct config *cfg, char *err, size_t errlen);
 void sources_start(struct sources *s);
 /* While the database is away, sources are not read either (backpressure). */
 void sources_pause(struct sources *s, int paused);

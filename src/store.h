@@ -30,6 +30,9 @@ struct store_result {
 
 struct store_item;
 typedef void store_done_fn(struct store_item *item, const struct store_result *res);
+/* Triage for an event before it is stored (bridge and sources alike): the
+ * decision that goes in store_item.triage, or NULL. */
+typedef json_t *store_decide_fn(const struct event *ev, void *arg);
 
 struct store_item {
 	TAILQ_ENTRY(store_item) entry;

@@ -114,16 +114,9 @@ ci=$("$top/scripts/pg-sandbox" start "$tmp/pg")
 q() { psql "$ci" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
 [ -f "$rules" ] || fail "no rules file $rules (set H111_RULES)"
+. "$top/scripts/lib.sh"
+h111_private_conf "$tmp" "$ci" "$rules"
 conf=$tmp/hotline111d.conf
-cat >"$conf" <<EOF
-log: { level = "info"; escalation_log = "$tmp/escalations.log"; };
-database: { conninfo = "$ci"; };
-bridge: { listen = [ "unix:$tmp/bridge.sock" ]; };
-console: { listen = [ "unix:$tmp/console.sock" ]; };
-spool: { dir = "$tmp/spool"; };
-triage: { rules = "$rules"; };
-metrics: { listen = ""; };
-EOF
 "$daemon_bin" -c "$conf" --migrate >"$tmp/migrate.log" 2>&1 ||
 	{ cat "$tmp/migrate.log" >&2; fail "migration failed"; }
 if [ -n "${H111_EXTRA_SQL:-}" ]; then
