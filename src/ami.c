@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "config.h"
+#include "pbx.h"
 #include "protocol.h"
 #include "xmalloc.h"
 
@@ -33,18 +35,8 @@
 #define LOGIN_ID "hotline111-login"
 #define RECONCILE_ID "hotline111-reconcile"
 
-/* The limits of protocol.c, which every event produced here must pass. */
-#define MAX_CALLER 64
-#define MAX_STR 128
-#define MAX_IVR_CHOICES 32
-#define MAX_IVR_CHOICE 8
-#define MAX_SECONDS 604800
-
 /* A remembered IVR value: room for 32 choices of 8 with separators. */
 #define MAX_IVR_VALUE 300
-/* The last second RFC 3339's four year digits can write: 9999-12-31. */
-#define MAX_EPOCH 253402300799LL
-#define MAX_BUCKETS 65536
 
 enum state { ST_BANNER, ST_BLOCKS, ST_FAILED };
 
@@ -59,21 +51,13 @@ struct block {
 	size_t n;
 };
 
-struct call {
-	char *id;   /* the call_id sent: the Linkedid, made safe */
-	char *chan; /* Uniqueid of the channel in the queue, or NULL */
-	char *ivr;  /* last value of the IVR variable, or NULL */
-	int seen;   /* a queue event showed it is a hotline call */
-	struct call *hnext;
-	struct call *older, *newer;
-};
-
 struct ami {
 	char *username, *secret, *ivr_variable, *source;
-	size_t max_block, max_calls;
+	size_t max_block;
 
 	enum state state;
 	int logged_in;
+	int sent_login, sent_reconcile; /* this session's actions, see output() */
 	char err[160];
 
 	char banner[MAX_BANNER];
@@ -87,9 +71,7 @@ struct ami {
 	struct pair *pairs;
 	size_t pairs_cap;
 
-	struct call **buckets; /* by id; nbuckets is a power of two */
-	size_t nbuckets, ncalls;
-	struct call *oldest, *newest;
+	struct pbx_calls *calls;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -112,130 +94,6 @@ printable(char *dst, size_t len, const char *src)
 	for (i = 0; src[i] != '\0' && i + 1 < len; i++)
 		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
 	dst[i] = '\0';
-}
-
-/* --- text the protocol accepts ---------------------------------------- */
-
-/*
- * Length of the UTF-8 character at s, or 0 when it is not one that jansson
- * accepts (overlong forms, surrogates and code points past U+10FFFF are
- * refused by the second byte).
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	return len;
-}
-
-/* C0, DEL and C1: what the protocol refuses in an id. */
-static int
-is_control(const unsigned char *s, size_t len)
-{
-	if (len == 1)
-		return s[0] < 0x20 || s[0] == 0x7f;
-	return len == 2 && s[0] == 0xc2 && s[1] <= 0x9f;
-}
-
-/*
- * A copy that jansson and the protocol accept everywhere: a byte that is
- * not UTF-8, or a control character, becomes '?'. Never longer than s.
- */
-static char *
-clean(const char *s)
-{
-	size_t n = strlen(s), i = 0, o = 0;
-	char *out = xmalloc(n + 1);
-
-	while (i < n) {
-		const unsigned char *p = (const unsigned char *)s + i;
-		size_t len = utf8_len(p, n - i);
-
-		if (len == 0 || is_control(p, len)) {
-			out[o++] = '?';
-			i += len > 0 ? len : 1;
-			continue;
-		}
-		memcpy(out + o, p, len);
-		o += len;
-		i += len;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/* Valid UTF-8 cut to at most max bytes, never inside a character. */
-static void
-cut(char *s, size_t max)
-{
-	if (strlen(s) <= max)
-		return;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	s[max] = '\0';
-}
-
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/*
- * A clean identifier fitted to PROTOCOL_MAX_ID bytes, in place. A longer
- * one keeps its beginning and ends in a hash of the whole, so that it is
- * still the same for every event of the call and still unique.
- */
-static char *
-fit_id(char *s)
-{
-	char tail[18];
-
-	if (strlen(s) <= PROTOCOL_MAX_ID)
-		return s;
-	snprintf(tail, sizeof(tail), "#%016llx", (unsigned long long)fnv1a(s));
-	cut(s, PROTOCOL_MAX_ID - strlen(tail));
-	/* s held more than PROTOCOL_MAX_ID bytes, so the tail fits */
-	strcat(s, tail);
-	return s;
-}
-
-static char *
-safe_id(const char *raw)
-{
-	return fit_id(clean(raw));
 }
 
 /* --- blocks -------------------------------------------------------------- */
@@ -288,7 +146,7 @@ call_id_of(const struct block *b, const char *prefix)
 
 	if (v == NULL)
 		v = getp(b, prefix, "Uniqueid");
-	return v != NULL ? safe_id(v) : NULL;
+	return v != NULL ? pbx_safe_id(v) : NULL;
 }
 
 /*
@@ -314,247 +172,31 @@ chan_variable(const struct ami *a, const struct block *b)
 	return NULL;
 }
 
-/* --- calls --------------------------------------------------------------- */
-
-static struct call **
-call_slot(struct ami *a, const char *id)
-{
-	struct call **pp = &a->buckets[fnv1a(id) & (a->nbuckets - 1)];
-
-	while (*pp != NULL && strcmp((*pp)->id, id) != 0)
-		pp = &(*pp)->hnext;
-	return pp;
-}
-
-static struct call *
-call_find(struct ami *a, const char *id)
-{
-	return *call_slot(a, id);
-}
-
-/* QueueEntry names the waiting channel only, not the call. */
-static struct call *
-call_by_chan(struct ami *a, const char *chan)
-{
-	for (struct call *c = a->newest; c != NULL; c = c->older) {
-		if (c->chan != NULL && strcmp(c->chan, chan) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-static void
-call_forget(struct ami *a, struct call *c)
-{
-	*call_slot(a, c->id) = c->hnext;
-	if (c->older != NULL)
-		c->older->newer = c->newer;
-	else
-		a->oldest = c->newer;
-	if (c->newer != NULL)
-		c->newer->older = c->older;
-	else
-		a->newest = c->older;
-	a->ncalls--;
-	free(c->id);
-	free(c->chan);
-	free(c->ivr);
-	free(c);
-}
-
-/*
- * The call with this id, made when new. The table is capped: a call whose
- * Hangup never came must not stay for ever, so past max_calls the oldest
- * is forgotten.
- */
-static struct call *
-call_get(struct ami *a, const char *id)
-{
-	struct call **pp = call_slot(a, id), *c;
-
-	if (*pp != NULL)
-		return *pp;
-	if (a->ncalls >= a->max_calls) {
-		call_forget(a, a->oldest);
-		pp = call_slot(a, id);
-	}
-	c = xcalloc(1, sizeof(*c));
-	c->id = xstrdup(id);
-	*pp = c;
-	c->older = a->newest;
-	if (a->newest != NULL)
-		a->newest->newer = c;
-	else
-		a->oldest = c;
-	a->newest = c;
-	a->ncalls++;
-	return c;
-}
-
-static void
-remember_ivr(struct call *c, const char *value)
-{
-	free(c->ivr);
-	/* xstrndup copies n bytes: it does not stop at the NUL */
-	c->ivr = xstrndup(value, strnlen(value, MAX_IVR_VALUE));
-}
-
 /* --- bridge events ------------------------------------------------------- */
 
-/*
- * Asterisk's "Timestamp: 1783162872.204712" (timestampevents=yes) as
- * RFC 3339 UTC with milliseconds; -1 when it is not one.
- */
-static int
-timestamp_rfc3339(const char *v, char *buf, size_t len)
-{
-	long long sec = 0;
-	int ms = 0, n = 0;
-	struct tm tm;
-	time_t t;
-
-	for (; *v >= '0' && *v <= '9'; v++, n++) {
-		if (n == 12)
-			return -1;
-		sec = sec * 10 + (*v - '0');
-	}
-	if (n == 0)
-		return -1;
-	if (*v == '.') {
-		for (n = 0, v++; *v >= '0' && *v <= '9'; v++, n++) {
-			if (n < 3)
-				ms = ms * 10 + (*v - '0');
-		}
-		if (n == 0)
-			return -1;
-		for (; n < 3; n++)
-			ms *= 10;
-	}
-	if (*v != '\0' || sec > MAX_EPOCH)
-		return -1;
-	t = (time_t)sec;
-	if (gmtime_r(&t, &tm) == NULL)
-		return -1;
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, ms);
-	return 0;
-}
-
-/*
- * source:call:kind[:extra], e.g. "ami:pbx1:1783162870.42:offered": one
- * event of a kind per call, the same whenever the PBX says it again.
- */
-static char *
-event_id(const struct ami *a, const char *call_id, const char *type,
-    const char *extra)
-{
-	const char *kind = strchr(type, '.') + 1;
-	char *s;
-
-	if (extra != NULL)
-		xasprintf(&s, "%s:%s:%s:%s", a->source, call_id, kind, extra);
-	else
-		xasprintf(&s, "%s:%s:%s", a->source, call_id, kind);
-	return fit_id(s);
-}
-
+/* An event of the call; its ts is Asterisk's Timestamp (timestampevents=yes). */
 static json_t *
 event_new(const struct ami *a, const struct block *b, const char *type,
     const char *call_id, const char *extra)
 {
-	json_t *ev = json_object();
-	char *id = event_id(a, call_id, type, extra);
 	const char *stamp = get(b, "Timestamp");
 	char ts[64];
 
-	json_object_set_new(ev, "id", json_string(id));
-	json_object_set_new(ev, "type", json_string(type));
 	/* no Timestamp: the daemon stamps the event when it arrives */
-	if (stamp != NULL && timestamp_rfc3339(stamp, ts, sizeof(ts)) == 0)
-		json_object_set_new(ev, "ts", json_string(ts));
-	json_object_set_new(ev, "call_id", json_string(call_id));
-	free(id);
-	return ev;
-}
-
-/* What to do with a text longer than its field allows. */
-enum fit { DROP, CUT };
-
-static void
-put_text(json_t *ev, const char *name, const char *v, size_t max, enum fit fit)
-{
-	char *s;
-
-	if (v == NULL)
-		return;
-	s = clean(v);
-	if (strlen(s) > max && fit == DROP) {
-		free(s);
-		return;
-	}
-	cut(s, max);
-	json_object_set_new(ev, name, json_string(s));
-	free(s);
-}
-
-/* Whole seconds as AMI writes them; anything else is left out. */
-static void
-put_seconds(json_t *ev, const char *name, const char *v)
-{
-	long n = 0;
-
-	if (v == NULL || strspn(v, "0123456789") != strlen(v) || strlen(v) > 9)
-		return;
-	n = strtol(v, NULL, 10);
-	if (n <= MAX_SECONDS)
-		json_object_set_new(ev, name, json_integer(n));
-}
-
-/*
- * IVR choices from the variable's value: runs of 0-9 * # split at anything
- * else, so "3", "3,1" and "31" all work (the rules match the concatenated
- * digits). A run longer than a choice may be is split; past 32 choices the
- * rest is dropped.
- */
-static json_t *
-ivr_choices(const char *v)
-{
-	json_t *arr = json_array();
-	char choice[MAX_IVR_CHOICE + 1];
-	size_t n = 0;
-
-	for (;; v++) {
-		int key = *v != '\0' && strchr("0123456789*#", *v) != NULL;
-
-		if (key)
-			choice[n++] = *v;
-		if ((!key || n == MAX_IVR_CHOICE) && n > 0) {
-			if (json_array_size(arr) == MAX_IVR_CHOICES)
-				break;
-			choice[n] = '\0';
-			json_array_append_new(arr, json_string(choice));
-			n = 0;
-		}
-		if (*v == '\0')
-			break;
-	}
-	if (json_array_size(arr) == 0) {
-		json_decref(arr);
-		return NULL;
-	}
-	return arr;
+	if (stamp == NULL || pbx_ts_seconds(stamp, ts, sizeof(ts)) != 0)
+		return pbx_event_new(a->source, type, call_id, extra, NULL);
+	return pbx_event_new(a->source, type, call_id, extra, ts);
 }
 
 /* The fields of call.offered that QueueCallerJoin and QueueEntry share. */
 static void
-put_offer(json_t *ev, const struct block *b, const struct call *c)
+put_offer(json_t *ev, const struct block *b, const struct pbx_call *c)
 {
 	json_t *ivr;
 
-	put_text(ev, "caller", caller_number(b), MAX_CALLER, DROP);
-	put_text(ev, "queue", get(b, "Queue"), MAX_STR, DROP);
-	if (c->ivr != NULL && (ivr = ivr_choices(c->ivr)) != NULL)
+	pbx_put_text(ev, "caller", caller_number(b), PBX_MAX_CALLER, PBX_DROP);
+	pbx_put_text(ev, "queue", get(b, "Queue"), PBX_MAX_STR, PBX_DROP);
+	if (c->ivr != NULL && (ivr = pbx_ivr_choices(c->ivr)) != NULL)
 		json_object_set_new(ev, "ivr", ivr);
 }
 
@@ -566,23 +208,23 @@ on_join(struct ami *a, const struct block *b, json_t *out)
 {
 	char *id = call_id_of(b, "");
 	const char *v;
-	struct call *c;
+	struct pbx_call *c;
 	json_t *ev;
 
 	if (id == NULL)
 		return;
-	c = call_get(a, id);
+	c = pbx_call_get(a->calls, id);
 	c->seen = 1;
 	if (c->chan == NULL && (v = get(b, "Uniqueid")) != NULL)
-		c->chan = safe_id(v);
+		c->chan = pbx_safe_id(v);
 	/* the value at the join is fresher than any VarSet before it */
 	if (a->ivr_variable != NULL && (v = chan_variable(a, b)) != NULL)
-		remember_ivr(c, v);
+		pbx_call_set(&c->ivr, v, MAX_IVR_VALUE);
 	ev = event_new(a, b, "call.offered", id, NULL);
 	put_offer(ev, b, c);
 	/* "s" is the dialplan's start extension, not a number dialled */
 	if ((v = get(b, "Exten")) != NULL && strcmp(v, "s") != 0)
-		put_text(ev, "line", v, MAX_STR, DROP);
+		pbx_put_text(ev, "line", v, PBX_MAX_STR, PBX_DROP);
 	json_array_append_new(out, ev);
 	free(id);
 }
@@ -596,16 +238,16 @@ static void
 on_entry(struct ami *a, const struct block *b, json_t *out)
 {
 	const char *v = get(b, "Uniqueid");
-	struct call *c;
+	struct pbx_call *c;
 	char *chan;
 	json_t *ev;
 
 	if (v == NULL)
 		return;
-	chan = safe_id(v);
-	if ((c = call_by_chan(a, chan)) == NULL) {
+	chan = pbx_safe_id(v);
+	if ((c = pbx_call_by_chan(a->calls, chan)) == NULL) {
 		/* not seen joining: its channel is most likely the call's first */
-		c = call_get(a, chan);
+		c = pbx_call_get(a->calls, chan);
 		if (c->chan == NULL)
 			c->chan = xstrdup(chan);
 	}
@@ -631,9 +273,9 @@ on_connect(struct ami *a, const struct block *b, json_t *out)
 		free(id);
 		return;
 	}
-	call_get(a, id)->seen = 1;
+	pbx_call_get(a->calls, id)->seen = 1;
 	ev = event_new(a, b, "call.answered", id, NULL);
-	put_text(ev, "operator", op, MAX_STR, CUT);
+	pbx_put_text(ev, "operator", op, PBX_MAX_STR, PBX_CUT);
 	json_array_append_new(out, ev);
 	free(id);
 }
@@ -647,9 +289,9 @@ on_abandon(struct ami *a, const struct block *b, json_t *out)
 
 	if (id == NULL)
 		return;
-	call_get(a, id)->seen = 1;
+	pbx_call_get(a->calls, id)->seen = 1;
 	ev = event_new(a, b, "call.abandoned", id, NULL);
-	put_seconds(ev, "wait_s", get(b, "HoldTime"));
+	pbx_put_seconds(ev, "wait_s", get(b, "HoldTime"));
 	json_array_append_new(out, ev);
 	free(id);
 }
@@ -665,21 +307,21 @@ on_hangup(struct ami *a, const struct block *b, json_t *out)
 {
 	const char *uniq = get(b, "Uniqueid"), *link = get(b, "Linkedid");
 	const char *cause = get(b, "Cause-txt");
-	struct call *c;
+	struct pbx_call *c;
 	char *id;
 	json_t *ev;
 
 	if (uniq == NULL || (link != NULL && strcmp(uniq, link) != 0))
 		return;
-	id = safe_id(uniq);
-	if ((c = call_find(a, id)) != NULL && c->seen) {
+	id = pbx_safe_id(uniq);
+	if ((c = pbx_call_find(a->calls, id)) != NULL && c->seen) {
 		ev = event_new(a, b, "call.ended", id, NULL);
-		put_text(ev, "cause", cause != NULL ? cause : get(b, "Cause"),
-		    MAX_STR, CUT);
+		pbx_put_text(ev, "cause", cause != NULL ? cause : get(b, "Cause"),
+		    PBX_MAX_STR, PBX_CUT);
 		json_array_append_new(out, ev);
 	}
 	if (c != NULL)
-		call_forget(a, c);
+		pbx_call_forget(a->calls, c);
 	free(id);
 }
 
@@ -690,9 +332,9 @@ known_call(struct ami *a, const struct block *b, const char *const *prefixes,
 {
 	for (size_t i = 0; i < n; i++) {
 		char *id = call_id_of(b, prefixes[i]);
-		struct call *c;
+		struct pbx_call *c;
 
-		if (id != NULL && (c = call_find(a, id)) != NULL && c->seen)
+		if (id != NULL && (c = pbx_call_find(a->calls, id)) != NULL && c->seen)
 			return id;
 		free(id);
 	}
@@ -715,10 +357,10 @@ transfer(struct ami *a, const struct block *b, json_t *out, char *id,
 		free(id);
 		return;
 	}
-	target = clean(to);
-	cut(target, MAX_STR);
+	target = pbx_clean(to);
+	pbx_cut(target, PBX_MAX_STR);
 	if (by != NULL) {
-		by_id = clean(by);
+		by_id = pbx_clean(by);
 		xasprintf(&extra, "%s:%s", target, by_id);
 	} else
 		extra = xstrdup(target);
@@ -808,7 +450,7 @@ on_varset(struct ami *a, const struct block *b, json_t *out)
 	if (strcasecmp(name, a->ivr_variable) != 0 ||
 	    (id = call_id_of(b, "")) == NULL)
 		return;
-	remember_ivr(call_get(a, id), value);
+	pbx_call_set(&pbx_call_get(a->calls, id)->ivr, value, MAX_IVR_VALUE);
 	free(id);
 }
 
@@ -1080,8 +722,6 @@ struct ami *
 ami_new(const struct ami_options *opt)
 {
 	struct ami *a;
-	size_t n = 16;
-
 	if (opt->username == NULL || opt->username[0] == '\0' ||
 	    !header_safe(opt->username) || !header_safe(opt->secret) ||
 	    !header_safe(opt->ivr_variable))
@@ -1091,15 +731,10 @@ ami_new(const struct ami_options *opt)
 	a->secret = xstrdup(opt->secret != NULL ? opt->secret : "");
 	if (opt->ivr_variable != NULL && opt->ivr_variable[0] != '\0')
 		a->ivr_variable = xstrdup(opt->ivr_variable);
-	a->source = clean(opt->source != NULL && opt->source[0] != '\0' ?
+	a->source = pbx_clean(opt->source != NULL && opt->source[0] != '\0' ?
 		opt->source : "ami");
 	a->max_block = opt->max_block ? opt->max_block : AMI_DEFAULT_MAX_BLOCK;
-	a->max_calls = opt->max_calls ? opt->max_calls : AMI_DEFAULT_MAX_CALLS;
-	/* chains of about eight when full: a small table to make per connection */
-	while (n * 8 < a->max_calls && n < MAX_BUCKETS)
-		n *= 2;
-	a->nbuckets = n;
-	a->buckets = xcalloc(n, sizeof(*a->buckets));
+	a->calls = pbx_calls_new(opt->max_calls);
 	a->state = ST_BANNER;
 	return a;
 }
@@ -1109,6 +744,7 @@ ami_reset(struct ami *a)
 {
 	a->state = ST_BANNER;
 	a->logged_in = 0;
+	a->sent_login = a->sent_reconcile = 0;
 	a->err[0] = '\0';
 	a->banner_len = 0;
 	a->blk_len = a->blk_raw = 0;
@@ -1120,9 +756,7 @@ ami_free(struct ami *a)
 {
 	if (a == NULL)
 		return;
-	while (a->oldest != NULL)
-		call_forget(a, a->oldest);
-	free(a->buckets);
+	pbx_calls_free(a->calls);
 	free(a->pairs);
 	free(a->blk);
 	free(a->username);
@@ -1131,3 +765,78 @@ ami_free(struct ami *a)
 	free(a->source);
 	free(a);
 }
+
+/* --- the adapter --------------------------------------------------------- */
+
+static int
+check(const struct pbx_source *c, char *err, size_t errlen)
+{
+	struct ami_options o = { .username = c->username, .secret = c->secret,
+		.ivr_variable = c->ivr_variable };
+	struct ami *probe;
+
+	if (c->username == NULL || c->secret == NULL) {
+		snprintf(err, errlen, "ami needs username and secret");
+		return -1;
+	}
+	if ((probe = ami_new(&o)) == NULL) {
+		snprintf(err, errlen, "username, secret and ivr_variable must not hold line breaks");
+		return -1;
+	}
+	ami_free(probe);
+	return 0;
+}
+
+static void *
+create(const struct pbx_source *c, const char *source)
+{
+	struct ami_options o = { .username = c->username, .secret = c->secret,
+		.ivr_variable = c->ivr_variable, .source = source };
+
+	return ami_new(&o);
+}
+
+static void
+destroy(void *p)
+{
+	ami_free(p);
+}
+
+static void
+reset(void *p)
+{
+	ami_reset(p);
+}
+
+static int
+feed(void *p, const char *buf, size_t len, json_t *out, char *err, size_t errlen)
+{
+	return ami_feed(p, buf, len, out, err, errlen);
+}
+
+/* The Login at once (Asterisk reads it after its banner); once logged in,
+ * a QueueStatus for the calls still waiting. */
+static char *
+output(void *p)
+{
+	struct ami *a = p;
+
+	if (!a->sent_login) {
+		a->sent_login = 1;
+		return ami_login(a);
+	}
+	if (a->logged_in && !a->sent_reconcile) {
+		a->sent_reconcile = 1;
+		return ami_reconcile(a);
+	}
+	return NULL;
+}
+
+static int
+ready(const void *p)
+{
+	return ami_logged_in(p);
+}
+
+const struct pbx_adapter ami_adapter = { "ami", check, create, destroy, reset, feed, output,
+	ready };

@@ -21,7 +21,6 @@
 #include <jansson.h>
 
 #define AMI_DEFAULT_MAX_BLOCK 65536
-#define AMI_DEFAULT_MAX_CALLS 10000
 
 struct ami_options {
 	const char *username;     /* required */
@@ -29,7 +28,7 @@ struct ami_options {
 	const char *ivr_variable; /* the channel variable holding the IVR digits, or NULL */
 	const char *source;       /* prefix of every event id, e.g. "ami:pbx1"; NULL: "ami" */
 	size_t max_block;         /* bytes in one AMI block; 0: AMI_DEFAULT_MAX_BLOCK */
-	size_t max_calls;         /* calls remembered at once; 0: AMI_DEFAULT_MAX_CALLS */
+	size_t max_calls;         /* calls remembered at once; 0: PBX_DEFAULT_MAX_CALLS */
 };
 
 struct ami;

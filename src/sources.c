@@ -11,9 +11,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "ami.h"
 #include "log.h"
 #include "netaddr.h"
+#include "pbx.h"
 #include "protocol.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -29,14 +29,15 @@ struct source {
 	struct sources *all;
 	char *name;   /* "ami:tcp:127.0.0.1:5038": log prefix, bridge client of its events */
 	struct pbx_source *cfg; /* a copy: a reload frees the config it came from */
-	struct ami *ami;
+	const struct pbx_adapter *ad;
+	void *pa; /* the adapter's state, kept across connections */
 	struct bufferevent *bev;
 	struct event *retry;
 	enum src_state state;
 	int backoff_ms;
 	char last_error[160]; /* the condition last logged ("" when up) */
 	int said;
-	int reconciled;
+	int up; /* said SRC_UP for this connection */
 	size_t pending;
 	size_t events;
 };
@@ -153,11 +154,22 @@ lost(struct source *src, const char *why)
 	src->backoff_ms = src->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : src->backoff_ms * 2;
 }
 
+/* After a connect and after every read: answer the PBX, note when the
+ * session is up (only then is the backoff reset). */
 static void
-send_text(struct source *src, char *text)
+session(struct source *src)
 {
-	bufferevent_write(src->bev, text, strlen(text));
-	free(text);
+	char *text;
+
+	while ((text = src->ad->output(src->pa)) != NULL) {
+		bufferevent_write(src->bev, text, strlen(text));
+		free(text);
+	}
+	if (src->ad->ready(src->pa) && !src->up) {
+		src->up = 1;
+		src->backoff_ms = BACKOFF_MIN_MS;
+		say(src, SRC_UP, NULL);
+	}
 }
 
 static void
@@ -172,20 +184,15 @@ read_cb(struct bufferevent *bev, void *arg)
 
 	while (evbuffer_get_length(in) > 0) {
 		size_t n = evbuffer_get_contiguous_space(in);
-		if (ami_feed(src->ami, (const char *)evbuffer_pullup(in, (ssize_t)n), n, out, err,
-		    sizeof(err)) != 0) {
+		if (src->ad->feed(src->pa, (const char *)evbuffer_pullup(in, (ssize_t)n), n, out,
+		    err, sizeof(err)) != 0) {
 			json_decref(out);
 			lost(src, err);
 			return;
 		}
 		evbuffer_drain(in, n);
 	}
-	if (ami_logged_in(src->ami) && !src->reconciled) {
-		src->reconciled = 1;
-		src->backoff_ms = BACKOFF_MIN_MS;
-		say(src, SRC_UP, NULL);
-		send_text(src, ami_reconcile(src->ami)); /* calls still waiting */
-	}
+	session(src);
 	json_array_foreach(out, i, ev)
 		submit(src, ev);
 	json_decref(out);
@@ -199,7 +206,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	char why[160];
 
 	if (what & BEV_EVENT_CONNECTED) {
-		send_text(src, ami_login(src->ami));
+		session(src);
 		update_reading(src);
 		return;
 	}
@@ -208,15 +215,6 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	else
 		snprintf(why, sizeof(why), "%s", strerror(EVUTIL_SOCKET_ERROR()));
 	lost(src, why);
-}
-
-static struct ami *
-new_parser(const struct source *src)
-{
-	struct ami_options o = { .username = src->cfg->username, .secret = src->cfg->secret,
-		.ivr_variable = src->cfg->ivr_variable, .source = src->name };
-
-	return ami_new(&o);
 }
 
 static void
@@ -232,11 +230,8 @@ src_connect(struct source *src)
 	}
 	/* A new session (banner and login again) keeps what is known of calls,
 	 * so that a call answered before a drop still gets its end. */
-	if (src->ami == NULL)
-		src->ami = new_parser(src);
-	else
-		ami_reset(src->ami);
-	src->reconciled = 0;
+	src->ad->reset(src->pa);
+	src->up = 0;
 	src->state = SRC_CONNECTING;
 	src->bev = bufferevent_socket_new(src->all->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(src->bev, read_cb, NULL, event_cb, src);
@@ -291,24 +286,17 @@ sources_check(const struct config *cfg, char *err, size_t errlen)
 {
 	for (int i = 0; i < cfg->sources.n; i++) {
 		const struct pbx_source *c = &cfg->sources.v[i];
-		if (strcmp(c->type, "ami") != 0) {
-			snprintf(err, errlen, "sources: type \"%s\" is not built yet (this version "
-			    "speaks ami; see hotline111-bridge(7))", c->type);
+		const struct pbx_adapter *ad = pbx_adapter_find(c->type);
+		char why[160];
+
+		if (ad == NULL) {
+			snprintf(err, errlen, "sources: unknown type \"%s\"", c->type);
 			return -1;
 		}
-		struct ami_options o = { .username = c->username, .secret = c->secret,
-			.ivr_variable = c->ivr_variable };
-		struct ami *probe;
-		if (c->username == NULL || c->secret == NULL) {
-			snprintf(err, errlen, "sources: %s: ami needs username and secret", c->connect);
+		if (ad->check(c, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "sources: %s %s: %s", c->type, c->connect, why);
 			return -1;
 		}
-		if ((probe = ami_new(&o)) == NULL) {
-			snprintf(err, errlen, "sources: %s: username, secret and ivr_variable must "
-			    "not hold line breaks", c->connect);
-			return -1;
-		}
-		ami_free(probe);
 	}
 	return 0;
 }
@@ -333,6 +321,8 @@ sources_new(struct event_base *base, struct store *st, store_decide_fn *decide, 
 		src->all = s;
 		src->cfg = copy_source(&cfg->sources.v[i]);
 		xasprintf(&src->name, "%s:%s", src->cfg->type, src->cfg->connect);
+		src->ad = pbx_adapter_find(src->cfg->type);
+		src->pa = src->ad->create(src->cfg, src->name);
 		src->retry = evtimer_new(base, retry_cb, src);
 		src->backoff_ms = BACKOFF_MIN_MS;
 	}
@@ -391,7 +381,7 @@ sources_free(struct sources *s)
 			bufferevent_free(src->bev);
 		if (src->retry != NULL)
 			event_free(src->retry);
-		ami_free(src->ami);
+		src->ad->destroy(src->pa);
 		free_source(src->cfg);
 		free(src->name);
 	}

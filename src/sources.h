@@ -1,8 +1,9 @@
 /*
  * sources.h: PBXs the daemon connects to (config `sources`). Each is a
  * client connection on the event loop with reconnect and backoff; what
- * the PBX says is mapped onto bridge events (ami.c), validated like any
- * bridge line (protocol.c) and stored like them (store.c). Event ids come
+ * the PBX says is mapped onto bridge events by its adapter (pbx.h: ami.c,
+ * esl.c, evapi.c), validated like any bridge line (protocol.c) and stored
+ * like them (store.c). Event ids come
  * from the PBX's own identifiers, so a replay after a reconnect is
  * deduplicated.
  */

@@ -148,15 +148,16 @@ class Sources(unittest.TestCase):
         self.assertEqual(status["sources"][0]["type"], "ami")
         self.assertEqual(status["sources"][0]["events"], 3)
 
-    def test_unbuilt_source_type_is_refused_at_start(self):
-        d = Daemon(self.pg, sets=['sources=( { type = "esl"; connect = "tcp:127.0.0.1:8021"; '
-                                  'password = "x"; } )'])
+    def test_source_without_credentials_is_refused_by_check_config(self):
+        d = Daemon(self.pg, sets=['sources=( { type = "ami"; connect = "tcp:127.0.0.1:5038"; '
+                                  'username = "x"; } )'])
         self.addCleanup(d.destroy)
         out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
                               *[a for s in d.sets for a in ("-s", s)], "--check-config"],
                              capture_output=True, text=True, timeout=20)
         self.assertEqual(out.returncode, 1)
-        self.assertIn('type "esl" is not built yet', out.stderr)
+        self.assertIn('sources: ami tcp:127.0.0.1:5038: ami needs username and secret',
+                      out.stderr)
 
 
 if __name__ == "__main__":

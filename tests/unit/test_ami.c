@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "ami.h"
+#include "pbx.h"
 #include "protocol.h"
 #include "xmalloc.h"
 
@@ -709,7 +710,7 @@ test_state_cap_default(void **state)
 
 	(void)state;
 	json_decref(feed_ok(a, login_ok));
-	for (int i = 0; i <= AMI_DEFAULT_MAX_CALLS; i++) {
+	for (int i = 0; i <= PBX_DEFAULT_MAX_CALLS; i++) {
 		int n = snprintf(buf, sizeof(buf),
 		    "Event: VarSet\nLinkedid: d%d\nVariable: HOTLINE_IVR\n"
 		    "Value: 1\n\n", i);
