@@ -386,7 +386,7 @@ struct group_spec {
 static const char *const token_fields[] = { "client", "token", NULL };
 static const char *const operator_fields[] = { "name", "uid", "role", NULL };
 static const char *const source_fields[] = { "type", "connect", "username", "secret",
-	"password", "ivr_variable", NULL };
+	"password", "ivr_variable", "name", NULL };
 static const char *const source_required[] = { "type", "connect", NULL };
 
 static const struct group_spec token_spec = { token_fields, token_fields,
@@ -400,7 +400,8 @@ static const struct group_spec source_spec = { source_fields, source_required,
 	sizeof(struct pbx_source),
 	{ offsetof(struct pbx_source, type), offsetof(struct pbx_source, connect),
 	    offsetof(struct pbx_source, username), offsetof(struct pbx_source, secret),
-	    offsetof(struct pbx_source, password), offsetof(struct pbx_source, ivr_variable) } };
+	    offsetof(struct pbx_source, password), offsetof(struct pbx_source, ivr_variable),
+	    offsetof(struct pbx_source, name) } };
 
 static int
 field_index(const char *const *fields, const char *name)

@@ -37,6 +37,7 @@ struct console_operator {
 };
 
 struct pbx_source {
+	char *name; /* or NULL: names its events' ids, TYPE:NAME (else TYPE:CONNECT) */
 	char *type;
 	char *connect;
 	char *username;

@@ -27,7 +27,7 @@ static const char *const state_names[] = { "down", "connecting", "up" };
 
 struct source {
 	struct sources *all;
-	char *name;   /* "ami:tcp:127.0.0.1:5038": log prefix, bridge client of its events */
+	char *name;   /* "ami:pbx1", "ami:tcp:127.0.0.1:5038": prefix of its ids and log lines */
 	struct pbx_source *cfg; /* a copy: a reload frees the config it came from */
 	const struct pbx_adapter *ad;
 	void *pa; /* the adapter's state, kept across connections */
@@ -258,6 +258,7 @@ copy_source(const struct pbx_source *c)
 {
 	struct pbx_source *d = xcalloc(1, sizeof(*d));
 
+	d->name = dup_or_null(c->name);
 	d->type = dup_or_null(c->type);
 	d->connect = dup_or_null(c->connect);
 	d->username = dup_or_null(c->username);
@@ -272,6 +273,7 @@ free_source(struct pbx_source *d)
 {
 	if (d == NULL)
 		return;
+	free(d->name);
 	free(d->type);
 	free(d->connect);
 	free(d->username);
@@ -279,6 +281,32 @@ free_source(struct pbx_source *d)
 	free(d->password);
 	free(d->ivr_variable);
 	free(d);
+}
+
+/* TYPE:NAME, else TYPE:CONNECT: what its event ids begin with. */
+static char *
+source_name(const struct pbx_source *c)
+{
+	char *s;
+
+	xasprintf(&s, "%s:%s", c->type, c->name != NULL ? c->name : c->connect);
+	return s;
+}
+
+/* Two sources with one name would give two PBXs' calls the same ids. */
+static int
+name_taken(const struct config *cfg, int i)
+{
+	char *name = source_name(&cfg->sources.v[i]);
+	int taken = 0;
+
+	for (int j = 0; j < i && !taken; j++) {
+		char *other = source_name(&cfg->sources.v[j]);
+		taken = strcmp(name, other) == 0;
+		free(other);
+	}
+	free(name);
+	return taken;
 }
 
 int
@@ -289,6 +317,11 @@ sources_check(const struct config *cfg, char *err, size_t errlen)
 		const struct pbx_adapter *ad = pbx_adapter_find(c->type);
 		char why[160];
 
+		if (name_taken(cfg, i)) {
+			snprintf(err, errlen, "sources: two %s sources named \"%s\": give each a "
+			    "name of its own", c->type, c->name != NULL ? c->name : c->connect);
+			return -1;
+		}
 		if (ad == NULL) {
 			snprintf(err, errlen, "sources: unknown type \"%s\"", c->type);
 			return -1;
@@ -320,7 +353,7 @@ sources_new(struct event_base *base, struct store *st, store_decide_fn *decide, 
 		struct source *src = &s->v[s->n++];
 		src->all = s;
 		src->cfg = copy_source(&cfg->sources.v[i]);
-		xasprintf(&src->name, "%s:%s", src->cfg->type, src->cfg->connect);
+		src->name = source_name(src->cfg);
 		src->ad = pbx_adapter_find(src->cfg->type);
 		src->pa = src->ad->create(src->cfg, src->name);
 		src->retry = evtimer_new(base, retry_cb, src);

@@ -97,10 +97,11 @@ class Sources(unittest.TestCase):
         self.pg = Postgres()
         self.addCleanup(self.pg.destroy)
 
-    def daemon(self, pbx):
+    def daemon(self, pbx, name=""):
         d = Daemon(self.pg, sets=['sources=( { type = "ami"; connect = "tcp:127.0.0.1:%d"; '
-                                  'username = "hotline111"; secret = "s3cret"; '
-                                  'ivr_variable = "HOTLINE_IVR"; } )' % pbx.port])
+                                  'username = "hotline111"; secret = "s3cret"; %s'
+                                  'ivr_variable = "HOTLINE_IVR"; } )'
+                                  % (pbx.port, 'name = "%s"; ' % name if name else "")])
         self.addCleanup(d.destroy)
         return d.start()
 
@@ -125,6 +126,36 @@ class Sources(unittest.TestCase):
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases"), "1")
         self.assertIn("source ami:tcp:127.0.0.1:%d: connected" % pbx.port, d.log_text())
         self.assertNotIn("912345678", d.log_text().replace("+8491*****78", ""))
+
+    def test_a_named_source_keeps_its_ids_when_its_address_changes(self):
+        first = FakeAsterisk(CALL)
+        first.start()
+        self.addCleanup(first.close)
+        d = self.daemon(first, name="pbx1")
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=15)
+        d.stop()
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id LIKE 'ami:pbx1:%'"),
+                         "3")
+        # The same PBX, moved to another address, says the same call again.
+        second = FakeAsterisk(CALL)
+        second.start()
+        self.addCleanup(second.close)
+        self.daemon(second, name="pbx1")
+        wait_for(lambda: second.sessions >= 1, timeout=15)
+        time.sleep(1.5)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM events"), "3")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases"), "1")
+
+    def test_two_sources_with_one_name_are_refused(self):
+        src = '{ type = "ami"; connect = "tcp:127.0.0.1:%d"; username = "u"; secret = "s"; %s}'
+        d = Daemon(self.pg, sets=['sources=( %s, %s )' % (src % (5038, 'name = "pbx"; '),
+                                                          src % (5039, 'name = "pbx"; '))])
+        self.addCleanup(d.destroy)
+        out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
+                              *[a for s in d.sets for a in ("-s", s)], "--check-config"],
+                             capture_output=True, text=True, timeout=20)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('two ami sources named "pbx"', out.stderr)
 
     def test_refused_login_is_logged_once(self):
         pbx = FakeAsterisk(CALL, accept_login=False)

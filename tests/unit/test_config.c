@@ -252,7 +252,8 @@ static const char every_key[] =
     "metrics: { listen = \"\"; };\n"
     "sources = ( { type = \"evapi\"; connect = \"tcp:127.0.0.1:8448\"; },\n"
     "            { type = \"ami\"; connect = \"tcp:127.0.0.1:5038\";\n"
-    "              username = \"h\"; secret = \"s\"; ivr_variable = \"IVR\"; },\n"
+    "              username = \"h\"; secret = \"s\"; ivr_variable = \"IVR\";\n"
+    "              name = \"pbx1\"; },\n"
     "            { type = \"esl\"; connect = \"unix:/x\"; password = \"p\"; } );\n"
     "cti = { listen = \"127.0.0.1:8080\"; token = \"t\"; };\n";
 
@@ -294,6 +295,8 @@ assert_every_key_groups(const struct config *c)
 	assert_null(c->sources.v[0].username);
 	assert_null(c->sources.v[0].password);
 	assert_string_equal(c->sources.v[1].ivr_variable, "IVR");
+	assert_string_equal(c->sources.v[1].name, "pbx1");
+	assert_null(c->sources.v[0].name);
 	assert_string_equal(c->sources.v[1].secret, "s");
 	assert_string_equal(c->sources.v[2].password, "p");
 	assert_null(c->sources.v[2].secret);
