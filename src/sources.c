@@ -172,6 +172,7 @@ session(struct source *src)
 	}
 }
 
+/* What was mapped before a stream error is kept: the adapter vouched for it. */
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -179,23 +180,24 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	json_t *out = json_array();
 	char err[160];
+	int failed = 0;
 	size_t i;
 	json_t *ev;
 
-	while (evbuffer_get_length(in) > 0) {
+	while (!failed && evbuffer_get_length(in) > 0) {
 		size_t n = evbuffer_get_contiguous_space(in);
-		if (src->ad->feed(src->pa, (const char *)evbuffer_pullup(in, (ssize_t)n), n, out,
-		    err, sizeof(err)) != 0) {
-			json_decref(out);
-			lost(src, err);
-			return;
-		}
+		failed = src->ad->feed(src->pa, (const char *)evbuffer_pullup(in, (ssize_t)n), n,
+		    out, err, sizeof(err)) != 0;
 		evbuffer_drain(in, n);
 	}
-	session(src);
 	json_array_foreach(out, i, ev)
 		submit(src, ev);
 	json_decref(out);
+	if (failed) {
+		lost(src, err);
+		return;
+	}
+	session(src);
 	update_reading(src);
 }
 
