@@ -39,6 +39,7 @@ struct evapi {
 
 	enum state state;
 	int connected; /* a connection exists (evapi has no handshake) */
+	int suspect;   /* the last connection failed; no good frame since */
 	char err[160];
 
 	size_t len_digits; /* of the length being read */
@@ -67,6 +68,7 @@ fail(struct evapi *e, const char *fmt, ...)
 	vsnprintf(e->err, sizeof(e->err), fmt, ap);
 	va_end(ap);
 	e->state = ST_FAILED;
+	e->suspect = 1;
 }
 
 /* --- fields -------------------------------------------------------------- */
@@ -441,6 +443,7 @@ feed_comma(struct evapi *e, const char *p, json_t *out)
 		return 0;
 	}
 	dispatch(e, out);
+	e->suspect = 0;
 	e->state = ST_LEN;
 	e->len_digits = e->want = e->have = 0;
 	return 1;
@@ -562,13 +565,18 @@ output(void *p)
 	return NULL;
 }
 
-/* No handshake: up as soon as connected, until the stream fails. */
+/*
+ * No handshake: up as soon as connected, so a quiet Kamailio shows as up.
+ * After a framing error, only once a whole frame has come: a Kamailio
+ * that is not sending netstrings then stays down, its error logged once
+ * and retried with a growing backoff, rather than flapping up and down.
+ */
 static int
 ready(const void *p)
 {
 	const struct evapi *e = p;
 
-	return e->connected && e->state != ST_FAILED;
+	return e->connected && e->state != ST_FAILED && !e->suspect;
 }
 
 const struct pbx_adapter evapi_adapter = { "evapi", check, create, destroy, reset, feed,

@@ -767,7 +767,7 @@ test_framing_errors(void **state)
 }
 
 /* Events of frames before the error stay; the failure is sticky until a
- * reset, and a reset starts clean. */
+ * reset, and a reset starts clean but not up. */
 static void
 test_failure_sticky_and_reset(void **state)
 {
@@ -788,11 +788,16 @@ test_failure_sticky_and_reset(void **state)
 	json_decref(out);
 	assert_false(evapi_adapter.ready(e));
 
+	/* not up again until a whole frame shows the stream is netstrings now */
 	evapi_reset(e);
-	assert_true(evapi_adapter.ready(e));
+	assert_false(evapi_adapter.ready(e));
 	free(t.s);
 	t = stream(answered_call + 1, 2);
-	out = feed_ok(e, t.s, t.len);
+	out = feed_ok(e, t.s, 1);
+	assert_false(evapi_adapter.ready(e));
+	json_decref(out);
+	out = feed_ok(e, t.s + 1, t.len - 1);
+	assert_true(evapi_adapter.ready(e));
 	assert_int_equal(json_array_size(out), 2);
 	/* the offer's time was kept across the failed connection */
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(out, 1), "duration_s")),
@@ -987,6 +992,9 @@ test_adapter_session(void **state)
 	assert_int_equal(json_array_size(out), 2);
 	assert_string_equal(field(out, 0, "id"), "evapi:tcp:127.0.0.1:8448:" CALL_B ":offered");
 	assert_null(evapi_adapter.output(p));
+	assert_true(evapi_adapter.ready(p));
+	/* a reconnect after a clean close is up at once */
+	evapi_adapter.reset(p);
 	assert_true(evapi_adapter.ready(p));
 	json_decref(out);
 	evapi_adapter.destroy(p);
