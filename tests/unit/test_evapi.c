@@ -520,11 +520,13 @@ test_end_causes(void **state)
 		"{\"event\":\"failed\",\"callid\":\"6\",\"reason\":\"Request Timeout\"}",
 		"{\"event\":\"failed\",\"callid\":\"7\",\"code\":99999,\"reason\":7}",
 		"{\"event\":\"cancelled\",\"callid\":\"8\"}",
+		"{\"event\":\"failed\",\"callid\":\"9\",\"code\":487,\"reason\":\"Terminated\"}",
+		"{\"event\":\"failed\",\"callid\":\"10\",\"code\":\"4870\"}",
 	};
 	json_t *out = events_of(frames, nitems(frames));
 
 	(void)state;
-	assert_int_equal(json_array_size(out), 9);
+	assert_int_equal(json_array_size(out), 12);
 	assert_string_equal(field(out, 0, "cause"), "bye by callee");
 	assert_string_equal(field(out, 1, "cause"), "timeout");
 	assert_null(field(out, 2, "cause"));
@@ -534,6 +536,11 @@ test_end_causes(void **state)
 	assert_string_equal(field(out, 6, "cause"), "failed");
 	assert_string_equal(field(out, 7, "type"), "call.abandoned");
 	assert_string_equal(field(out, 8, "cause"), "cancelled");
+	/* a 487 answers a CANCEL: abandoned, whatever the config called it */
+	assert_string_equal(field(out, 9, "type"), "call.abandoned");
+	assert_string_equal(field(out, 9, "id"), "evapi:k1:9:abandoned");
+	assert_string_equal(field(out, 10, "cause"), "487 Terminated");
+	assert_string_equal(field(out, 11, "cause"), "failed");
 	json_decref(out);
 }
 
