@@ -409,8 +409,9 @@ feed_len(struct evapi *e, const char *p, size_t n)
 		}
 		if (c < '0' || c > '9') {
 			printable_byte(shown, sizeof(shown), c);
-			fail(e, "not a netstring: %s where a length %s expected (evapi "
-			    "netstring_format must be 1)", shown, e->len_digits ? "or ':' was" : "was");
+			fail(e, "not a netstring: %s where a length %s expected "
+			    "(evapi netstring_format must be 1)", shown,
+			    e->len_digits ? "or ':' was" : "was");
 			return i;
 		}
 		if (e->len_digits > 0 && e->want == 0) {

@@ -302,7 +302,8 @@ test_interleaved(void **state)
 		const char *id = json_string_value(json_object_get(ev, "id"));
 
 		if (strcmp(id, "evapi:k1:" CALL_A ":ended") == 0) {
-			assert_int_equal(json_integer_value(json_object_get(ev, "duration_s")), 119);
+			assert_int_equal(
+			    json_integer_value(json_object_get(ev, "duration_s")), 119);
 			seen |= 1;
 		}
 		if (strcmp(id, "evapi:k1:" CALL_C ":abandoned") == 0) {
@@ -367,7 +368,8 @@ test_end_without_start(void **state)
 		"\"ts\":\"2026-07-04T11:03:18.904Z\",\"call_id\":\"" CALL_A "\","
 		"\"cause\":\"bye by caller\"},"
 		"{\"id\":\"evapi:k1:" CALL_A ":answered\",\"type\":\"call.answered\","
-		"\"ts\":\"2026-07-04T11:01:19.704Z\",\"call_id\":\"" CALL_A "\",\"operator\":\"lan\"},"
+		"\"ts\":\"2026-07-04T11:01:19.704Z\",\"call_id\":\"" CALL_A "\","
+		"\"operator\":\"lan\"},"
 		"{\"id\":\"evapi:k1:" CALL_C ":abandoned\",\"type\":\"call.abandoned\","
 		"\"ts\":\"2026-07-04T11:05:12.700Z\",\"call_id\":\"" CALL_C "\"},"
 		"{\"id\":\"evapi:k1:" CALL_C ":ended\",\"type\":\"call.ended\","
