@@ -50,8 +50,9 @@ class FakeEvapi(threading.Thread):
     Kamailio restart. Every session gets the same script again, or the
     later ones later_script."""
 
-    def __init__(self, script, later_script=None):
+    def __init__(self, script, later_script=None, chunk=37):
         super().__init__(daemon=True)
+        self.chunk = chunk
         self.scripts = [script, later_script or script]
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -75,11 +76,9 @@ class FakeEvapi(threading.Thread):
         script = self.scripts[min(self.sessions, 2) - 1]
         try:
             for item in script:
-                for i in range(0, len(item), 37):
-                    conn.sendall(item[i:i + 37])
+                for i in range(0, len(item), self.chunk):
+                    conn.sendall(item[i:i + self.chunk])
                     time.sleep(0.002)
-                # a pause between frames: the daemon drops what one read
-                # made when that read ends in a framing error
                 time.sleep(0.05)
             # evapi never hears from a consumer: note anything it says
             conn.settimeout(0.7)
@@ -194,6 +193,15 @@ class Evapi(unittest.TestCase):
         self.assertNotEqual(self.status(d)["state"], "up")
         # what came before the error is kept, once; nothing after it
         self.assertEqual([t for _, t in self.events()], ["call.offered"])
+
+    def test_frames_before_an_error_in_the_same_read_are_kept(self):
+        call = answered_call("same-read@10.0.0.9")
+        k = FakeEvapi([call[0] + call[1] + b"garbage"], later_script=[b"x"], chunk=1 << 20)
+        k.start()
+        self.addCleanup(k.close)
+        self.daemon(k)
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "2", timeout=15)
+        self.assertEqual(sorted(t for _, t in self.events()), ["call.answered", "call.offered"])
 
     def test_status_shows_the_source(self):
         k = self.kamailio(answered_call() + cancelled_call())
