@@ -19,7 +19,8 @@
 #define MAX_EPOCH 253402300799LL
 #define MAX_BUCKETS 65536
 
-static const struct pbx_adapter *const adapters[] = { &ami_adapter, &evapi_adapter };
+static const struct pbx_adapter *const adapters[] = { &ami_adapter, &evapi_adapter,
+	&esl_adapter };
 
 const struct pbx_adapter *
 pbx_adapter_find(const char *type)
