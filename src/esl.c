@@ -66,7 +66,7 @@ struct esl {
 	size_t hdr_len, hdr_cap;
 	size_t hdr_raw;    /* bytes of the block as received */
 	size_t line_start; /* where the current line begins in hdr */
-	int line_content; /* the current line has a byte other than '\r' */
+	int line_content;  /* the current line has a byte other than '\r' */
 
 	char *body; /* Content-Length bytes, then a NUL */
 	size_t body_len, body_want;
@@ -279,14 +279,17 @@ member_call(struct esl *e, const char *id)
 	return c;
 }
 
-/* Whole non-negative seconds "N" as a number; -1 when it is not one. */
+/*
+ * A whole number written in at most max_digits decimal digits and nothing
+ * else: seconds since the epoch (12), microseconds (18); -1 when it is not.
+ */
 static long long
-epoch_of(const char *v)
+number_of(const char *v, size_t max_digits)
 {
 	long long n = 0;
 	size_t len = v != NULL ? strlen(v) : 0;
 
-	if (len == 0 || len > 12 || strspn(v, "0123456789") != len)
+	if (len == 0 || len > max_digits || strspn(v, "0123456789") != len)
 		return -1;
 	for (; *v != '\0'; v++)
 		n = n * 10 + (*v - '0');
@@ -329,7 +332,7 @@ static void
 on_agent_start(struct esl *e, json_t *out)
 {
 	char *id = member_id(e), *op;
-	const char *agent = get(&e->event, "CC-Agent"), *at, *stamp;
+	const char *agent = get(&e->event, "CC-Agent"), *at;
 	struct pbx_call *c;
 	json_t *ev;
 
@@ -339,10 +342,9 @@ on_agent_start(struct esl *e, json_t *out)
 	}
 	c = member_call(e, id);
 	/* transfers before the answer are routing, not an operator's: see on_hangup */
-	stamp = get(&e->event, "Event-Date-Timestamp");
-	c->t0_us = stamp != NULL ? strtoll(stamp, NULL, 10) : 0;
+	c->t0_us = number_of(get(&e->event, "Event-Date-Timestamp"), 18);
 	if (c->t0_us <= 0)
-		c->t0_us = epoch_of(get(&e->event, "CC-Agent-Answered-Time")) * 1000000;
+		c->t0_us = number_of(get(&e->event, "CC-Agent-Answered-Time"), 12) * 1000000;
 	op = xstrdup(agent);
 	if ((at = strchr(op, '@')) != NULL && at != op)
 		op[at - op] = '\0';
@@ -362,8 +364,8 @@ static void
 on_queue_end(struct esl *e, json_t *out)
 {
 	const char *cause = get(&e->event, "CC-Cause");
-	long long joined = epoch_of(get(&e->event, "CC-Member-Joined-Time"));
-	long long left = epoch_of(get(&e->event, "CC-Member-Leaving-Time"));
+	long long joined = number_of(get(&e->event, "CC-Member-Joined-Time"), 12);
+	long long left = number_of(get(&e->event, "CC-Member-Leaving-Time"), 12);
 	char *id, wait[24];
 	json_t *ev;
 
@@ -399,7 +401,7 @@ transfer_entry(struct esl *e, const struct pbx_call *c, const char *id, char *en
 			return;
 		*data++ = '\0';
 	}
-	epoch = epoch_of(f[0]);
+	epoch = number_of(f[0], 12);
 	if (strcmp(f[2], "bl_xfer") != 0 || epoch < 0 || c->t0_us <= 0 ||
 	    epoch < c->t0_us / 1000000)
 		return;
