@@ -66,15 +66,18 @@ EVENTS = [
                             "|:1783162950:u1:bl_xfer:2001/default/XML"),
 ]
 MAPPED = 7  # offered, answered, transferred, ended; offered, abandoned, ended
+GOODBYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+NOTICE = (b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n" % len(GOODBYE)
+          + GOODBYE)
 
 
 class FakeFreeSWITCH(threading.Thread):
     """Accepts one session at a time: auth/request, the password checked,
     the subscription answered, the events replayed in pieces of odd sizes."""
 
-    def __init__(self, events, password="s3cret"):
+    def __init__(self, events, password="s3cret", goodbye=False):
         super().__init__(daemon=True)
-        self.events, self.password = events, password
+        self.events, self.password, self.goodbye = events, password, goodbye
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.srv.bind(("127.0.0.1", 0))
@@ -114,15 +117,18 @@ class FakeFreeSWITCH(threading.Thread):
         auth = self.command(conn)
         if auth != "auth %s\n\n" % self.password:
             conn.sendall(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
-            notice = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
-            conn.sendall(b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n%s"
-                         % (len(notice), notice))
+            conn.sendall(NOTICE)
             return
         conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
         if self.command(conn) is None:
             return
         conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n")
         stream = b"".join(self.events)
+        if self.goodbye:
+            # shutting down: the last events and the notice in one write
+            conn.sendall(stream + NOTICE)
+            time.sleep(0.5)
+            return
         sizes = [1, 7, 64, 3, 500, 13, 2048]
         i = n = 0
         while i < len(stream):
@@ -187,6 +193,16 @@ class EventSocket(unittest.TestCase):
         self.assertIn("source %s: the PBX closed the connection" % src, log)
         self.assertNotIn("912345678", log.replace("+8491*****78", ""))
         self.assertNotIn("refused", log)
+
+    def test_events_sent_with_a_disconnect_notice_are_kept(self):
+        pbx = self.fake(goodbye=True)
+        d = self.daemon(pbx)
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == str(MAPPED), timeout=15)
+        wait_for(lambda: pbx.sessions >= 2, timeout=15)
+        log = d.log_text()
+        self.assertEqual(log.count("FreeSWITCH ended the session (disconnect-notice): "
+                                   "Disconnected, goodbye."), 1, log)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases"), "2")
 
     def test_wrong_password_is_logged_once(self):
         pbx = self.fake(password="other")
