@@ -67,6 +67,16 @@ fields_clear(struct fields *f)
 		free(f->v[k]);
 }
 
+/* A detail may quote the input, and is sent in JSON: printable ASCII only. */
+static void
+printable(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+	}
+}
+
 static void
 refuse(struct cti_result *res, enum cti_verdict verdict, enum proto_error error,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -82,11 +92,7 @@ refuse(struct cti_result *res, enum cti_verdict verdict, enum proto_error error,
 	va_start(ap, fmt);
 	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
 	va_end(ap);
-	/* a detail may quote the input: keep it printable ASCII */
-	for (char *p = res->detail; *p != '\0'; p++) {
-		if (*p < 0x20 || *p > 0x7e)
-			*p = '?';
-	}
+	printable(res->detail);
 }
 
 /* --- form (application/x-www-form-urlencoded) and query strings --------- */
@@ -548,6 +554,7 @@ req_complete(struct evhttp_request *req, void *arg)
 {
 	struct cti_req *r = arg;
 
+	log_debug("cti[%u]: replied", r->id);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
 	req_free(r);
 }
@@ -562,6 +569,8 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct cti_req *r = arg;
 
+	log_debug("cti[%u]: connection closed %s", r->id,
+	    r->replied ? "while the reply was written" : "before the reply");
 	if (r->replied) {
 		req_free(r);
 		return;
@@ -616,6 +625,7 @@ item_done(struct store_item *item, const struct store_result *res)
 			r->error = res->error;
 			snprintf(r->detail, sizeof(r->detail), "%s",
 			    res->detail ? res->detail : protocol_error_name(res->error));
+			printable(r->detail);
 		}
 	} else {
 		r->case_id = res->case_id;

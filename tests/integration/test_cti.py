@@ -128,6 +128,8 @@ class Webhook(unittest.TestCase):
         cls.d = Daemon(cls.pg, sets=cti_sets(cls.port))
         try:
             cls.d.start()
+            # until the store is connected the webhook answers 503
+            cls.d.wait_log("database: connected")
         except Exception:
             cls.d.destroy()
             cls.pg.destroy()
@@ -378,7 +380,10 @@ class Stop(unittest.TestCase):
         d = Daemon(self.pg, sets=list(sets))
         self.addCleanup(d.destroy)
         self.addCleanup(self.stop_clean, d)
-        return d.start() if start else d
+        if start:
+            d.start()
+            d.wait_log("database: connected")
+        return d
 
     @staticmethod
     def stop_clean(d):
@@ -490,6 +495,7 @@ class Stop(unittest.TestCase):
         supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
         d.start_under(["valgrind", "--error-exitcode=9", "--leak-check=full",
                        "--errors-for-leak-kinds=definite,indirect", "--suppressions=" + supp])
+        d.wait_log("database: connected", timeout=60)
         pbx = Pbx(port)
         for i in range(5):
             self.assertEqual(pbx.post_form(event="newCall", callId=f"vg-{i}",
