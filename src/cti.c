@@ -16,7 +16,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "log.h"
 #include "netaddr.h"
@@ -649,10 +648,16 @@ validate(struct cti *c, json_t *events, struct cti_req *r, struct proto_fail *fa
 	json_t *obj;
 
 	json_array_foreach(events, i, obj) {
-		char *line = json_dumps(obj, JSON_COMPACT);
+		char *line;
 		struct cti_item *it = &r->items[r->nitems];
 
-		if (line == NULL)
+		if (r->nitems == CTI_MAX_EVENTS) {
+			fail->code = PROTO_BAD_VALUE;
+			snprintf(fail->detail, sizeof(fail->detail), "more than %d events",
+			    CTI_MAX_EVENTS);
+			return -1;
+		}
+		if ((line = json_dumps(obj, JSON_COMPACT)) == NULL)
 			fatal("cti: out of memory");
 		if (protocol_parse(line, strlen(line), &c->limits, &it->item.ev, fail) != 0) {
 			free(line);
