@@ -20,6 +20,7 @@
 #include "bridge.h"
 #include "cases.h"
 #include "console.h"
+#include "cti.h"
 #include "db.h"
 #include "escalation.h"
 #include "log.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct escalation *escalation;
 	struct console *console;
 	struct sources *sources;
+	struct cti *cti;
 	time_t started;
 	struct event *signals[3];
 	struct event *stop_timer;
@@ -250,7 +252,7 @@ flush_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	if (bridge_unflushed(d->bridge) == 0) {
+	if (bridge_unflushed(d->bridge) == 0 && cti_unflushed(d->cti) == 0) {
 		log_info("stopped: everything received was stored and acknowledged");
 		event_base_loopexit(d->base, NULL);
 	}
@@ -296,6 +298,7 @@ stop(struct daemon *d, const char *why)
 	log_info("%s: stopping; %zu events to store first", why, store_pending(d->store));
 	bridge_stop(d->bridge);
 	sources_stop(d->sources);
+	cti_stop(d->cti);
 	console_stop(d->console);
 	escalation_stop(d->escalation);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
@@ -325,6 +328,8 @@ store_state(int up, void *arg)
 		bridge_pause(d->bridge, !up);
 	if (d->sources != NULL)
 		sources_pause(d->sources, !up);
+	if (d->cti != NULL)
+		cti_pause(d->cti, !up);
 	notify_status(up ? "running" : "database unreachable: intake paused");
 }
 
@@ -381,6 +386,7 @@ daemon_free(struct daemon *d)
 	console_free(d->console);
 	bridge_free(d->bridge);
 	sources_free(d->sources);
+	cti_free(d->cti);
 	store_free(d->store);
 	escalation_free(d->escalation);
 	db_free(d->timers_db);
@@ -432,6 +438,10 @@ run(struct opts *o)
 	if ((d.sources = sources_new(d.base, d.store, decide, &d, d.cfg, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	sources_start(d.sources);
+	d.cti = cti_new(d.base, d.store, decide, &d);
+	if (cti_listen(d.cti, d.cfg, err, sizeof(err)) != 0)
+		fatal("%s", err);
+	cti_pause(d.cti, !store_is_up(d.store));
 	bridge_pause(d.bridge, !store_is_up(d.store));
 	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,
 	    triage_rule_count(d.rules));
@@ -462,7 +472,8 @@ main(int argc, char **argv)
 	} else if (o.check_config) {
 		cfg = load_config(&o);
 		triage_free(load_rules(cfg->rules_file));
-		if (sources_check(cfg, err, sizeof(err)) != 0)
+		if (sources_check(cfg, err, sizeof(err)) != 0 ||
+		    cti_check(cfg, err, sizeof(err)) != 0)
 			fatal("%s: %s", cfg->file, err);
 		printf("%s: ok\n", cfg->file);
 		config_free(cfg);
