@@ -648,7 +648,6 @@ validate(struct cti *c, json_t *events, struct cti_req *r, struct proto_fail *fa
 	json_t *obj;
 
 	json_array_foreach(events, i, obj) {
-		char *line;
 		struct cti_item *it = &r->items[r->nitems];
 
 		if (r->nitems == CTI_MAX_EVENTS) {
@@ -657,18 +656,12 @@ validate(struct cti *c, json_t *events, struct cti_req *r, struct proto_fail *fa
 			    CTI_MAX_EVENTS);
 			return -1;
 		}
-		if ((line = json_dumps(obj, JSON_COMPACT)) == NULL)
-			fatal("cti: out of memory");
-		if (protocol_parse(line, strlen(line), &c->limits, &it->item.ev, fail) != 0) {
-			free(line);
+		if (store_item_parse(&it->item, obj, &c->limits, fail) != 0)
 			return -1;
-		}
 		it->r = r;
 		it->item.client = CTI_SOURCE;
-		it->item.size = strlen(line);
 		it->item.done = item_done;
 		r->nitems++;
-		free(line);
 	}
 	return 0;
 }

@@ -93,29 +93,21 @@ stored(struct store_item *item, const struct store_result *res)
 static void
 submit(struct source *src, json_t *obj)
 {
-	char *line = json_dumps(obj, JSON_COMPACT);
+	struct src_item *si = xcalloc(1, sizeof(*si));
 	struct proto_fail fail;
-	struct src_item *si;
-	struct event ev;
 
-	if (line == NULL)
-		fatal("sources: out of memory");
-	if (protocol_parse(line, strlen(line), &src->all->limits, &ev, &fail) != 0) {
+	if (store_item_parse(&si->item, obj, &src->all->limits, &fail) != 0) {
 		log_warn("source %s: dropped an event that does not validate: %s: %s", src->name,
 		    protocol_error_name(fail.code), fail.detail);
-		free(line);
+		free(si);
 		return;
 	}
-	si = xcalloc(1, sizeof(*si));
 	si->src = src;
-	si->item.ev = ev;
 	si->item.client = src->name;
-	si->item.size = strlen(line);
 	si->item.done = stored;
 	store_stamp(&si->item);
 	if (src->all->decide != NULL)
 		si->item.triage = src->all->decide(&si->item.ev, src->all->decide_arg);
-	free(line);
 	src->pending++;
 	src->events++;
 	store_submit(src->all->store, &si->item);

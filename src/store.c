@@ -57,6 +57,21 @@ store_stamp(struct store_item *item)
 	snprintf(item->rx, sizeof(item->rx), "%s.%06ldZ", head, (long)tv.tv_usec);
 }
 
+int
+store_item_parse(struct store_item *item, json_t *obj, const struct proto_limits *lim,
+    struct proto_fail *fail)
+{
+	char *line = json_dumps(obj, JSON_COMPACT);
+	int rc;
+
+	if (line == NULL)
+		fatal("store: out of memory");
+	item->size = strlen(line);
+	rc = protocol_parse(line, item->size, lim, &item->ev, fail);
+	free(line);
+	return rc;
+}
+
 /* --- batches ----------------------------------------------------------- */
 
 static json_t *

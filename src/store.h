@@ -68,5 +68,9 @@ void store_set_schedule_hook(struct store *st, store_schedule_fn *fn, void *arg)
 
 /* Fills item->rx with the current time. */
 void store_stamp(struct store_item *item);
+/* An event object a PBX adapter made (sources.c, cti.c), validated exactly
+ * as a bridge line is: sets item->ev and item->size; 0, or -1 with fail. */
+int store_item_parse(struct store_item *item, json_t *obj, const struct proto_limits *lim,
+    struct proto_fail *fail);
 
 #endif
