@@ -20,16 +20,13 @@
 
 #include "ami.h"
 #include "pbx.h"
+#include "pbxtest.h"
 #include "protocol.h"
 #include "xmalloc.h"
 
 #ifndef TEST_DATADIR
 #error "build with -DTEST_DATADIR=\"...\""
 #endif
-
-#define nitems(a) (sizeof(a) / sizeof((a)[0]))
-
-static const struct proto_limits lim16 = { .max_depth = 16 };
 
 static const struct ami_options default_opt = {
 	.username = "hotline111",
@@ -40,28 +37,23 @@ static const struct ami_options default_opt = {
 
 /* --- helpers ------------------------------------------------------------- */
 
-struct text {
-	char *s;
-	size_t len;
-};
-
 static struct text
 read_file(const char *path)
 {
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 	FILE *f = fopen(path, "rb");
-	size_t cap = 0, n;
+	size_t n;
 
 	if (f == NULL) {
 		print_error("cannot open %s\n", path);
 		fail();
 	}
 	do {
-		if (t.len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			t.s = xreallocarray(t.s, cap, 1);
+		if (t.len == t.cap) {
+			t.cap = t.cap ? t.cap * 2 : 4096;
+			t.s = xreallocarray(t.s, t.cap, 1);
 		}
-		n = fread(t.s + t.len, 1, cap - t.len, f);
+		n = fread(t.s + t.len, 1, t.cap - t.len, f);
 		t.len += n;
 	} while (n > 0);
 	fclose(f);
@@ -75,7 +67,7 @@ enum line_ends { ENDS_LF, ENDS_CRLF, ENDS_MIXED };
 static struct text
 with_ends(struct text in, enum line_ends ends)
 {
-	struct text t = { xmalloc(in.len * 2 + 1), 0 };
+	struct text t = { xmalloc(in.len * 2 + 1), 0, in.len * 2 + 1 };
 	int nth = 0;
 
 	for (size_t i = 0; i < in.len; i++) {
@@ -87,44 +79,6 @@ with_ends(struct text in, enum line_ends ends)
 		t.s[t.len++] = in.s[i];
 	}
 	return t;
-}
-
-/* Every event must be one the daemon's own parser accepts as it is. */
-static void
-assert_valid(json_t *events)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(events, i, e) {
-		char *line = json_dumps(e, JSON_COMPACT);
-		struct event ev;
-		struct proto_fail pf;
-
-		assert_non_null(line);
-		if (protocol_parse(line, strlen(line), &lim16, &ev, &pf) != 0) {
-			print_error("refused %s: %s %s\n", line,
-			    protocol_error_name(pf.code), pf.detail);
-			fail();
-		}
-		assert_true(strlen(ev.id) <= PROTOCOL_MAX_ID);
-		protocol_event_clear(&ev);
-		free(line);
-	}
-}
-
-static void
-assert_events(json_t *got, json_t *want, const char *how)
-{
-	if (!json_equal(got, want)) {
-		char *g = json_dumps(got, JSON_INDENT(1));
-		char *w = json_dumps(want, JSON_INDENT(1));
-
-		print_error("%s: got\n%s\nwant\n%s\n", how, g, w);
-		free(g);
-		free(w);
-		fail();
-	}
 }
 
 static struct ami *
@@ -140,15 +94,7 @@ new_ami(const struct ami_options *opt)
 static json_t *
 feed_ok(struct ami *a, const char *text)
 {
-	json_t *out = json_array();
-	char err[160];
-
-	if (ami_feed(a, text, strlen(text), out, err, sizeof(err)) != 0) {
-		print_error("ami_feed: %s\n", err);
-		fail();
-	}
-	assert_valid(out);
-	return out;
+	return adapter_feed_ok(&ami_adapter, a, text, strlen(text));
 }
 
 /* The events of a fresh adapter, logged in, given blocks. */
@@ -166,12 +112,6 @@ run(const struct ami_options *opt, const char *blocks)
 	out = feed_ok(a, blocks);
 	ami_free(a);
 	return out;
-}
-
-static const char *
-field(json_t *events, size_t i, const char *name)
-{
-	return json_string_value(json_object_get(json_array_get(events, i), name));
 }
 
 /* --- transcripts --------------------------------------------------------- */
@@ -206,8 +146,7 @@ read_expected(const char *name)
 	snprintf(path, sizeof(path), "%s/ami/%s.expected.jsonl", TEST_DATADIR,
 	    name);
 	t = read_file(path);
-	t.s = xreallocarray(t.s, t.len + 1, 1);
-	t.s[t.len] = '\0';
+	text_put(&t, "", 0); /* a string, for strtok_r */
 	for (line = strtok_r(t.s, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		json_error_t e;
@@ -223,23 +162,19 @@ read_expected(const char *name)
 	return want;
 }
 
-/* Feeds the pieces cut at the offsets given, stopping at a failure. */
-static void
-feed_pieces(const struct transcript *tr, struct text t, const size_t *cuts,
-    size_t ncuts, json_t *want, const char *how)
+static void *
+open_default(void)
 {
-	struct ami *a = new_ami(&default_opt);
-	json_t *out = json_array();
-	char err[160] = "";
-	size_t from = 0;
-	int rc = 0;
+	return new_ami(&default_opt);
+}
 
-	for (size_t i = 0; i <= ncuts && rc == 0; i++) {
-		size_t to = i < ncuts ? cuts[i] : t.len;
+/* A feeding ends with the transcript's rc, its error, its login state. */
+static void
+end_as_expected(void *a, const void *expected, int rc, const char *err,
+    const char *how)
+{
+	const struct transcript *tr = expected;
 
-		rc = ami_feed(a, t.s + from, to - from, out, err, sizeof(err));
-		from = to;
-	}
 	if (rc != tr->rc) {
 		print_error("%s: %s: rc %d (%s), want %d\n", tr->name, how, rc,
 		    err, tr->rc);
@@ -250,28 +185,10 @@ feed_pieces(const struct transcript *tr, struct text t, const size_t *cuts,
 		fail();
 	}
 	assert_int_equal(ami_logged_in(a), tr->logged_in);
-	assert_valid(out);
-	assert_events(out, want, how);
-	json_decref(out);
-	ami_free(a);
 }
 
-static void
-feed_every_way(const struct transcript *tr, struct text t, json_t *want)
-{
-	size_t *bytes = xcalloc(t.len + 1, sizeof(*bytes));
-	char how[64];
-
-	feed_pieces(tr, t, NULL, 0, want, "whole");
-	for (size_t k = 0; k <= t.len; k++) {
-		snprintf(how, sizeof(how), "split at %zu", k);
-		feed_pieces(tr, t, &k, 1, want, how);
-		bytes[k] = k;
-	}
-	feed_pieces(tr, t, bytes + 1, t.len > 0 ? t.len - 1 : 0, want,
-	    "byte by byte");
-	free(bytes);
-}
+static const struct pbxtest_feeder feeder = { &ami_adapter, open_default,
+	end_as_expected };
 
 static void
 test_transcript(void **state)
@@ -287,7 +204,7 @@ test_transcript(void **state)
 	for (size_t i = 0; i < nitems(ends); i++) {
 		struct text t = with_ends(raw, ends[i]);
 
-		feed_every_way(tr, t, want);
+		feed_every_way(&feeder, tr, t, want);
 		free(t.s);
 	}
 	free(raw.s);

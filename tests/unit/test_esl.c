@@ -23,12 +23,9 @@
 #include "config.h"
 #include "esl.h"
 #include "pbx.h"
+#include "pbxtest.h"
 #include "protocol.h"
 #include "xmalloc.h"
-
-#define nitems(a) (sizeof(a) / sizeof((a)[0]))
-
-static const struct proto_limits lim16 = { .max_depth = 16 };
 
 static const struct esl_options default_opt = {
 	.password = "ClueCon",
@@ -290,32 +287,15 @@ static const struct transcript {
 
 /* --- building the bytes -------------------------------------------------- */
 
-struct text {
-	char *s;
-	size_t len, cap;
-};
-
-static void
-put(struct text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		t->cap = (t->len + n + 1) * 2;
-		t->s = xreallocarray(t->s, t->cap, 1);
-	}
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = '\0';
-}
-
 /* s with every "\n" written as eol. */
 static void
 put_lines(struct text *t, const char *s, const char *eol)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\n')
-			put(t, eol, strlen(eol));
+			text_put(t, eol, strlen(eol));
 		else
-			put(t, s, 1);
+			text_put(t, s, 1);
 	}
 }
 
@@ -335,7 +315,7 @@ put_body(struct text *t, const struct msg *m, const char *eol)
 		snprintf(cl, sizeof(cl), "Content-Length: %zu", inner.len);
 		put_lines(t, cl, eol);
 		put_lines(t, "\n\n", eol);
-		put(t, inner.s, inner.len);
+		text_put(t, inner.s, inner.len);
 		free(inner.s);
 	} else
 		put_lines(t, "\n", eol);
@@ -347,7 +327,7 @@ build(const struct msg *msgs, size_t n, const char *eol)
 {
 	struct text t = { NULL, 0, 0 };
 
-	put(&t, "", 0);
+	text_put(&t, "", 0);
 	for (size_t i = 0; i < n; i++) {
 		struct text body = { NULL, 0, 0 };
 		char cl[64];
@@ -360,64 +340,13 @@ build(const struct msg *msgs, size_t n, const char *eol)
 		put_lines(&t, msgs[i].head, eol);
 		put_lines(&t, "\n", eol);
 		if (body.s != NULL)
-			put(&t, body.s, body.len);
+			text_put(&t, body.s, body.len);
 		free(body.s);
 	}
 	return t;
 }
 
 /* --- checking ------------------------------------------------------------ */
-
-/* Every event must be one the daemon's own parser accepts as it is. */
-static void
-assert_valid(json_t *events)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(events, i, e) {
-		char *line = json_dumps(e, JSON_COMPACT);
-		struct event ev;
-		struct proto_fail pf;
-
-		assert_non_null(line);
-		if (protocol_parse(line, strlen(line), &lim16, &ev, &pf) != 0) {
-			print_error("refused %s: %s %s\n", line, protocol_error_name(pf.code),
-			    pf.detail);
-			fail();
-		}
-		assert_true(strlen(ev.id) <= PROTOCOL_MAX_ID);
-		protocol_event_clear(&ev);
-		free(line);
-	}
-}
-
-static void
-assert_events(json_t *got, json_t *want, const char *how)
-{
-	if (!json_equal(got, want)) {
-		char *g = json_dumps(got, JSON_INDENT(1));
-		char *w = json_dumps(want, JSON_INDENT(1));
-
-		print_error("%s: got\n%s\nwant\n%s\n", how, g, w);
-		free(g);
-		free(w);
-		fail();
-	}
-}
-
-static json_t *
-parse_json(const char *s)
-{
-	json_error_t e;
-	json_t *j = json_loads(s, 0, &e);
-
-	if (j == NULL) {
-		print_error("bad expected JSON: %s\n", e.text);
-		fail();
-	}
-	return j;
-}
 
 static struct esl *
 new_esl(const struct esl_options *opt)
@@ -428,50 +357,27 @@ new_esl(const struct esl_options *opt)
 	return e;
 }
 
-/* Feeds the pieces cut at the offsets given, stopping at a failure. */
-static void
-feed_pieces(const struct transcript *tr, struct text t, const size_t *cuts, size_t ncuts,
-    json_t *want, const char *how)
+static void *
+open_default(void)
 {
-	struct esl *e = new_esl(&default_opt);
-	json_t *out = json_array();
-	char err[160] = "";
-	size_t from = 0;
-	int rc = 0;
+	return new_esl(&default_opt);
+}
 
-	for (size_t i = 0; i <= ncuts && rc == 0; i++) {
-		size_t to = i < ncuts ? cuts[i] : t.len;
+/* A feeding ends with the transcript's rc, its very error, its state. */
+static void
+end_as_expected(void *e, const void *expected, int rc, const char *err, const char *how)
+{
+	const struct transcript *tr = expected;
 
-		rc = esl_feed(e, t.s + from, to - from, out, err, sizeof(err));
-		from = to;
-	}
 	if (rc != tr->rc || (tr->err != NULL && strcmp(err, tr->err) != 0)) {
 		print_error("%s: %s: rc %d (%s), want %d (%s)\n", tr->name, how, rc, err, tr->rc,
 		    tr->err ? tr->err : "");
 		fail();
 	}
 	assert_int_equal(esl_ready(e), tr->ready);
-	assert_valid(out);
-	assert_events(out, want, how);
-	json_decref(out);
-	esl_free(e);
 }
 
-static void
-feed_every_way(const struct transcript *tr, struct text t, json_t *want)
-{
-	size_t *bytes = xcalloc(t.len + 1, sizeof(*bytes));
-	char how[64];
-
-	feed_pieces(tr, t, NULL, 0, want, "whole");
-	for (size_t k = 0; k <= t.len; k++) {
-		snprintf(how, sizeof(how), "split at %zu", k);
-		feed_pieces(tr, t, &k, 1, want, how);
-		bytes[k] = k;
-	}
-	feed_pieces(tr, t, bytes + 1, t.len > 0 ? t.len - 1 : 0, want, "byte by byte");
-	free(bytes);
-}
+static const struct pbxtest_feeder feeder = { &esl_adapter, open_default, end_as_expected };
 
 static void
 test_transcript(void **state)
@@ -483,7 +389,7 @@ test_transcript(void **state)
 	for (size_t i = 0; i < nitems(ends); i++) {
 		struct text t = build(tr->msgs, tr->n, ends[i]);
 
-		feed_every_way(tr, t, want);
+		feed_every_way(&feeder, tr, t, want);
 		free(t.s);
 	}
 	json_decref(want);
@@ -505,15 +411,7 @@ plain(const char *event)
 static json_t *
 feed_ok(struct esl *e, const char *text, size_t len)
 {
-	json_t *out = json_array();
-	char err[160];
-
-	if (esl_feed(e, text, len, out, err, sizeof(err)) != 0) {
-		print_error("esl_feed: %s\n", err);
-		fail();
-	}
-	assert_valid(out);
-	return out;
+	return adapter_feed_ok(&esl_adapter, e, text, len);
 }
 
 /* Feeds text to e, which must refuse it with an error containing what. */
@@ -528,8 +426,7 @@ feed_fails(struct esl *e, const char *text, size_t len, const char *what)
 		print_error("error \"%s\", want \"%s\"\n", err, what);
 		fail();
 	}
-	for (const char *p = err; *p != '\0'; p++)
-		assert_true(*p >= 0x20 && *p < 0x7f);
+	assert_printable(err);
 	json_decref(out);
 }
 
@@ -566,12 +463,6 @@ run(const struct esl_options *opt, const char *first, ...)
 	va_end(ap);
 	esl_free(e);
 	return all;
-}
-
-static const char *
-field(json_t *events, size_t i, const char *name)
-{
-	return json_string_value(json_object_get(json_array_get(events, i), name));
 }
 
 /* --- commands ------------------------------------------------------------ */

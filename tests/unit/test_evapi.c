@@ -21,30 +21,13 @@
 #include "config.h"
 #include "evapi.h"
 #include "pbx.h"
+#include "pbxtest.h"
 #include "protocol.h"
 #include "xmalloc.h"
 
-#define nitems(a) (sizeof(a) / sizeof((a)[0]))
-
-static const struct proto_limits lim16 = { .max_depth = 16 };
 static const struct evapi_options default_opt = { .source = "evapi:k1" };
 
 /* --- helpers ------------------------------------------------------------- */
-
-/* A stream of netstrings built from JSON texts. */
-struct text {
-	char *s;
-	size_t len;
-};
-
-static void
-add_raw(struct text *t, const char *p, size_t n)
-{
-	t->s = xreallocarray(t->s, t->len + n + 1, 1);
-	memcpy(t->s + t->len, p, n);
-	t->len += n;
-	t->s[t->len] = '\0';
-}
 
 /* One netstring of n bytes of JSON (which may hold a NUL). */
 static void
@@ -53,9 +36,9 @@ add_frame_n(struct text *t, const char *json, size_t n)
 	char head[32];
 
 	snprintf(head, sizeof(head), "%zu:", n);
-	add_raw(t, head, strlen(head));
-	add_raw(t, json, n);
-	add_raw(t, ",", 1);
+	text_put(t, head, strlen(head));
+	text_put(t, json, n);
+	text_put(t, ",", 1);
 }
 
 static void
@@ -64,53 +47,22 @@ add_frame(struct text *t, const char *json)
 	add_frame_n(t, json, strlen(json));
 }
 
+/* A stream of netstrings built from JSON texts. */
 static struct text
 stream(const char *const *frames, size_t n)
 {
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 
 	for (size_t i = 0; i < n; i++)
 		add_frame(&t, frames[i]);
 	return t;
 }
 
-/* Every event must be one the daemon's own parser accepts as it is. */
-static void
-assert_valid(json_t *events)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(events, i, e) {
-		char *line = json_dumps(e, JSON_COMPACT);
-		struct event ev;
-		struct proto_fail pf;
-
-		assert_non_null(line);
-		if (protocol_parse(line, strlen(line), &lim16, &ev, &pf) != 0) {
-			print_error("refused %s: %s %s\n", line, protocol_error_name(pf.code),
-			    pf.detail);
-			fail();
-		}
-		assert_true(strlen(ev.id) <= PROTOCOL_MAX_ID);
-		protocol_event_clear(&ev);
-		free(line);
-	}
-}
-
 /* Feeds bytes that must be accepted; returns the events, all valid. */
 static json_t *
 feed_ok(struct evapi *e, const char *p, size_t n)
 {
-	json_t *out = json_array();
-	char err[160] = "";
-
-	if (evapi_feed(e, p, n, out, err, sizeof(err)) != 0) {
-		print_error("refused: %s\n", err);
-		fail();
-	}
-	assert_valid(out);
-	return out;
+	return adapter_feed_ok(&evapi_adapter, e, p, n);
 }
 
 /* Feeds bytes that must fail; returns the events made before, and the error. */
@@ -122,8 +74,7 @@ feed_fail(struct evapi *e, const char *p, size_t n, char *err, size_t errlen)
 	err[0] = '\0';
 	assert_int_equal(evapi_feed(e, p, n, out, err, errlen), -1);
 	assert_true(err[0] != '\0');
-	for (const char *c = err; *c != '\0'; c++)
-		assert_true(*c >= 0x20 && *c < 0x7f);
+	assert_printable(err);
 	assert_valid(out);
 	return out;
 }
@@ -140,22 +91,9 @@ new_evapi(void)
 static void
 assert_json(json_t *got, const char *want_text)
 {
-	json_error_t jerr;
-	json_t *want = json_loads(want_text, 0, &jerr);
+	json_t *want = parse_json(want_text);
 
-	if (want == NULL) {
-		print_error("bad expected JSON: %s\n", jerr.text);
-		fail();
-	}
-	if (!json_equal(got, want)) {
-		char *g = json_dumps(got, JSON_INDENT(1) | JSON_SORT_KEYS);
-		char *w = json_dumps(want, JSON_INDENT(1) | JSON_SORT_KEYS);
-
-		print_error("got %s\nwant %s\n", g, w);
-		free(g);
-		free(w);
-		fail();
-	}
+	assert_events(got, want, "events");
 	json_decref(want);
 }
 
@@ -239,49 +177,35 @@ static const struct transcript transcripts[] = {
 	{ "busy", busy_call, nitems(busy_call), busy_want },
 };
 
-static void
-check_split(struct text t, const char *want, size_t cut)
+static void *
+open_default(void)
 {
-	struct evapi *e = new_evapi();
-	json_t *out = feed_ok(e, t.s, cut);
-	json_t *rest = feed_ok(e, t.s + cut, t.len - cut);
-
-	json_array_extend(out, rest);
-	assert_json(out, want);
-	json_decref(rest);
-	json_decref(out);
-	evapi_free(e);
+	return new_evapi();
 }
 
+/* Every feeding of a call must be taken: Kamailio sends no errors. */
 static void
-check_bytes(struct text t, const char *want)
+end_taken(void *e, const void *expected, int rc, const char *err, const char *how)
 {
-	struct evapi *e = new_evapi();
-	json_t *out = json_array();
+	const struct transcript *tr = expected;
 
-	for (size_t i = 0; i < t.len; i++) {
-		json_t *one = feed_ok(e, t.s + i, 1);
-
-		json_array_extend(out, one);
-		json_decref(one);
+	if (rc != 0) {
+		print_error("%s: %s: refused: %s\n", tr->name, how, err);
+		fail();
 	}
-	assert_json(out, want);
-	json_decref(out);
-	evapi_free(e);
 }
+
+static const struct pbxtest_feeder feeder = { &evapi_adapter, open_default, end_taken };
 
 static void
 test_transcript(void **state)
 {
 	const struct transcript *tr = *state;
 	struct text t = stream(tr->frames, tr->n);
-	json_t *whole = events_of(tr->frames, tr->n);
+	json_t *want = parse_json(tr->want);
 
-	assert_json(whole, tr->want);
-	json_decref(whole);
-	for (size_t cut = 0; cut <= t.len; cut++)
-		check_split(t, tr->want, cut);
-	check_bytes(t, tr->want);
+	feed_every_way(&feeder, tr, t, want);
+	json_decref(want);
 	free(t.s);
 }
 
@@ -484,12 +408,6 @@ test_interval_needs_both_times(void **state)
 
 /* --- fields -------------------------------------------------------------- */
 
-static const char *
-field(json_t *out, size_t i, const char *name)
-{
-	return json_string_value(json_object_get(json_array_get(out, i), name));
-}
-
 static void
 test_agent_default(void **state)
 {
@@ -669,7 +587,7 @@ test_skipped_frames(void **state)
 		deep,
 	};
 	struct evapi *e = new_evapi();
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 	json_t *out;
 
 	(void)state;
@@ -708,7 +626,7 @@ static void
 test_depth_limit(void **state)
 {
 	struct evapi *e = new_evapi();
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 	json_t *out;
 
 	(void)state;
@@ -786,8 +704,8 @@ test_failure_sticky_and_reset(void **state)
 	json_t *out;
 
 	(void)state;
-	add_raw(&t, "5:{\"ev", 6);
-	add_raw(&t, "ZZ", 2);
+	text_put(&t, "5:{\"ev", 6);
+	text_put(&t, "ZZ", 2);
 	out = feed_fail(e, t.s, t.len, err, sizeof(err));
 	assert_int_equal(json_array_size(out), 1);
 	json_decref(out);
@@ -844,7 +762,7 @@ test_frame_limit(void **state)
 	const struct evapi_options opt = { .source = "evapi:k1", .max_frame = 100 };
 	struct evapi *e = evapi_new(&opt);
 	char json[101], err[160];
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 	json_t *out;
 	int n;
 
@@ -872,7 +790,7 @@ test_default_frame_limit(void **state)
 	size_t n = EVAPI_DEFAULT_MAX_FRAME;
 	char *json = xmalloc(n + 1);
 	struct evapi *e = new_evapi();
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 	json_t *out;
 	int head;
 
@@ -898,7 +816,7 @@ test_call_table_bounded(void **state)
 {
 	const struct evapi_options opt = { .source = "evapi:k1", .max_calls = 4 };
 	struct evapi *e = evapi_new(&opt);
-	struct text t = { NULL, 0 };
+	struct text t = { NULL, 0, 0 };
 	json_t *out;
 	char json[160];
 	size_t n;
