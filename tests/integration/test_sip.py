@@ -6,7 +6,8 @@ drops, duplicates or misreads a call, a count below is wrong.
 
 Calls: ANSWERED calls to 111 that an agent answers and the caller hangs up,
 CANCELLED calls to 111 that ring until the caller gives up (CANCEL, 487),
-and one call to another number, which is relayed but must not be reported.
+a few that the agent hangs up and a few refused busy (the config's other
+paths), and one call to another number, relayed but never reported.
 
 Skipped (exit 77) when kamailio, its evapi module or sipp is not installed:
 apt-get install kamailio kamailio-extra-modules sip-tester."""
@@ -32,13 +33,20 @@ EVAPI_SO = glob.glob("/usr/lib/*/kamailio/modules/evapi.so") + \
 CFG = os.path.join(TOP, "contrib", "kamailio", "hotline111.cfg")
 SCENARIOS = os.path.join(TOP, "tests", "integration", "sipp")
 
-ANSWERED = 100
-CANCELLED = 20
-# What the evapi adapter makes of each call: answered: offered, answered,
-# ended; cancelled: offered, abandoned, ended (only call.ended ends a call).
-ANSWERED_TYPES = ["call.answered", "call.ended", "call.offered"]
-CANCELLED_TYPES = ["call.abandoned", "call.ended", "call.offered"]
-EXPECTED_EVENTS = 3 * ANSWERED + 3 * CANCELLED
+# Calls of each kind; the caller numbers are the prefix and SIPp's call
+# number (1, 2, …), so that each case says which kind of call made it.
+ANSWERED = 100      # 0912…: the agent answers, the caller hangs up
+CANCELLED = 20      # 0913…: rings, the caller hangs up first
+AGENT_HANGUP = 10   # 0914…: the agent answers and hangs up
+BUSY = 10           # 0915…: 486 Busy Here
+# What the evapi adapter makes of each call (event types, sorted): the
+# answered end with call.ended; a cancelled call is call.abandoned and, as
+# only call.ended ends a call, call.ended; a refused one just ends.
+ANSWERED_TYPES = "call.answered,call.ended,call.offered"
+CANCELLED_TYPES = "call.abandoned,call.ended,call.offered"
+BUSY_TYPES = "call.ended,call.offered"
+CALLS = ANSWERED + CANCELLED + AGENT_HANGUP + BUSY
+EXPECTED_EVENTS = 3 * (ANSWERED + CANCELLED + AGENT_HANGUP) + 2 * BUSY
 
 
 def missing():
@@ -149,9 +157,18 @@ class Sip(unittest.TestCase):
                             "-error_file", err],
                            capture_output=True, text=True, timeout=120, cwd=self.dir,
                            stdin=subprocess.DEVNULL)
-        errors = open(err, errors="replace").read() if os.path.exists(err) else ""
+        errors = ""
+        if os.path.exists(err):
+            with open(err, errors="replace") as f:
+                errors = f.read()
         self.assertEqual(p.returncode, 0, "sipp %s: %s\n%s\n%s" % (
             name, p.returncode, p.stdout[-3000:], errors[-3000:]))
+
+    def phase(self, uas_scenario, uac_scenario, count, rate):
+        """count calls to 111 against a UAS playing uas_scenario."""
+        uas = self.start_uas(uas_scenario)
+        self.calls(uac_scenario, "111", count, rate)
+        stop_group(uas)
 
     def status(self, d):
         out = subprocess.run([os.path.join(BUILD, "src", "hotline111"), "-S",
@@ -162,7 +179,7 @@ class Sip(unittest.TestCase):
 
     # --- the test ---------------------------------------------------------
 
-    def test_answered_and_cancelled_calls_become_cases(self):
+    def test_calls_through_kamailio_become_cases(self):
         t0 = time.time()
         k = self.start_kamailio()
         d = Daemon(self.pg, sets=['sources=( { type = "evapi"; '
@@ -177,11 +194,11 @@ class Sip(unittest.TestCase):
         uas = self.start_uas("uas_answer.xml")
         self.calls("uac_answered.xml", "111", ANSWERED, 40)
         # Relayed like any call, answered, hung up: never reported.
-        self.calls("uac_answered.xml", "112", 1, 1)
+        self.calls("uac_answered.xml", "112", 1, 10)
         stop_group(uas)
-        uas = self.start_uas("uas_ring.xml")
-        self.calls("uac_cancel.xml", "111", CANCELLED, 20)
-        stop_group(uas)
+        self.phase("uas_ring.xml", "uac_cancel.xml", CANCELLED, 20)
+        self.phase("uas_answer_hangup.xml", "uac_answered_callee_bye.xml", AGENT_HANGUP, 20)
+        self.phase("uas_busy.xml", "uac_busy.xml", BUSY, 20)
         t_sip = time.time() - t_calls
 
         count = "SELECT count(*) FROM events"
@@ -192,28 +209,29 @@ class Sip(unittest.TestCase):
         t_stored = time.time() - t_calls
         time.sleep(1.0)  # anything late or duplicated would show now
         events = int(self.pg.scalar(count))
-        print("\ntest_sip: %d calls placed (%d answered, %d cancelled, 1 to 112); "
-              "%d events stored (expected %d) in %.1f s after the first call; "
-              "SIP traffic %.1f s; whole test %.1f s"
-              % (ANSWERED + CANCELLED + 1, ANSWERED, CANCELLED, events, EXPECTED_EVENTS,
+        print("\ntest_sip: %d calls placed (%d answered, %d cancelled, %d hung up by the "
+              "agent, %d busy, 1 to 112); %d events stored (expected %d) %.1f s after the "
+              "first call; SIP traffic %.1f s; whole test %.1f s"
+              % (CALLS + 1, ANSWERED, CANCELLED, AGENT_HANGUP, BUSY, events, EXPECTED_EVENTS,
                  t_stored, t_sip, time.time() - t0), file=sys.stderr)
         self.assertEqual(events, EXPECTED_EVENTS)
         # What the source received: Kamailio sent no event twice (the
         # events table would hide a duplicate behind its primary key).
         self.assertEqual(self.status(d)["events"], EXPECTED_EVENTS)
 
-        self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases"),
-                         str(ANSWERED + CANCELLED))
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases"), str(CALLS))
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases WHERE line <> '111' "
                                         "OR line IS NULL"), "0")
         # Every case has each of its call's event types exactly once.
         kinds = self.pg.query(
             "SELECT c.caller, string_agg(e.type, ',' ORDER BY e.type), count(*) "
             "FROM cases c JOIN events e ON e.case_id = c.id GROUP BY c.caller ORDER BY 1")
-        expected = sorted([["0912%d" % i, ",".join(ANSWERED_TYPES), "3"]
-                           for i in range(1, ANSWERED + 1)] +
-                          [["0913%d" % i, ",".join(CANCELLED_TYPES), "3"]
-                           for i in range(1, CANCELLED + 1)])
+        expected = sorted([[prefix + str(i), types, str(types.count(",") + 1)]
+                           for prefix, n, types in (("0912", ANSWERED, ANSWERED_TYPES),
+                                                    ("0913", CANCELLED, CANCELLED_TYPES),
+                                                    ("0914", AGENT_HANGUP, ANSWERED_TYPES),
+                                                    ("0915", BUSY, BUSY_TYPES))
+                           for i in range(1, n + 1)])
         self.assertEqual(kinds, expected)
 
         # Answered: the agent from the 200 OK's Contact (the UAS names it
@@ -224,6 +242,16 @@ class Sip(unittest.TestCase):
             "AND answered_at >= offered_at AND ended_at >= answered_at "
             "AND abandoned_at IS NULL AND end_cause = 'bye by caller' "
             "AND duration_s BETWEEN 0 AND 10"), str(ANSWERED))
+        # Hung up by the agent: the BYE came from the callee's side.
+        self.assertEqual(self.pg.scalar(
+            "SELECT count(*) FROM cases WHERE caller LIKE '0914%' AND operator = 'op' || caller "
+            "AND answered_at IS NOT NULL AND ended_at >= answered_at "
+            "AND end_cause = 'bye by callee'"), str(AGENT_HANGUP))
+        # Busy: ended with the status, never answered nor abandoned.
+        self.assertEqual(self.pg.scalar(
+            "SELECT count(*) FROM cases WHERE caller LIKE '0915%' AND operator IS NULL "
+            "AND answered_at IS NULL AND abandoned_at IS NULL AND ended_at >= offered_at "
+            "AND end_cause = '486 Busy Here'"), str(BUSY))
         # Cancelled: abandoned while ringing, never answered, 487.
         self.assertEqual(self.pg.scalar(
             "SELECT count(*) FROM cases WHERE caller LIKE '0913%' AND operator IS NULL "
