@@ -142,28 +142,35 @@ put_interval(json_t *ev, const char *name, long long t0_us, long long t_us)
 	pbx_put_seconds(ev, name, buf);
 }
 
-/* "486 Busy Here" from "code" (a number, or digits in a string) and "reason". */
-static void
-put_cause(json_t *ev, const json_t *o, const char *otherwise)
+/* "code": a SIP final status, a number or three digits in a string; 0: none. */
+static int
+sip_code(const json_t *o)
 {
 	const json_t *code = json_object_get(o, "code");
-	const char *reason = str(o, "reason");
+	const char *s = json_string_value(code);
 	json_int_t n = 0;
-	char *cause;
 
 	if (json_is_integer(code))
 		n = json_integer_value(code);
-	else if (json_is_string(code) && strlen(json_string_value(code)) == 3 &&
-	    strspn(json_string_value(code), "0123456789") == 3)
-		n = strtol(json_string_value(code), NULL, 10);
-	if (n < 100 || n > 699)
-		n = 0;
+	else if (s != NULL && strlen(s) == 3 && strspn(s, "0123456789") == 3)
+		n = strtol(s, NULL, 10);
+	return n >= 100 && n <= 699 ? (int)n : 0;
+}
+
+/* "486 Busy Here" from "code" and "reason". */
+static void
+put_cause(json_t *ev, const json_t *o, const char *otherwise)
+{
+	const char *reason = str(o, "reason");
+	int n = sip_code(o);
+	char *cause;
+
 	if (reason != NULL && reason[0] == '\0')
 		reason = NULL;
 	if (n != 0 && reason != NULL)
-		xasprintf(&cause, "%d %s", (int)n, reason);
+		xasprintf(&cause, "%d %s", n, reason);
 	else if (n != 0)
-		xasprintf(&cause, "%d", (int)n);
+		xasprintf(&cause, "%d", n);
 	else
 		cause = xstrdup(reason != NULL ? reason : otherwise);
 	pbx_put_text(ev, "cause", cause, PBX_MAX_STR, PBX_CUT);
@@ -247,13 +254,21 @@ on_cancelled(struct evapi *e, const json_t *o, const char *id, const struct mome
 	json_array_append_new(out, ev);
 }
 
-/* Not answered (busy, unavailable, no answer): the call ends with its status. */
+/*
+ * Not answered (busy, unavailable, no answer): the call ends with its
+ * status. A 487 answers only a CANCEL: a config that does not tell
+ * cancelled from failed still gets its abandoned calls counted.
+ */
 static void
 on_failed(struct evapi *e, const json_t *o, const char *id, const struct moment *m,
     json_t *out)
 {
 	json_t *ev;
 
+	if (sip_code(o) == 487) {
+		on_cancelled(e, o, id, m, out);
+		return;
+	}
 	(void)take_t0(e, id, 0);
 	ev = pbx_event_new(e->source, "call.ended", id, NULL, m->ts);
 	put_cause(ev, o, "failed");
@@ -394,8 +409,9 @@ feed_len(struct evapi *e, const char *p, size_t n)
 		}
 		if (c < '0' || c > '9') {
 			printable_byte(shown, sizeof(shown), c);
-			fail(e, "not a netstring: %s where a length %s expected (evapi "
-			    "netstring_format must be 1)", shown, e->len_digits ? "or ':' was" : "was");
+			fail(e, "not a netstring: %s where a length %s expected "
+			    "(evapi netstring_format must be 1)", shown,
+			    e->len_digits ? "or ':' was" : "was");
 			return i;
 		}
 		if (e->len_digits > 0 && e->want == 0) {

@@ -302,7 +302,8 @@ test_interleaved(void **state)
 		const char *id = json_string_value(json_object_get(ev, "id"));
 
 		if (strcmp(id, "evapi:k1:" CALL_A ":ended") == 0) {
-			assert_int_equal(json_integer_value(json_object_get(ev, "duration_s")), 119);
+			assert_int_equal(
+			    json_integer_value(json_object_get(ev, "duration_s")), 119);
 			seen |= 1;
 		}
 		if (strcmp(id, "evapi:k1:" CALL_C ":abandoned") == 0) {
@@ -367,7 +368,8 @@ test_end_without_start(void **state)
 		"\"ts\":\"2026-07-04T11:03:18.904Z\",\"call_id\":\"" CALL_A "\","
 		"\"cause\":\"bye by caller\"},"
 		"{\"id\":\"evapi:k1:" CALL_A ":answered\",\"type\":\"call.answered\","
-		"\"ts\":\"2026-07-04T11:01:19.704Z\",\"call_id\":\"" CALL_A "\",\"operator\":\"lan\"},"
+		"\"ts\":\"2026-07-04T11:01:19.704Z\",\"call_id\":\"" CALL_A "\","
+		"\"operator\":\"lan\"},"
 		"{\"id\":\"evapi:k1:" CALL_C ":abandoned\",\"type\":\"call.abandoned\","
 		"\"ts\":\"2026-07-04T11:05:12.700Z\",\"call_id\":\"" CALL_C "\"},"
 		"{\"id\":\"evapi:k1:" CALL_C ":ended\",\"type\":\"call.ended\","
@@ -520,11 +522,13 @@ test_end_causes(void **state)
 		"{\"event\":\"failed\",\"callid\":\"6\",\"reason\":\"Request Timeout\"}",
 		"{\"event\":\"failed\",\"callid\":\"7\",\"code\":99999,\"reason\":7}",
 		"{\"event\":\"cancelled\",\"callid\":\"8\"}",
+		"{\"event\":\"failed\",\"callid\":\"9\",\"code\":487,\"reason\":\"Terminated\"}",
+		"{\"event\":\"failed\",\"callid\":\"10\",\"code\":\"4870\"}",
 	};
 	json_t *out = events_of(frames, nitems(frames));
 
 	(void)state;
-	assert_int_equal(json_array_size(out), 9);
+	assert_int_equal(json_array_size(out), 12);
 	assert_string_equal(field(out, 0, "cause"), "bye by callee");
 	assert_string_equal(field(out, 1, "cause"), "timeout");
 	assert_null(field(out, 2, "cause"));
@@ -534,6 +538,11 @@ test_end_causes(void **state)
 	assert_string_equal(field(out, 6, "cause"), "failed");
 	assert_string_equal(field(out, 7, "type"), "call.abandoned");
 	assert_string_equal(field(out, 8, "cause"), "cancelled");
+	/* a 487 answers a CANCEL: abandoned, whatever the config called it */
+	assert_string_equal(field(out, 9, "type"), "call.abandoned");
+	assert_string_equal(field(out, 9, "id"), "evapi:k1:9:abandoned");
+	assert_string_equal(field(out, 10, "cause"), "487 Terminated");
+	assert_string_equal(field(out, 11, "cause"), "failed");
 	json_decref(out);
 }
 
