@@ -140,8 +140,18 @@ class Sip(unittest.TestCase):
                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                start_new_session=True, cwd=self.dir)
         self.addCleanup(stop_group, uas)
-        time.sleep(0.3)  # SIPp binds its socket before reading anything
-        self.assertIsNone(uas.poll(), self.log(name + ".out")[-2000:])
+
+        def bound():
+            # Calls start only once the UAS has its port. Read from the
+            # kernel's table: a probe binding the port could take it first.
+            if uas.poll() is not None:
+                raise AssertionError("sipp %s exited %d:\n%s" % (
+                    scenario, uas.returncode, self.log(name + ".out")[-2000:]))
+            # 127.0.0.1 in host byte order, as the kernel writes it.
+            want = {"%s:%04X" % (a, self.uas_port) for a in ("0100007F", "7F000001")}
+            with open("/proc/net/udp") as f:
+                return any(line.split()[1] in want for line in list(f)[1:])
+        wait_for(bound, timeout=20)
         return uas
 
     def calls(self, scenario, service, count, rate):
