@@ -160,19 +160,27 @@ class Sip(unittest.TestCase):
         have gone as the scenario says (SIPp exits 0)."""
         name = "%s-%s" % (os.path.splitext(scenario)[0], service)
         err = self.path(name + ".err")
-        p = subprocess.run([SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-s", service,
-                            "127.0.0.1:%d" % self.sip_port, "-i", "127.0.0.1",
-                            "-p", str(self.uac_port), "-m", str(count), "-r", str(rate),
-                            "-l", "20", "-nostdin", "-timeout", "60", "-trace_err",
-                            "-error_file", err],
-                           capture_output=True, text=True, timeout=120, cwd=self.dir,
-                           stdin=subprocess.DEVNULL)
+        # -recv_timeout: a call stuck waiting fails in 20 s rather than
+        # hanging SIPp (its -timeout lets running calls finish).
+        with open(self.path(name + ".out"), "w") as out:
+            p = subprocess.Popen([SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-s", service,
+                                  "127.0.0.1:%d" % self.sip_port, "-i", "127.0.0.1",
+                                  "-p", str(self.uac_port), "-m", str(count), "-r", str(rate),
+                                  "-l", "20", "-nostdin", "-recv_timeout", "20000",
+                                  "-timeout", "90", "-trace_err", "-error_file", err],
+                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 cwd=self.dir, start_new_session=True)
+            try:
+                rc = p.wait(120)
+            except subprocess.TimeoutExpired:
+                stop_group(p)
+                rc = "killed after 120 s"
         errors = ""
         if os.path.exists(err):
             with open(err, errors="replace") as f:
                 errors = f.read()
-        self.assertEqual(p.returncode, 0, "sipp %s: %s\n%s\n%s" % (
-            name, p.returncode, p.stdout[-3000:], errors[-3000:]))
+        self.assertEqual(rc, 0, "sipp %s: %s\n%s\n%s" % (
+            name, rc, self.log(name + ".out")[-3000:], errors[-3000:]))
 
     def phase(self, uas_scenario, uac_scenario, count, rate):
         """count calls to 111 against a UAS playing uas_scenario."""
