@@ -51,9 +51,9 @@ EXPECTED_EVENTS = 3 * (ANSWERED + CANCELLED + AGENT_HANGUP) + 2 * BUSY
 
 def missing():
     """What this test needs and is not installed, or []."""
-    return [what for what, ok in (("kamailio", KAMAILIO), ("kamailio-extra-modules (evapi.so)",
-                                                            EVAPI_SO), ("sip-tester (sipp)", SIPP))
-            if not ok]
+    needs = (("kamailio", KAMAILIO), ("kamailio-extra-modules (evapi.so)", EVAPI_SO),
+             ("sip-tester (sipp)", SIPP))
+    return [what for what, found in needs if not found]
 
 
 def free_port(kind):
@@ -68,18 +68,22 @@ def free_port(kind):
 
 
 def stop_group(proc, timeout=10):
-    """SIGTERM to the process group of proc (Kamailio's children are in
-    it), SIGKILL if it lingers."""
-    if proc is None or proc.poll() is not None:
+    """SIGTERM to the process group of proc, then SIGKILL to whatever is
+    left of it: Kamailio's children are in the group, and outlive a main
+    process that crashed."""
+    if proc is None:
         return
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     except ProcessLookupError:
-        proc.wait()
+        pass  # the usual case: the group is gone
+    proc.wait()
 
 
 @unittest.skipIf(missing(), "not installed: %s" % ", ".join(missing()))
