@@ -2,7 +2,8 @@
 # Debian, and how it is built. One list, one build.
 H111_PACKAGES="autoconf automake make gcc pkg-config libevent-dev libpq-dev \
 libconfig-dev libcmocka-dev libjansson-dev libutf8proc-dev libpcre2-dev \
-libsystemd-dev postgresql postgresql-client python3 procps valgrind"
+libsystemd-dev postgresql postgresql-client python3 procps valgrind \
+kamailio kamailio-extra-modules sip-tester"
 
 h111_install_deps() {
 	missing=
