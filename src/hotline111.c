@@ -771,6 +771,28 @@ print_count(const char *label, json_t *o, const char *key)
 	print_pair(label, 22, buf);
 }
 
+/* "source  ami:pbx1 up, 42 events", or "… down, 0 events: connection refused" */
+static void
+print_sources(json_t *a)
+{
+	size_t i;
+	json_t *src;
+
+	json_array_foreach(a, i, src) {
+		char *name = field(src, "source"), *state = field(src, "state");
+		char *err = field(src, "error"), *line;
+		int said = json_string_length(json_object_get(src, "error")) > 0;
+
+		xasprintf(&line, "%s %s, %lld events%s%s", name, state, jint(src, "events", 0),
+		    said ? ": " : "", said ? err : "");
+		print_pair("source", 22, line);
+		free(line);
+		free(name);
+		free(state);
+		free(err);
+	}
+}
+
 static void
 print_status(json_t *r)
 {
@@ -807,6 +829,7 @@ print_status(json_t *r)
 		fmt_age(buf, sizeof(buf), jint(t, "longest_wait_s", 0));
 		print_pair("  longest wait", 22, buf);
 	}
+	print_sources(json_object_get(r, "sources"));
 }
 
 struct tally {

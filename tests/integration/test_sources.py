@@ -178,6 +178,9 @@ class Sources(unittest.TestCase):
         status = json.loads(out.stdout)
         self.assertEqual(status["sources"][0]["type"], "ami")
         self.assertEqual(status["sources"][0]["events"], 3)
+        text = subprocess.run([client, "-S", os.path.join(d.dir, "console.sock"), "status"],
+                              capture_output=True, text=True, timeout=20).stdout
+        self.assertRegex(text, r"source +ami:tcp:127\.0\.0\.1:%d (up|down), 3 events" % pbx.port)
 
     def test_source_without_credentials_is_refused_by_check_config(self):
         d = Daemon(self.pg, sets=['sources=( { type = "ami"; connect = "tcp:127.0.0.1:5038"; '
