@@ -8,12 +8,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 TOP = os.environ.get("H111_TOP_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("H111_TOP_BUILDDIR") or os.path.join(TOP, "build")
 DAEMON = os.path.join(BUILD, "src", "hotline111d")
+CLI = os.path.join(BUILD, "src", "hotline111")
 RULES = os.environ.get("H111_RULES") or os.path.join(TOP, "conf", "rules.conf")
 
 
@@ -74,6 +76,29 @@ spool: {{ dir = "{self.dir}/spool"; }};
 triage: {{ rules = "{RULES}"; }};
 metrics: {{ listen = ""; }};
 """)
+
+    def check_config(self, *sets, timeout=30):
+        """`hotline111d --check-config` on this config, with its -s settings
+        and then sets: what the daemon refuses before it starts, without
+        starting it. The CompletedProcess, for its returncode and stderr."""
+        args = [a for s in [*self.sets, *sets] for a in ("-s", s)]
+        return subprocess.run([DAEMON, "-c", self.conf, *args, "--check-config"],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def cli(self, *args, timeout=20):
+        """The hotline111 client on this daemon's console socket, as an
+        operator runs it. The CompletedProcess."""
+        return subprocess.run([CLI, "-S", os.path.join(self.dir, "console.sock"), *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def status(self):
+        """`hotline111 --json status`, parsed: what the daemon says of itself
+        (its sources' states and counts) through the console, as a monitor
+        sees it. A failing client is an assertion with its stderr."""
+        out = self.cli("--json", "status")
+        if out.returncode != 0:
+            raise AssertionError(f"hotline111 status exited {out.returncode}:\n{out.stderr}")
+        return json.loads(out.stdout)
 
     def start_under(self, wrapper):
         """Starts it under a tool such as valgrind, which may take a while."""
@@ -177,6 +202,51 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+class FakeServer(threading.Thread):
+    """A PBX's listening end (AMI, the event socket, evapi) on a loopback
+    port of its own, for a source of the daemon's to connect to: one session
+    at a time, each counted, in session(conn), which a subclass writes. The
+    daemon may drop a session at any point, so an OSError in one only ends
+    that session; the next connection is served as usual."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        self.sessions = 0
+        self.stop = False
+
+    def serve(self, test):
+        """Starts it, closed when test is cleaned up, so that no test leaves
+        a listener behind. Returns it."""
+        self.start()
+        test.addCleanup(self.close)
+        return self
+
+    def run(self):
+        while not self.stop:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            self.sessions += 1
+            try:
+                self.session(conn)
+            except OSError:
+                pass
+            conn.close()
+
+    def session(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.stop = True
+        self.srv.close()
 
 
 def ev(id, type, **fields):

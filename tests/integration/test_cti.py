@@ -462,13 +462,7 @@ class Stop(unittest.TestCase):
         self.assertIn("cti.listen:", d.log_text())
 
     def test_check_config(self):
-        d = self.daemon(start=False)
-
-        def check(*sets):
-            args = [a for s in sets for a in ("-s", s)]
-            return subprocess.run([DAEMON, "-c", d.conf, *args, "--check-config"],
-                                  capture_output=True, text=True, timeout=30)
-
+        check = self.daemon(start=False).check_config
         r = check('cti.listen="tcp:127.0.0.1:8111"', f'cti.token="{TOKEN}"')
         self.assertEqual(r.returncode, 0, r.stderr)
         r = check('cti.listen="tcp:127.0.0.1:8111"')

@@ -3,18 +3,14 @@ loopback port (auth/request, the password checked, the subscription
 answered, mod_callcenter events replayed in odd-sized pieces), the real
 daemon connecting to it as a client, the cases in a real PostgreSQL. What
 was replayed after a reconnect is deduplicated."""
-import json
 import os
-import socket
-import subprocess
 import sys
-import threading
 import time
 import unittest
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Daemon, Postgres, wait_for  # noqa: E402
+from harness import Daemon, FakeServer, Postgres, wait_for  # noqa: E402
 
 U1 = "8f6ac1d2-3b4e-4f0a-9c71-2d5e6f708192"  # answered, transferred
 U2 = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"  # abandoned
@@ -71,34 +67,14 @@ NOTICE = (b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n" % len(
           + GOODBYE)
 
 
-class FakeFreeSWITCH(threading.Thread):
+class FakeFreeSWITCH(FakeServer):
     """Accepts one session at a time: auth/request, the password checked,
     the subscription answered, the events replayed in pieces of odd sizes."""
 
     def __init__(self, events, password="s3cret", goodbye=False):
-        super().__init__(daemon=True)
+        super().__init__()
         self.events, self.password, self.goodbye = events, password, goodbye
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
-        self.port = self.srv.getsockname()[1]
-        self.sessions = 0
         self.commands = []
-        self.stop = False
-
-    def run(self):
-        while not self.stop:
-            try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                return
-            self.sessions += 1
-            try:
-                self.session(conn)
-            except OSError:
-                pass
-            conn.close()
 
     def command(self, conn):
         """One command: its lines up to the empty one."""
@@ -138,10 +114,6 @@ class FakeFreeSWITCH(threading.Thread):
             time.sleep(0.002)
         time.sleep(0.5)
 
-    def close(self):
-        self.stop = True
-        self.srv.close()
-
 
 class EventSocket(unittest.TestCase):
     def setUp(self):
@@ -156,10 +128,7 @@ class EventSocket(unittest.TestCase):
         return d.start()
 
     def fake(self, **kw):
-        pbx = FakeFreeSWITCH(EVENTS, **kw)
-        pbx.start()
-        self.addCleanup(pbx.close)
-        return pbx
+        return FakeFreeSWITCH(EVENTS, **kw).serve(self)
 
     def test_queue_calls_become_cases_and_a_replay_dedupes(self):
         pbx = self.fake()
@@ -218,10 +187,7 @@ class EventSocket(unittest.TestCase):
         pbx = self.fake()
         d = self.daemon(pbx)
         wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == str(MAPPED), timeout=15)
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111"), "-S",
-                              os.path.join(d.dir, "console.sock"), "--json", "status"],
-                             capture_output=True, text=True, timeout=20)
-        source = json.loads(out.stdout)["sources"][0]
+        source = d.status()["sources"][0]
         self.assertEqual(source["type"], "esl")
         self.assertEqual(source["source"], "esl:tcp:127.0.0.1:%d" % pbx.port)
         self.assertEqual(source["events"], MAPPED)
@@ -229,9 +195,7 @@ class EventSocket(unittest.TestCase):
     def test_source_without_password_is_refused_by_check_config(self):
         d = Daemon(self.pg, sets=['sources=( { type = "esl"; connect = "tcp:127.0.0.1:8021"; } )'])
         self.addCleanup(d.destroy)
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
-                              *[a for s in d.sets for a in ("-s", s)], "--check-config"],
-                             capture_output=True, text=True, timeout=20)
+        out = d.check_config()
         self.assertEqual(out.returncode, 1)
         self.assertIn("sources: esl tcp:127.0.0.1:8021: esl needs password", out.stderr)
 

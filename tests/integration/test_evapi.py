@@ -6,14 +6,12 @@ again after a reconnect is deduplicated by the ids made from the Call-ID."""
 import json
 import os
 import socket
-import subprocess
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Daemon, Postgres, wait_for  # noqa: E402
+from harness import Daemon, FakeServer, Postgres, wait_for  # noqa: E402
 
 # Times near now, so that the deadlines they arm are not all overdue.
 T0 = int(time.time()) - 120
@@ -44,55 +42,31 @@ def cancelled_call(callid="3848276298220188511@10.0.0.7"):
     ]
 
 
-class FakeEvapi(threading.Thread):
+class FakeEvapi(FakeServer):
     """Accepts one consumer at a time and sends it the script, each frame
     in small pieces so that it is split across reads; then closes, like a
     Kamailio restart. Every session gets the same script again, or the
     later ones later_script."""
 
     def __init__(self, script, later_script=None, chunk=37):
-        super().__init__(daemon=True)
+        super().__init__()
         self.chunk = chunk
         self.scripts = [script, later_script or script]
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
-        self.port = self.srv.getsockname()[1]
-        self.sessions = 0
         self.received = b""
-        self.stop = False
-
-    def run(self):
-        while not self.stop:
-            try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                return
-            self.sessions += 1
-            self.session(conn)
 
     def session(self, conn):
         script = self.scripts[min(self.sessions, 2) - 1]
+        for item in script:
+            for i in range(0, len(item), self.chunk):
+                conn.sendall(item[i:i + self.chunk])
+                time.sleep(0.002)
+            time.sleep(0.05)
+        # evapi never hears from a consumer: note anything it says
+        conn.settimeout(0.7)
         try:
-            for item in script:
-                for i in range(0, len(item), self.chunk):
-                    conn.sendall(item[i:i + self.chunk])
-                    time.sleep(0.002)
-                time.sleep(0.05)
-            # evapi never hears from a consumer: note anything it says
-            conn.settimeout(0.7)
-            try:
-                self.received += conn.recv(4096)
-            except socket.timeout:
-                pass
-        except OSError:
+            self.received += conn.recv(4096)
+        except socket.timeout:
             pass
-        conn.close()
-
-    def close(self):
-        self.stop = True
-        self.srv.close()
 
 
 class Evapi(unittest.TestCase):
@@ -108,19 +82,12 @@ class Evapi(unittest.TestCase):
         self.addCleanup(d.destroy)
         return d.start()
 
-    def kamailio(self, script, later_script=None):
-        k = FakeEvapi(script, later_script)
-        k.start()
-        self.addCleanup(k.close)
-        return k
+    def kamailio(self, script, later_script=None, **kw):
+        return FakeEvapi(script, later_script, **kw).serve(self)
 
     def status(self, d):
         """The source's line of `hotline111 status --json`."""
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111"), "-S",
-                              os.path.join(d.dir, "console.sock"), "--json", "status"],
-                             capture_output=True, text=True, timeout=20)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        return json.loads(out.stdout)["sources"][0]
+        return d.status()["sources"][0]
 
     def events(self):
         return self.pg.query("SELECT event_id, type FROM events ORDER BY event_id")
@@ -196,9 +163,7 @@ class Evapi(unittest.TestCase):
 
     def test_frames_before_an_error_in_the_same_read_are_kept(self):
         call = answered_call("same-read@10.0.0.9")
-        k = FakeEvapi([call[0] + call[1] + b"garbage"], later_script=[b"x"], chunk=1 << 20)
-        k.start()
-        self.addCleanup(k.close)
+        k = self.kamailio([call[0] + call[1] + b"garbage"], later_script=[b"x"], chunk=1 << 20)
         self.daemon(k)
         wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "2", timeout=15)
         self.assertEqual(sorted(t for _, t in self.events()), ["call.answered", "call.offered"])
@@ -217,9 +182,7 @@ class Evapi(unittest.TestCase):
         d = Daemon(self.pg, sets=['sources=( { type = "evapi"; connect = "tcp:127.0.0.1:8448"; '
                                   'password = "x"; } )'])
         self.addCleanup(d.destroy)
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
-                              *[a for s in d.sets for a in ("-s", s)], "--check-config"],
-                             capture_output=True, text=True, timeout=20)
+        out = d.check_config()
         self.assertEqual(out.returncode, 1)
         self.assertIn("sources: evapi tcp:127.0.0.1:8448: evapi has no authentication",
                       out.stderr)

@@ -12,7 +12,6 @@ paths), and one call to another number, relayed but never reported.
 Skipped (exit 77) when kamailio, its evapi module or sipp is not installed:
 apt-get install kamailio kamailio-extra-modules sip-tester."""
 import glob
-import json
 import os
 import shutil
 import signal
@@ -24,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, TOP, Daemon, Postgres, wait_for  # noqa: E402
+from harness import TOP, Daemon, Postgres, wait_for  # noqa: E402
 
 KAMAILIO = shutil.which("kamailio") or shutil.which("kamailio", path="/usr/sbin:/sbin")
 SIPP = shutil.which("sipp")
@@ -193,11 +192,7 @@ class Sip(unittest.TestCase):
         stop_group(uas)
 
     def status(self, d):
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111"), "-S",
-                              os.path.join(d.dir, "console.sock"), "--json", "status"],
-                             capture_output=True, text=True, timeout=20)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        return json.loads(out.stdout)["sources"][0]
+        return d.status()["sources"][0]
 
     # --- the test ---------------------------------------------------------
 

@@ -1,17 +1,13 @@
 """PBX sources end to end: a scripted Asterisk Manager Interface on a
 loopback port, the real daemon connecting to it as a client, the cases in
 a real PostgreSQL. What was replayed after a reconnect is deduplicated."""
-import json
 import os
-import socket
-import subprocess
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Daemon, Postgres, wait_for  # noqa: E402
+from harness import Daemon, FakeServer, Postgres, wait_for  # noqa: E402
 
 CALL = [
     "Event: VarSet\r\nChannel: PJSIP/trunk-00000001\r\nVariable: HOTLINE_IVR\r\nValue: 3\r\n"
@@ -27,30 +23,14 @@ CALL = [
 ]
 
 
-class FakeAsterisk(threading.Thread):
+class FakeAsterisk(FakeServer):
     """Accepts one session at a time: banner, Login answered, the blocks replayed."""
 
     def __init__(self, blocks, accept_login=True):
-        super().__init__(daemon=True)
+        super().__init__()
         self.blocks, self.accept_login = blocks, accept_login
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
-        self.port = self.srv.getsockname()[1]
-        self.sessions = 0
         self.logins = []
         self.actions = []
-        self.stop = False
-
-    def run(self):
-        while not self.stop:
-            try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                return
-            self.sessions += 1
-            self.session(conn)
 
     def read_block(self, f):
         block = {}
@@ -67,12 +47,12 @@ class FakeAsterisk(threading.Thread):
         conn.sendall(b"Asterisk Call Manager/5.0.1\r\n")
         login = self.read_block(f)
         if login is None:
-            return conn.close()
+            return
         self.logins.append(login)
         if not self.accept_login:
             conn.sendall(b"Response: Error\r\nActionID: %s\r\nMessage: Authentication failed\r\n\r\n"
                          % login.get("ActionID", "").encode())
-            return conn.close()
+            return
         conn.sendall(b"Response: Success\r\nActionID: %s\r\nMessage: Authentication accepted\r\n\r\n"
                      % login.get("ActionID", "").encode())
         conn.settimeout(0.5)
@@ -85,11 +65,6 @@ class FakeAsterisk(threading.Thread):
         for b in self.blocks:
             conn.sendall(b.encode() + b"\r\n")
         time.sleep(0.5)
-        conn.close()
-
-    def close(self):
-        self.stop = True
-        self.srv.close()
 
 
 class Sources(unittest.TestCase):
@@ -106,9 +81,7 @@ class Sources(unittest.TestCase):
         return d.start()
 
     def test_queue_call_becomes_a_case_and_a_replay_dedupes(self):
-        pbx = FakeAsterisk(CALL)
-        pbx.start()
-        self.addCleanup(pbx.close)
+        pbx = FakeAsterisk(CALL).serve(self)
         d = self.daemon(pbx)
         wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=15)
         row = self.pg.query("SELECT call_id, caller, queue, ivr, operator, category, status, "
@@ -128,18 +101,14 @@ class Sources(unittest.TestCase):
         self.assertNotIn("912345678", d.log_text().replace("+8491*****78", ""))
 
     def test_a_named_source_keeps_its_ids_when_its_address_changes(self):
-        first = FakeAsterisk(CALL)
-        first.start()
-        self.addCleanup(first.close)
+        first = FakeAsterisk(CALL).serve(self)
         d = self.daemon(first, name="pbx1")
         wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=15)
         d.stop()
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id LIKE 'ami:pbx1:%'"),
                          "3")
         # The same PBX, moved to another address, says the same call again.
-        second = FakeAsterisk(CALL)
-        second.start()
-        self.addCleanup(second.close)
+        second = FakeAsterisk(CALL).serve(self)
         self.daemon(second, name="pbx1")
         wait_for(lambda: second.sessions >= 1, timeout=15)
         time.sleep(1.5)
@@ -151,44 +120,32 @@ class Sources(unittest.TestCase):
         d = Daemon(self.pg, sets=['sources=( %s, %s )' % (src % (5038, 'name = "pbx"; '),
                                                           src % (5039, 'name = "pbx"; '))])
         self.addCleanup(d.destroy)
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
-                              *[a for s in d.sets for a in ("-s", s)], "--check-config"],
-                             capture_output=True, text=True, timeout=20)
+        out = d.check_config()
         self.assertEqual(out.returncode, 1)
         self.assertIn('two ami sources named "pbx"', out.stderr)
 
     def test_refused_login_is_logged_once(self):
-        pbx = FakeAsterisk(CALL, accept_login=False)
-        pbx.start()
-        self.addCleanup(pbx.close)
+        pbx = FakeAsterisk(CALL, accept_login=False).serve(self)
         d = self.daemon(pbx)
         wait_for(lambda: pbx.sessions >= 2, timeout=15)
         self.assertEqual(d.log_text().count("Authentication failed"), 1, d.log_text())
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM events"), "0")
 
     def test_status_shows_the_source(self):
-        pbx = FakeAsterisk(CALL)
-        pbx.start()
-        self.addCleanup(pbx.close)
+        pbx = FakeAsterisk(CALL).serve(self)
         d = self.daemon(pbx)
-        client = os.path.join(BUILD, "src", "hotline111")
         wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=15)
-        out = subprocess.run([client, "-S", os.path.join(d.dir, "console.sock"), "--json",
-                              "status"], capture_output=True, text=True, timeout=20)
-        status = json.loads(out.stdout)
+        status = d.status()
         self.assertEqual(status["sources"][0]["type"], "ami")
         self.assertEqual(status["sources"][0]["events"], 3)
-        text = subprocess.run([client, "-S", os.path.join(d.dir, "console.sock"), "status"],
-                              capture_output=True, text=True, timeout=20).stdout
+        text = d.cli("status").stdout
         self.assertRegex(text, r"source +ami:tcp:127\.0\.0\.1:%d (up|down), 3 events" % pbx.port)
 
     def test_source_without_credentials_is_refused_by_check_config(self):
         d = Daemon(self.pg, sets=['sources=( { type = "ami"; connect = "tcp:127.0.0.1:5038"; '
                                   'username = "x"; } )'])
         self.addCleanup(d.destroy)
-        out = subprocess.run([os.path.join(BUILD, "src", "hotline111d"), "-c", d.conf,
-                              *[a for s in d.sets for a in ("-s", s)], "--check-config"],
-                             capture_output=True, text=True, timeout=20)
+        out = d.check_config()
         self.assertEqual(out.returncode, 1)
         self.assertIn('sources: ami tcp:127.0.0.1:5038: ami needs username and secret',
                       out.stderr)
