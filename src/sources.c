@@ -229,7 +229,10 @@ src_connect(struct source *src)
 	src->state = SRC_CONNECTING;
 	src->bev = bufferevent_socket_new(src->all->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(src->bev, read_cb, NULL, event_cb, src);
-	if (bufferevent_socket_connect(src->bev, (struct sockaddr *)&ss, (int)len) != 0)
+	/* libevent may have reported a failure to event_cb already (src->bev is
+	 * NULL then): a second lost() would double the backoff once more */
+	if (bufferevent_socket_connect(src->bev, (struct sockaddr *)&ss, (int)len) != 0 &&
+	    src->bev != NULL)
 		lost(src, strerror(errno));
 }
 
