@@ -85,17 +85,6 @@ fail(struct ami *a, const char *fmt, ...)
 	a->state = ST_FAILED;
 }
 
-/* Untrusted text for an error message: printable ASCII only. */
-static void
-printable(char *dst, size_t len, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < len; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
-}
-
 /* --- blocks -------------------------------------------------------------- */
 
 /* The first non-empty value of key (AMI keys ignore case), or NULL. */
@@ -487,7 +476,7 @@ on_response(struct ami *a, const struct block *b, const char *response)
 		a->logged_in = 1;
 		return;
 	}
-	printable(shown, sizeof(shown), msg != NULL ? msg : response);
+	pbx_printable(shown, sizeof(shown), msg != NULL ? msg : response);
 	fail(a, "login refused: %s", shown);
 }
 

@@ -66,16 +66,6 @@ fields_clear(struct fields *f)
 		free(f->v[k]);
 }
 
-/* A detail may quote the input, and is sent in JSON: printable ASCII only. */
-static void
-printable(char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s < 0x20 || *s > 0x7e)
-			*s = '?';
-	}
-}
-
 static void
 refuse(struct cti_result *res, enum cti_verdict verdict, enum proto_error error,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -91,49 +81,22 @@ refuse(struct cti_result *res, enum cti_verdict verdict, enum proto_error error,
 	va_start(ap, fmt);
 	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
 	va_end(ap);
-	printable(res->detail);
+	/* it may quote the input, and is sent in JSON */
+	pbx_printable(res->detail, sizeof(res->detail), res->detail);
 }
 
 /* --- form (application/x-www-form-urlencoded) and query strings --------- */
 
-static int
-hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/*
- * "+" and %XX decoded. A '%' without two hex digits stays as it is, as
- * lenient servers do; a NUL byte becomes '?' so that the value is a C
- * string (pbx_clean() makes the other control characters '?' too).
- */
+/* A raw NUL becomes '?' as a decoded one does: the value is a C string. */
 static char *
-url_decode(const char *s, size_t len)
+form_value(const char *s, size_t len)
 {
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
+	char *v = xmalloc(len + 1);
 
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		int hi, lo;
-
-		if (ch == '+')
-			ch = ' ';
-		else if (ch == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
-		    (lo = hex_value(s[i + 2])) >= 0) {
-			ch = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		out[o++] = ch == '\0' ? '?' : ch;
-	}
-	out[o] = '\0';
-	return out;
+	for (size_t i = 0; i < len; i++)
+		v[i] = s[i] == '\0' ? '?' : s[i];
+	v[len] = '\0';
+	return pbx_url_decode(v, 1);
 }
 
 static void
@@ -141,11 +104,11 @@ parse_pair(struct fields *f, const char *s, size_t len)
 {
 	const char *eq = memchr(s, '=', len);
 	size_t klen = eq != NULL ? (size_t)(eq - s) : len;
-	char *key = url_decode(s, klen);
+	char *key = form_value(s, klen);
 	int k = field_of(key);
 
 	if (k >= 0)
-		set_field(f, k, eq != NULL ? url_decode(eq + 1, len - klen - 1) : xstrdup(""));
+		set_field(f, k, eq != NULL ? form_value(eq + 1, len - klen - 1) : xstrdup(""));
 	free(key);
 }
 
@@ -624,7 +587,7 @@ item_done(struct store_item *item, const struct store_result *res)
 			r->error = res->error;
 			snprintf(r->detail, sizeof(r->detail), "%s",
 			    res->detail ? res->detail : protocol_error_name(res->error));
-			printable(r->detail);
+			pbx_printable(r->detail, sizeof(r->detail), r->detail);
 		}
 	} else {
 		r->case_id = res->case_id;

@@ -86,17 +86,6 @@ fail(struct esl *e, const char *fmt, ...)
 	e->frame = FR_FAILED;
 }
 
-/* Untrusted text for an error message: printable ASCII only, one line. */
-static void
-printable(char *dst, size_t len, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src[i] != '\0' && src[i] != '\n' && src[i] != '\r' && i + 1 < len; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
-}
-
 /* --- header blocks ------------------------------------------------------- */
 
 /* The first non-empty value of name (ESL names ignore case), or NULL. */
@@ -108,42 +97,6 @@ get(const struct block *b, const char *name)
 			return b->pairs[i].value;
 	}
 	return NULL;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * %XX decoded in place. A '%' not followed by two hex digits stays as it
- * is, and so does %00, which a C string cannot hold; '+' is not a space
- * (FreeSWITCH writes a space as %20). The bytes decoded are untrusted:
- * whatever is used of them goes through pbx_clean().
- */
-static void
-url_decode(char *s)
-{
-	char *o = s;
-
-	for (; *s != '\0'; s++) {
-		int hi, lo;
-
-		if (*s == '%' && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0 &&
-		    (hi | lo) != 0) {
-			*o++ = (char)(hi << 4 | lo);
-			s += 2;
-		} else
-			*o++ = *s;
-	}
-	*o = '\0';
 }
 
 static void
@@ -176,7 +129,7 @@ split_line(struct block *b, char *line, int decode)
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' || v[vlen - 1] == '\r'))
 		v[--vlen] = '\0';
 	if (decode)
-		url_decode(v);
+		pbx_url_decode(v, 0);
 	add_pair(b, line, v);
 	return 0;
 }
@@ -527,7 +480,7 @@ on_reply(struct esl *e)
 		e->ses = e->ses == SES_AUTH ? SES_SUBSCRIBE : SES_READY;
 		return;
 	}
-	printable(shown, sizeof(shown), text != NULL ? text : "no Reply-Text");
+	pbx_printable(shown, sizeof(shown), text != NULL ? text : "no Reply-Text");
 	if (e->ses == SES_AUTH)
 		fail(e, "login refused: %s", shown);
 	else
@@ -540,7 +493,7 @@ on_goodbye(struct esl *e, const char *what)
 {
 	char shown[100];
 
-	printable(shown, sizeof(shown), e->body != NULL ? e->body : "");
+	pbx_printable(shown, sizeof(shown), e->body != NULL ? e->body : "");
 	fail(e, "%s%s%s", what, shown[0] != '\0' ? ": " : "", shown);
 }
 
@@ -580,7 +533,7 @@ body_length(struct esl *e, const char *v, size_t *len)
 	char shown[24];
 
 	if (digits == 0 || v[digits] != '\0' || digits > MAX_LENGTH_DIGITS) {
-		printable(shown, sizeof(shown), v);
+		pbx_printable(shown, sizeof(shown), v);
 		fail(e, "bad Content-Length \"%s\"", shown);
 		return -1;
 	}

@@ -157,6 +157,47 @@ pbx_safe_id(const char *raw)
 }
 
 
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+pbx_url_decode(char *s, int form)
+{
+	char *o = s, *start = s;
+	int hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%' && (hi = hex_value(s[1])) >= 0 && (lo = hex_value(s[2])) >= 0) {
+			*o++ = (hi | lo) != 0 ? (char)(hi << 4 | lo) : '?';
+			s += 2;
+		} else
+			*o++ = form && *s == '+' ? ' ' : *s;
+	}
+	*o = '\0';
+	return start;
+}
+
+void
+pbx_printable(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	for (i = 0; src[i] != '\0' && src[i] != '\n' && src[i] != '\r' && i + 1 < len; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 /* --- time ---------------------------------------------------------------- */
 
 static int

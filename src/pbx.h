@@ -66,6 +66,14 @@ uint64_t pbx_hash(const char *s);
 char *pbx_fit_id(char *s);
 /* pbx_fit_id(pbx_clean(raw)). */
 char *pbx_safe_id(const char *raw);
+/* %XX decoded in place, and '+' as a space where form (HTML forms; not
+ * FreeSWITCH). A '%' without two hex digits stays as it is; a decoded NUL
+ * is '?', as a C string cannot hold it. The bytes are still untrusted:
+ * what is used of them goes through pbx_clean(). Returns s. */
+char *pbx_url_decode(char *s, int form);
+/* Untrusted text for a log line or an error: its first line, printable
+ * ASCII only, cut to fit len. dst may be src. */
+void pbx_printable(char *dst, size_t len, const char *src);
 
 /* --- time ---------------------------------------------------------------- */
 
