@@ -203,9 +203,19 @@ database_prepare(const struct config *cfg, int wait)
 
 /* --- reload ------------------------------------------------------------ */
 
+/* What config.c cannot judge alone: each source's and the webhook's options. */
+static int
+check_parts(const struct config *cfg, char *err, size_t errlen)
+{
+	if (sources_check(cfg, err, errlen) != 0 || cti_check(cfg, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * All or nothing: a bad file or bad rules leave everything running as it
- * was. Returns the number of rules, or -1 with err.
+ * was; so does a file this daemon could not start with. Returns the number
+ * of rules, or -1 with err.
  */
 static int
 reload(struct daemon *d, char *err, size_t errlen)
@@ -219,6 +229,13 @@ reload(struct daemon *d, char *err, size_t errlen)
 	    d->opts->overrides, d->opts->noverrides, err, errlen);
 	if (cfg == NULL) {
 		log_error("reload: %s; the running configuration stays", err);
+		notify_ready();
+		return -1;
+	}
+	if (check_parts(cfg, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", cfg->file, why);
+		log_error("reload: %s; the running configuration stays", err);
+		config_free(cfg);
 		notify_ready();
 		return -1;
 	}
@@ -472,8 +489,7 @@ main(int argc, char **argv)
 	} else if (o.check_config) {
 		cfg = load_config(&o);
 		triage_free(load_rules(cfg->rules_file));
-		if (sources_check(cfg, err, sizeof(err)) != 0 ||
-		    cti_check(cfg, err, sizeof(err)) != 0)
+		if (check_parts(cfg, err, sizeof(err)) != 0)
 			fatal("%s: %s", cfg->file, err);
 		printf("%s: ok\n", cfg->file);
 		config_free(cfg);

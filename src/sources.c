@@ -399,7 +399,8 @@ sources_stop(struct sources *s)
 	}
 }
 
-/* At exit, with the store drained: no event of a source is still queued. */
+/* At exit, after the store: an event still queued there (a stop that timed
+ * out) is not given back to its source. */
 void
 sources_free(struct sources *s)
 {

@@ -30,7 +30,7 @@ struct sources *sources_new(struct event_base *base, struct store *st,
 void sources_start(struct sources *s);
 /* While the database is away, sources are not read either (backpressure). */
 void sources_pause(struct sources *s, int paused);
-/* [{"source","type","connect","state","events"}…] for the console's status. */
+/* [{"source","type","connect","state","events","error"}…] for the console's status. */
 json_t *sources_status(const struct sources *s);
 void sources_stop(struct sources *s);
 void sources_free(struct sources *s);

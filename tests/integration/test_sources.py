@@ -2,6 +2,7 @@
 loopback port, the real daemon connecting to it as a client, the cases in
 a real PostgreSQL. What was replayed after a reconnect is deduplicated."""
 import os
+import signal
 import sys
 import time
 import unittest
@@ -149,6 +150,18 @@ class Sources(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn('sources: ami tcp:127.0.0.1:5038: ami needs username and secret',
                       out.stderr)
+
+    def test_a_reload_with_a_source_it_could_not_start_keeps_the_running_config(self):
+        d = Daemon(self.pg).start()
+        self.addCleanup(d.destroy)
+        with open(d.conf, "a") as f:
+            f.write('sources = ( { type = "ami"; connect = "tcp:127.0.0.1:5038"; '
+                    'username = "x"; } );\n')
+        d.signal(signal.SIGHUP)
+        d.wait_log("the running configuration stays")
+        self.assertIn("ami needs username and secret", d.log_text())
+        self.assertNotIn("takes effect at the next restart", d.log_text())
+        self.assertEqual(d.status()["sources"], [])
 
 
 if __name__ == "__main__":
