@@ -399,8 +399,8 @@ sources_stop(struct sources *s)
 	}
 }
 
-/* At exit, after the store: an event still queued there (a stop that timed
- * out) is not given back to its source. */
+/* At exit. An event the store still holds (a stop that timed out) is left
+ * to the process's end: the store never calls back after this. */
 void
 sources_free(struct sources *s)
 {
