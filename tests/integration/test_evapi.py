@@ -5,13 +5,15 @@ Frames are the ones contrib/kamailio/hotline111.cfg sends; what is sent
 again after a reconnect is deduplicated by the ids made from the Call-ID."""
 import json
 import os
+import shutil
+import signal
 import socket
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, FakeServer, Postgres, wait_for  # noqa: E402
+from harness import DAEMON, Daemon, FakeServer, Postgres, wait_for  # noqa: E402
 
 # Times near now, so that the deadlines they arm are not all overdue.
 T0 = int(time.time()) - 120
@@ -186,6 +188,35 @@ class Evapi(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("sources: evapi tcp:127.0.0.1:8448: evapi has no authentication",
                       out.stderr)
+
+    def test_valgrind_clean_shutdown_with_every_kind_of_source(self):
+        """One source mid-session, two waiting to retry (nothing listens at
+        their ports): a stop frees every one of them."""
+        with open(DAEMON, "rb") as f:
+            if b"__asan_init" in f.read():
+                self.skipTest("built with AddressSanitizer; valgrind cannot run it")
+        if not shutil.which("valgrind"):
+            self.skipTest("valgrind is not installed")
+        k = self.kamailio(answered_call())
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        self.addCleanup(closed.close)
+        d = Daemon(self.pg, sets=[
+            'sources=( { type = "evapi"; connect = "tcp:127.0.0.1:%d"; }, '
+            '{ type = "ami"; connect = "tcp:127.0.0.1:%d"; username = "u"; secret = "s"; }, '
+            '{ type = "esl"; connect = "tcp:127.0.0.1:%d"; password = "p"; } )'
+            % (k.port, port, port)])
+        self.addCleanup(d.destroy)
+        supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
+        d.start_under(["valgrind", "--error-exitcode=9", "--leak-check=full",
+                       "--errors-for-leak-kinds=definite,indirect", "--suppressions=" + supp])
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM events") == "3", timeout=60)
+        d.wait_log("source esl:tcp:127.0.0.1:%d:" % port, timeout=60)
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload:", timeout=60)
+        self.assertEqual(d.stop(timeout=60), 0, d.log_text()[-3000:])
+        self.assertIn("All heap blocks were freed", d.log_text())
 
 
 if __name__ == "__main__":
