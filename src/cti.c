@@ -834,6 +834,15 @@ cti_stop(struct cti *c)
 	c->bound = NULL;
 }
 
+json_t *
+cti_status(const struct cti *c)
+{
+	if (c == NULL || c->bound == NULL)
+		return json_null();
+	return json_pack("{s:s, s:I, s:I}", "listen", c->listen, "requests",
+	    (json_int_t)c->next_id, "waiting", (json_int_t)c->nreqs);
+}
+
 size_t
 cti_unflushed(const struct cti *c)
 {

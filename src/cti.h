@@ -70,6 +70,8 @@ int cti_listen(struct cti *c, const struct config *cfg, char *err, size_t errlen
 void cti_pause(struct cti *c, int paused);
 /* Stops accepting; requests already taken are stored and answered. */
 void cti_stop(struct cti *c);
+/* {"listen","requests","waiting"} for the console's status; null when off. */
+json_t *cti_status(const struct cti *c);
 /* Requests taken and not yet answered (stored, or being written). */
 size_t cti_unflushed(const struct cti *c);
 void cti_free(struct cti *c);

@@ -793,6 +793,22 @@ print_sources(json_t *a)
 	}
 }
 
+/* "cti  tcp:127.0.0.1:8111, 12 requests, 0 waiting"; nothing when it is off */
+static void
+print_cti(json_t *o)
+{
+	char *listen, *line;
+
+	if (!json_is_object(o))
+		return;
+	listen = field(o, "listen");
+	xasprintf(&line, "%s, %lld requests, %lld waiting", listen, jint(o, "requests", 0),
+	    jint(o, "waiting", 0));
+	print_pair("cti webhook", 22, line);
+	free(line);
+	free(listen);
+}
+
 static void
 print_status(json_t *r)
 {
@@ -830,6 +846,7 @@ print_status(json_t *r)
 		print_pair("  longest wait", 22, buf);
 	}
 	print_sources(json_object_get(r, "sources"));
+	print_cti(json_object_get(r, "cti"));
 }
 
 struct tally {

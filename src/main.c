@@ -373,10 +373,11 @@ console_status(void *arg)
 {
 	struct daemon *d = arg;
 
-	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o}", "version", PACKAGE_VERSION, "pid",
+	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o, s:o}", "version", PACKAGE_VERSION, "pid",
 	    (int)getpid(), "uptime_s", (json_int_t)(time(NULL) - d->started), "database",
 	    store_is_up(d->store) && console_db_up(d->console) ? "up" : "down", "bridge_clients",
-	    (json_int_t)bridge_clients(d->bridge), "sources", sources_status(d->sources));
+	    (json_int_t)bridge_clients(d->bridge), "sources", sources_status(d->sources), "cti",
+	    cti_status(d->cti));
 }
 
 static int

@@ -182,6 +182,15 @@ class Webhook(unittest.TestCase):
         # whole caller numbers stay out of the log
         self.assertNotIn("912345678", self.d.log_text())
 
+    def test_status_shows_the_webhook(self):
+        self.alive()
+        cti = self.d.status()["cti"]
+        self.assertEqual(cti["listen"], "tcp:127.0.0.1:%d" % self.port)
+        self.assertGreaterEqual(cti["requests"], 1)
+        self.assertEqual(cti["waiting"], 0)
+        self.assertRegex(self.d.cli("status").stdout,
+                         r"cti webhook +tcp:127\.0\.0\.1:%d, \d+ requests, 0 waiting" % self.port)
+
     def test_json_call_makes_one_case(self):
         base = {"from": "0356781234", "to": "111", "direction": "in", "callId": "json-1"}
         st1, b1 = self.pbx.post_json({**base, "event": "newCall", "queue": "Bảo vệ trẻ em",
@@ -432,6 +441,7 @@ class Stop(unittest.TestCase):
     def test_off_by_default(self):
         d = self.daemon()
         self.assertNotIn("cti:", d.log_text())
+        self.assertIsNone(d.status()["cti"])
         listening = set()
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with open(table) as f:
