@@ -172,7 +172,7 @@ event_new(const struct ami *a, const struct block *b, const char *type,
 	char ts[64];
 
 	/* no Timestamp: the daemon stamps the event when it arrives */
-	if (stamp == NULL || pbx_ts_seconds(stamp, ts, sizeof(ts)) != 0)
+	if (stamp == NULL || pbx_ts_seconds(stamp, ts, sizeof(ts), NULL) != 0)
 		return pbx_event_new(a->source, type, call_id, extra, NULL);
 	return pbx_event_new(a->source, type, call_id, extra, ts);
 }

@@ -367,7 +367,7 @@ transfer_entry(struct esl *e, const struct pbx_call *c, const char *id, char *en
 	target = pbx_clean(data);
 	pbx_cut(target, PBX_MAX_STR);
 	xasprintf(&extra, "%s:%s", target, f[0]);
-	if (pbx_ts_seconds(f[0], ts, sizeof(ts)) == 0)
+	if (pbx_ts_seconds(f[0], ts, sizeof(ts), NULL) == 0)
 		ev = pbx_event_new(e->source, "call.transferred", id, extra, ts);
 	else
 		ev = pbx_event_new(e->source, "call.transferred", id, extra, NULL);

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "pbx.h"
+#include "protocol.h"
 #include "xmalloc.h"
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
@@ -80,26 +81,6 @@ str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* Microseconds of a time pbx_ts_seconds() accepted: digits[.digits]. */
-static long long
-micros(const char *s)
-{
-	long long sec = 0, frac = 0;
-	int n = 0;
-
-	for (; *s >= '0' && *s <= '9'; s++)
-		sec = sec * 10 + (*s - '0');
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++) {
-			if (n++ < 6)
-				frac = frac * 10 + (*s - '0');
-		}
-	}
-	for (; n < 6; n++)
-		frac *= 10;
-	return sec * 1000000 + frac;
-}
-
 /*
  * "time": epoch seconds with a fraction, as a string (what the shipped
  * config sends) or a JSON number (what another config may). Anything else
@@ -123,10 +104,9 @@ moment_of(const json_t *o, struct moment *m)
 	else
 		return;
 	/* a negative number fails here too: pbx_ts_seconds wants digits */
-	if (pbx_ts_seconds(s, m->buf, sizeof(m->buf)) != 0)
+	if (pbx_ts_seconds(s, m->buf, sizeof(m->buf), &m->us) != 0)
 		return;
 	m->ts = m->buf;
-	m->us = micros(s);
 }
 
 /* Whole seconds from t0 to t, rounded, for pbx_put_seconds (which leaves
@@ -311,35 +291,13 @@ static const struct handler {
 
 /* --- frames -------------------------------------------------------------- */
 
-/* Deeper than EVAPI_MAX_DEPTH, counted before jansson recurses into it. */
-static int
-too_deep(const char *s, size_t n)
-{
-	int depth = 0, in_string = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (in_string) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				in_string = 0;
-		} else if (s[i] == '"')
-			in_string = 1;
-		else if ((s[i] == '{' || s[i] == '[') && ++depth > EVAPI_MAX_DEPTH)
-			return 1;
-		else if ((s[i] == '}' || s[i] == ']') && depth > 0)
-			depth--;
-	}
-	return 0;
-}
-
 /* The frame's object, or NULL when it is not one an event can come from. */
 static json_t *
 load(const char *s, size_t n)
 {
 	json_t *o;
 
-	if (memchr(s, '\0', n) != NULL || too_deep(s, n))
+	if (memchr(s, '\0', n) != NULL || protocol_too_deep(s, n, EVAPI_MAX_DEPTH))
 		return NULL;
 	o = json_loadb(s, n, JSON_REJECT_DUPLICATES, NULL);
 	if (o != NULL && !json_is_object(o)) {

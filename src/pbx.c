@@ -217,10 +217,10 @@ rfc3339(long long sec, int ms, char *buf, size_t len)
 }
 
 int
-pbx_ts_seconds(const char *v, char *buf, size_t len)
+pbx_ts_seconds(const char *v, char *buf, size_t len, long long *us)
 {
-	long long sec = 0;
-	int ms = 0, n = 0;
+	long long sec = 0, frac = 0;
+	int n = 0;
 
 	for (; *v >= '0' && *v <= '9'; v++, n++) {
 		if (n == 12)
@@ -231,15 +231,19 @@ pbx_ts_seconds(const char *v, char *buf, size_t len)
 		return -1;
 	if (*v == '.') {
 		for (n = 0, v++; *v >= '0' && *v <= '9'; v++, n++) {
-			if (n < 3)
-				ms = ms * 10 + (*v - '0');
+			if (n < 6)
+				frac = frac * 10 + (*v - '0');
 		}
 		if (n == 0)
 			return -1;
-		for (; n < 3; n++)
-			ms *= 10;
+		for (; n < 6; n++)
+			frac *= 10;
 	}
-	return *v == '\0' ? rfc3339(sec, ms, buf, len) : -1;
+	if (*v != '\0' || rfc3339(sec, (int)(frac / 1000), buf, len) != 0)
+		return -1;
+	if (us != NULL)
+		*us = sec * 1000000 + frac;
+	return 0;
 }
 
 int

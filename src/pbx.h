@@ -78,8 +78,9 @@ void pbx_printable(char *dst, size_t len, const char *src);
 /* --- time ---------------------------------------------------------------- */
 
 /* "1783162872.204712" (seconds, optional fraction) as RFC 3339 UTC with
- * milliseconds into buf (>= 32 bytes); -1 when it is not one. */
-int pbx_ts_seconds(const char *v, char *buf, size_t len);
+ * milliseconds into buf (>= 32 bytes), and as microseconds into *us unless
+ * us is NULL; -1 when it is not one. */
+int pbx_ts_seconds(const char *v, char *buf, size_t len, long long *us);
 /* "1783162872204712" (integer microseconds, FreeSWITCH) likewise. */
 int pbx_ts_micros(const char *v, char *buf, size_t len);
 

@@ -174,8 +174,8 @@ ascii_copy(char *dst, size_t dstlen, const char *src, size_t srclen)
  * jansson's recursive parser. Wherever this scan and jansson's lexer could
  * disagree, jansson stops with an error at that point first.
  */
-static int
-too_deep(const char *s, size_t len, int limit)
+int
+protocol_too_deep(const char *s, size_t len, int limit)
 {
 	int depth = 0, in_string = 0;
 
@@ -209,7 +209,7 @@ load_object(const char *line, size_t len, int max_depth,
 		set_fail(fail, PROTO_BAD_JSON, "NUL byte in line");
 		return NULL;
 	}
-	if (too_deep(line, len, max_depth)) {
+	if (protocol_too_deep(line, len, max_depth)) {
 		set_fail(fail, PROTO_BAD_JSON, "nesting deeper than %d",
 		    max_depth);
 		return NULL;

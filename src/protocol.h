@@ -87,6 +87,10 @@ void protocol_event_clear(struct event *ev);
 const char *protocol_type_name(enum event_type type);
 const char *protocol_error_name(enum proto_error code);
 
+/* Whether [ and { nest deeper than limit outside strings: one pass, no
+ * recursion, to be asked before jansson (which recurses) sees the text. */
+int protocol_too_deep(const char *s, size_t len, int limit);
+
 /* RFC 3339 date-time with a zone (Z or ±hh:mm); 0 when valid. */
 int protocol_check_rfc3339(const char *s);
 
