@@ -45,25 +45,13 @@ ivr_digits(const json_t *ivr, char *buf, size_t len)
 }
 
 static json_t *
-string_array(const char *const *v, int n)
-{
-	json_t *a = json_array();
-
-	for (int i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
-static json_t *
 decision(const struct triage_rules *rules, const struct triage_input *in)
 {
 	struct triage_result out;
 
 	if (triage_eval(rules, in, &out) != 0)
 		return NULL;
-	return json_pack("{s:i, s:s?, s:o, s:o}", "priority", out.priority, "category",
-	    out.category, "rules", string_array(out.rules, out.nrules), "tags",
-	    string_array(out.tags, out.ntags));
+	return triage_result_json(&out);
 }
 
 json_t *

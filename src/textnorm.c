@@ -176,8 +176,27 @@ reserve(char **bufp, size_t *capp, size_t o, size_t rest)
 	return *bufp;
 }
 
-size_t
-textnorm_fold_buf(const char *s, size_t len, char **bufp, size_t *capp)
+static int
+ends_sentence(unsigned char c)
+{
+	return c == '.' || c == '!' || c == '?' || c == ';' || c == '\n';
+}
+
+/* " . " for a run of sentence ends; o > 0 and the room is reserved. */
+static size_t
+emit_stop(char *out, size_t o)
+{
+	if (o >= 2 && out[o - 2] == '.' && out[o - 1] == ' ')
+		return o;
+	if (out[o - 1] != ' ')
+		out[o++] = ' ';
+	out[o++] = '.';
+	out[o++] = ' ';
+	return o;
+}
+
+static size_t
+fold(const char *s, size_t len, char **bufp, size_t *capp, int marks)
 {
 	const unsigned char *in = (const unsigned char *)s;
 	char *out;
@@ -187,6 +206,12 @@ textnorm_fold_buf(const char *s, size_t len, char **bufp, size_t *capp)
 	out = reserve(bufp, capp, 0, len);
 	out[o++] = ' ';
 	while (i < len) {
+		if (marks && ends_sentence(in[i])) {
+			out = reserve(bufp, capp, o + 2, len - i);
+			o = emit_stop(out, o);
+			i++;
+			continue;
+		}
 		if (in[i] < 0x80) {
 			char f = ascii_fold[in[i++]];
 
@@ -211,6 +236,18 @@ textnorm_fold_buf(const char *s, size_t len, char **bufp, size_t *capp)
 		out[o++] = ' ';
 	out[o] = '\0';
 	return o;
+}
+
+size_t
+textnorm_fold_buf(const char *s, size_t len, char **bufp, size_t *capp)
+{
+	return fold(s, len, bufp, capp, 0);
+}
+
+size_t
+textnorm_fold_sentences(const char *s, size_t len, char **bufp, size_t *capp)
+{
+	return fold(s, len, bufp, capp, 1);
 }
 
 char *

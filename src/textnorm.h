@@ -42,6 +42,13 @@ char *textnorm_fold(const char *s, size_t len, size_t *outlen);
  */
 size_t textnorm_fold_buf(const char *s, size_t len, char **buf, size_t *cap);
 
+/*
+ * The same, but each run of sentence ends (. ! ? ; and newlines) becomes
+ * the word "." ("bé ngã. cứu" is " be nga . cuu "), so that a reader can
+ * keep a match inside one sentence.
+ */
+size_t textnorm_fold_sentences(const char *s, size_t len, char **buf, size_t *cap);
+
 /* 1 when a folded string holds at least one letter or digit. */
 int textnorm_has_word(const char *folded);
 

@@ -38,6 +38,7 @@
 #define TRIAGE_MAX_TAGS 32  /* distinct tags kept per result */
 #define TRIAGE_ERRLEN 512   /* a comfortable size for err buffers */
 #define TRIAGE_MAX_REPEAT 16 /* distinct repeat_caller case counts in a file */
+#define TRIAGE_WHY_LEN 96    /* bytes of the words one fired rule matched */
 
 struct triage_rules;
 
@@ -59,6 +60,9 @@ struct triage_result {
 	int priority;                        /* 1..4, never above the input priority */
 	const char *category;                /* NULL if no fired rule set one */
 	const char *rules[TRIAGE_MAX_FIRED]; /* fired, in file order */
+	/* the folded words each fired rule matched, "bi … quanh"; "" when
+	 * it matched no text */
+	char why[TRIAGE_MAX_FIRED][TRIAGE_WHY_LEN];
 	int nrules;
 	const char *tags[TRIAGE_MAX_TAGS]; /* distinct, first seen first */
 	int ntags;
@@ -89,6 +93,13 @@ void triage_free(struct triage_rules *r);
  */
 int triage_eval(
     const struct triage_rules *r, const struct triage_input *in, struct triage_result *out);
+
+/*
+ * The result as {"priority":N,"category":C|null,"rules":[…],"tags":[…],
+ * "why":{"rule":"words",…}} (a jansson json_t), for the store and the
+ * command line.
+ */
+struct json_t *triage_result_json(const struct triage_result *res);
 
 /* An input with every field unknown, priority 4, for callers to fill. */
 void triage_input_init(struct triage_input *in);

@@ -4,7 +4,7 @@
  *   bench_triage [seconds]
  *
  * Notes of about 500 bytes are stitched from the labelled corpus
- * (tests/data/triage-corpus.tsv) and triaged in a loop, first with the
+ * (tests/data/triage/tuning/corpus.tsv) and triaged in a loop, first with the
  * shipped conf/rules.conf, then with 1,000 generated rules of plausible
  * Vietnamese phrases. Prints load time, notes per second and ns per
  * note for each. The goal: 200,000 notes/s with the shipped rules, and
@@ -54,13 +54,13 @@ now(void)
 static char **
 corpus_texts(size_t *n)
 {
-	FILE *f = fopen(TEST_DATADIR "/triage-corpus.tsv", "r");
+	FILE *f = fopen(TEST_DATADIR "/triage/tuning/corpus.tsv", "r");
 	char *line = NULL, **v = NULL;
 	size_t cap = 0;
 
 	*n = 0;
 	if (f == NULL) {
-		perror(TEST_DATADIR "/triage-corpus.tsv");
+		perror(TEST_DATADIR "/triage/tuning/corpus.tsv");
 		exit(1);
 	}
 	while (getline(&line, &cap, f) > 0) {

@@ -1058,7 +1058,7 @@ test_cmd_check(void **state)
 	write_rules(good, strlen(good));
 	out = capture(1, do_check, path, &rc);
 	assert_int_equal(rc, 0);
-	snprintf(want, sizeof(want), "%s: 4 categories, 1 rules, ok\n", path);
+	snprintf(want, sizeof(want), "%s: version 1, 4 categories, 1 rules, 0 word classes, ok\n", path);
 	assert_string_equal(out, want);
 	free(out);
 	write_rules(bad, strlen(bad));
@@ -1103,7 +1103,8 @@ test_cmd_triage(void **state)
 	line = strtok_r(out, "\n", &save);
 	assert_string_equal(line, "{\"text\":\"Bé rơi xuống ao, cứu với\","
 	                          "\"category\":\"drowning\",\"priority\":1,\"rules\":"
-	                          "[\"drowning-keywords\",\"now\"],\"tags\":[\"now\"]}");
+	                          "[\"drowning-keywords\",\"now\"],\"tags\":[\"now\"],"
+	                          "\"why\":{\"drowning-keywords\":\"xuong ao\",\"now\":\"cuu voi\"}}");
 	line = strtok_r(NULL, "\n", &save);
 	j = json_loads(line, 0, NULL);
 	assert_non_null(j);

@@ -1,0 +1,252 @@
+/*
+ * triage_int.h: what the parts of the triage engine share, and nothing
+ * outside it sees. triage_load.c reads a rules file into struct
+ * triage_rules; triage_acm.c is the phrase automaton; triage_match.c
+ * finds phrase occurrences in a note and matches patterns over them;
+ * triage.c evaluates the rules; triage_cmd.c is the command line.
+ */
+#ifndef HOTLINE111_TRIAGE_INT_H
+#define HOTLINE111_TRIAGE_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "strmap.h"
+#include "triage.h"
+
+#define MAX_CATEGORIES 1000
+#define MAX_NAME 64            /* rule names, category ids, tags, classes */
+#define MAX_PHRASE 256         /* bytes of one folded phrase */
+#define MAX_PHRASES (1u << 20) /* bytes of all distinct folded phrases */
+#define MAX_IVR 32
+#define MAX_CLASSES 1000
+#define MAX_SHORTHAND 4096
+#define PAT_ATOMS 12   /* atoms in one pattern */
+#define PAT_MAX_GAP 20 /* words one gap may skip */
+#define NO_FLOOR 5     /* a rule without `priority` */
+#define NO_ATOM UINT32_MAX
+
+/* --- the rules object ---------------------------------------------------- */
+
+struct category {
+	char *id;
+	char *label;
+	char *chi; /* or NULL */
+	unsigned line;
+};
+
+struct phrase {
+	char *text; /* folded, " word word " */
+	size_t len;
+	uint32_t nwords;
+	uint32_t *rules; /* rules this phrase can let in, ascending */
+	uint32_t nrules;
+	uint32_t *atoms; /* atoms holding it */
+	uint32_t natoms;
+};
+
+/* A set of phrases that can stand at one place of a pattern. */
+struct atom {
+	uint32_t *ph; /* ascending, distinct */
+	uint32_t n;
+};
+
+/*
+ * A sequence of atoms; before atom i > 0 come gmin..gmax other words.
+ * A plain phrase is a pattern of one atom. All of a match lies in one
+ * sentence.
+ */
+struct pattern {
+	struct pattern_item {
+		uint32_t atom;
+		uint8_t gmin, gmax; /* words before this atom */
+		uint8_t opt;        /* may be left out */
+	} item[PAT_ATOMS];
+	uint32_t n;
+	char *src; /* as written */
+};
+
+/* Condition kinds, in the order a rule checks them: cheapest first. */
+enum cond_type {
+	COND_IVR,
+	COND_LINE,
+	COND_QUEUE,
+	COND_AGE,
+	COND_CATEGORY,
+	COND_REPEAT,
+	COND_MONTHS,
+	COND_HOURS,
+	COND_PROVINCE,
+	COND_TEXT_ALL,
+	COND_TEXT_ANY,
+	COND_TEXT_NONE,
+	COND_NEAR,
+	COND_REGEX,
+	COND_NTYPES
+};
+
+struct cond {
+	enum cond_type type;
+	uint32_t n; /* entries in ids or strs */
+	/* text_all: pattern groups, each holding when any of its patterns
+	 * matches; group g is ids[ends[g - 1]] .. ids[ends[g] - 1]. */
+	uint32_t *ends;
+	uint32_t ngroups;
+	union {
+		uint32_t *ids; /* patterns, categories */
+		char **strs;   /* ivr prefixes, lines, queues, folded provinces */
+		pcre2_code *re;
+		int range[2];    /* child_age [min, max]; hours [from, to) */
+		unsigned months; /* bit m set for month m, 1..12 */
+		struct {
+			int cases;
+			int days;
+		} repeat;
+	} u;
+};
+
+struct rule {
+	char *name;
+	unsigned line;
+	struct cond *conds;
+	uint32_t nconds;
+	int category;      /* action: index, or -1 */
+	int priority;      /* action: floor 1..4, or NO_FLOOR */
+	int raise;         /* action: levels, or 0 */
+	int resolvable;    /* a resolution near a match cancels it */
+	const char **tags; /* interned in triage_rules.tags */
+	uint32_t ntags;
+};
+
+/* One Aho-Corasick automaton over bytes, states in breadth-first order. */
+struct acm {
+	uint8_t cls[256]; /* byte -> class; 0 for bytes in no phrase */
+	uint32_t nclass;
+	uint32_t nstates;
+	uint32_t ndense; /* states 0..ndense-1 have a dense row */
+	uint32_t *dense; /* ndense * nclass entries */
+	uint32_t *fail;
+	uint32_t *child; /* first child; a state's children are adjacent */
+	uint16_t *nchild;
+	uint8_t *in_cls;    /* class of the edge into the state */
+	int32_t *out;       /* phrase ending here, or -1 */
+	uint32_t *next_out; /* nearest proper suffix with output, 0 if none */
+};
+
+struct triage_rules {
+	int version;
+	struct category *cats;
+	int ncats;
+	struct strmap catmap;
+	struct rule *rules;
+	int nrules;
+	struct strmap rulemap;
+	struct phrase *phrases;
+	uint32_t nphrases;
+	size_t phrase_bytes;
+	struct strmap phrasemap;
+	struct atom *atoms;
+	uint32_t natoms;
+	struct pattern *pats;
+	uint32_t npats;
+	char **classnames; /* class i is atom classatom[i] */
+	uint32_t *classatom;
+	uint32_t nclasses;
+	struct strmap classmap;
+	char **shortfrom, **shortto; /* folded, without the spaces around */
+	uint32_t nshort;
+	size_t short_maxlen;
+	struct strmap shortmap;
+	uint32_t neg_atom, res_atom; /* word classes, or NO_ATOM */
+	int neg_scope, res_scope, near_scope;
+	int ages; /* read a child's age from the text */
+	char **tagpool;
+	uint32_t ntagpool;
+	struct strmap tagmap;
+	uint64_t *always;  /* rules without a phrase gate: looked at every time */
+	size_t max_phrase; /* bytes in the longest folded phrase */
+	uint32_t rule_words;
+	uint32_t phrase_words;
+	uint32_t atom_words;
+	struct acm acm;
+	pcre2_match_context *mctx;
+	int repeat_days;
+	int repeat_cases[TRIAGE_MAX_REPEAT]; /* distinct thresholds, ascending */
+	int nrepeat_cases;
+};
+
+/* --- loading (triage_load.c, triage_pattern.c) ---------------------------- */
+
+#include <libconfig.h>
+
+struct loader {
+	struct triage_rules *r;
+	const char *file;
+	char *err;
+	size_t errlen;
+	struct rule *rule; /* being read, for the message prefix */
+	unsigned rule_line;
+};
+
+/* "FILE:LINE: rule 'NAME': message" into l->err; returns -1. */
+int lerr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int triage_get_string(struct loader *l, const config_setting_t *s, const char *key,
+    const char **out);
+int pattern_compile(struct loader *l, const config_setting_t *s, const char *v, uint32_t *pid);
+int words_load(struct loader *l, const config_setting_t *s);
+int shorthand_load(struct loader *l, const config_setting_t *s);
+void pattern_index(struct triage_rules *r);
+
+/* --- the automaton (triage_acm.c) ----------------------------------------- */
+
+void acm_build(struct acm *a, const struct phrase *ph, uint32_t n);
+void acm_free(struct acm *a);
+/* Calls hit(ctx, phrase, end) for each phrase ending at byte end (its
+ * closing space); a phrase may be reported twice. */
+void acm_scan(const struct acm *a, size_t max_phrase, const char *text, size_t len,
+    void (*hit)(void *, uint32_t, size_t), void *ctx);
+
+/* --- a note's words and what stands in them (triage_match.c) -------------- */
+
+struct occ {
+	uint32_t ph;
+	uint32_t start, end; /* first and last word */
+};
+
+struct span {
+	uint32_t start, end; /* words, inclusive */
+	uint32_t occ[PAT_ATOMS]; /* the occurrences matched, or NO_ATOM */
+	uint32_t n;
+};
+
+struct note {
+	const struct triage_rules *r;
+	char *text; /* folded, shorthand expanded */
+	size_t len;
+	uint32_t *sp; /* byte offset of the space before word k; sp[nwords] ends */
+	uint32_t *sent; /* sentence of word k */
+	uint32_t nwords;
+	struct occ *occ; /* by start word */
+	uint32_t nocc, capocc;
+	uint64_t *present; /* phrase bitmap */
+	uint64_t *cand;    /* rules worth a look */
+	uint64_t *atomset; /* atoms present */
+	int age;           /* from the text, or -1 */
+};
+
+char *triage_expand(const struct triage_rules *r, const char *folded, size_t len, size_t *outlen);
+/* Fold, expand shorthand, index words, find every phrase. bits holds
+ * phrase_words + rule_words + atom_words zeroed words. */
+void note_read(struct note *n, const struct triage_rules *r, const char *text, uint64_t *bits);
+void note_free(struct note *n);
+/* The first match of pattern p that no negator (and, when resolvable,
+ * no resolution) cancels; 1 and *m, or 0. */
+int note_match(const struct note *n, uint32_t p, int resolvable, struct span *m);
+/* The matched words, "bi … quanh", into buf. */
+void note_words(const struct note *n, const struct span *m, char *buf, size_t len);
+
+#endif

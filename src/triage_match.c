@@ -1,0 +1,419 @@
+/*
+ * triage_match.c: a note as the rules see it, and patterns matched over
+ * it.
+ *
+ * A note is folded with its sentence ends kept (textnorm.h), its
+ * shorthand expanded word by word ("ko" is "khong"), and cut into words.
+ * One pass of the automaton lists every phrase occurrence with its first
+ * and last word. A pattern is then a walk over those occurrences: atom
+ * after atom, each starting within its gap of the last, all in one
+ * sentence. Only the occurrences are walked, never the text again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "textnorm.h"
+#include "triage_int.h"
+#include "xmalloc.h"
+
+#define MAX_AGE 25 /* a number past this is not a child's age */
+#define BIT(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
+
+static int
+atom_has(const struct atom *a, uint32_t ph)
+{
+	uint32_t lo = 0, hi = a->n;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (a->ph[mid] < ph)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < a->n && a->ph[lo] == ph;
+}
+
+/*
+ * Each word of a folded text, or its shorthand expansion: " ko thay " is
+ * " khong thay ". Returns a string from xmalloc and its length.
+ */
+char *
+triage_expand(const struct triage_rules *r, const char *src, size_t len, size_t *outlen)
+{
+	size_t o = 0, room = len * 4;
+	char *out = xmalloc(room + 2);
+
+	out[o++] = ' ';
+	for (size_t i = 1; i < len;) {
+		size_t j = i, k = 0;
+		int id = -1;
+
+		while (j < len && src[j] != ' ')
+			j++;
+		if (j - i <= r->short_maxlen)
+			id = strmap_get(&r->shortmap, src + i, j - i);
+		if (id >= 0 && o + (k = strlen(r->shortto[id])) + 1 <= room) {
+			memcpy(out + o, r->shortto[id], k);
+			o += k;
+		} else {
+			memcpy(out + o, src + i, j - i);
+			o += j - i;
+		}
+		out[o++] = ' ';
+		i = j + 1;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+static void
+index_words(struct note *n)
+{
+	uint32_t k = 0, s = 0;
+
+	n->sp = xcalloc(n->len / 2 + 2, 2 * sizeof(*n->sp));
+	n->sent = n->sp + n->len / 2 + 2;
+	for (size_t i = 0; i + 1 < n->len; i++) {
+		if (n->text[i] != ' ')
+			continue;
+		n->sp[k] = (uint32_t)i;
+		n->sent[k] = s;
+		if (n->text[i + 1] == '.' && n->text[i + 2] == ' ')
+			s++;
+		k++;
+	}
+	n->sp[k] = (uint32_t)(n->len - 1);
+	n->nwords = k;
+}
+
+static uint32_t
+word_len(const struct note *n, uint32_t k)
+{
+	return n->sp[k + 1] - n->sp[k] - 1;
+}
+
+static int
+word_is(const struct note *n, uint32_t k, const char *w)
+{
+	return k < n->nwords && word_len(n, k) == strlen(w) &&
+	       memcmp(n->text + n->sp[k] + 1, w, strlen(w)) == 0;
+}
+
+/* A number of one or two digits at the start of word k, and its length. */
+static int
+number_at(const struct note *n, uint32_t k, size_t *digits)
+{
+	const char *w = n->text + n->sp[k] + 1;
+	size_t d = 0;
+
+	while (d < word_len(n, k) && d < 3 && w[d] >= '0' && w[d] <= '9')
+		d++;
+	*digits = d;
+	return d == 0 || d > 2 ? -1 : atoi(w);
+}
+
+/*
+ * "4t", "4 tuoi", "4 t", "5 thang" (months: age 0): the youngest age the
+ * note gives, -1 if none. Shorthand has already made "4t" whole words.
+ */
+static void
+read_age(struct note *n)
+{
+	n->age = -1;
+	for (uint32_t k = 0; k < n->nwords; k++) {
+		size_t d;
+		int v = number_at(n, k, &d), age = -1;
+		const char *rest = n->text + n->sp[k] + 1 + d;
+		size_t rlen = word_len(n, k) - (d > 0 ? d : 0);
+
+		if (v < 0)
+			continue;
+		if ((rlen == 1 && rest[0] == 't') || (rlen == 4 && memcmp(rest, "tuoi", 4) == 0))
+			age = v;
+		else if (rlen == 0 && (word_is(n, k + 1, "tuoi") || word_is(n, k + 1, "t")))
+			age = v;
+		else if ((rlen == 0 && word_is(n, k + 1, "thang")) ||
+		         (rlen == 5 && memcmp(rest, "thang", 5) == 0))
+			age = word_is(n, k + 2, "tuoi") || (k > 0 && word_is(n, k - 1, "be")) ? 0 : -1;
+		if (age >= 0 && age <= MAX_AGE && (n->age < 0 || age < n->age))
+			n->age = age;
+	}
+}
+
+static uint32_t
+word_at(const struct note *n, size_t byte)
+{
+	uint32_t lo = 0, hi = n->nwords;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (n->sp[mid] < byte)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The automaton found phrase ph ending at byte end: note it, let in
+ * the rules it gates. */
+static void
+hit(void *ctx, uint32_t ph, size_t end)
+{
+	struct note *n = ctx;
+	const struct phrase *p = &n->r->phrases[ph];
+	uint32_t j = word_at(n, end);
+
+	if (n->nocc == n->capocc) {
+		n->capocc = n->capocc ? n->capocc * 2 : 32;
+		n->occ = xreallocarray(n->occ, n->capocc, sizeof(*n->occ));
+	}
+	n->occ[n->nocc++] = (struct occ){ph, j - p->nwords, j - 1};
+	if (BIT(n->present, ph))
+		return;
+	n->present[ph / 64] |= 1ull << (ph % 64);
+	for (uint32_t k = 0; k < p->natoms; k++)
+		n->atomset[p->atoms[k] / 64] |= 1ull << (p->atoms[k] % 64);
+	for (uint32_t k = 0; k < p->nrules; k++)
+		n->cand[p->rules[k] / 64] |= 1ull << (p->rules[k] % 64);
+}
+
+static int
+occ_order(const void *a, const void *b)
+{
+	const struct occ *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->ph != y->ph)
+		return x->ph < y->ph ? -1 : 1;
+	return 0;
+}
+
+static void
+sort_occ(struct note *n)
+{
+	uint32_t o = 0;
+
+	qsort(n->occ, n->nocc, sizeof(*n->occ), occ_order);
+	for (uint32_t i = 0; i < n->nocc; i++)
+		if (o == 0 || occ_order(&n->occ[o - 1], &n->occ[i]) != 0)
+			n->occ[o++] = n->occ[i];
+	n->nocc = o;
+}
+
+void
+note_read(struct note *n, const struct triage_rules *r, const char *text, uint64_t *bits)
+{
+	char *folded = NULL;
+	size_t cap = 0, len;
+
+	memset(n, 0, sizeof(*n));
+	n->r = r;
+	n->present = bits;
+	n->cand = bits + r->phrase_words;
+	n->atomset = n->cand + r->rule_words;
+	len = textnorm_fold_sentences(text, text ? strlen(text) : 0, &folded, &cap);
+	if (r->nshort > 0) {
+		n->text = triage_expand(r, folded, len, &n->len);
+		free(folded);
+	} else {
+		n->text = folded;
+		n->len = len;
+	}
+	index_words(n);
+	n->age = -1;
+	if (r->ages)
+		read_age(n);
+	acm_scan(&r->acm, r->max_phrase, n->text, n->len, hit, n);
+	sort_occ(n);
+}
+
+void
+note_free(struct note *n)
+{
+	free(n->text);
+	free(n->sp);
+	free(n->occ);
+}
+
+/* The first occurrence starting at word lo or later. */
+static uint32_t
+first_from(const struct note *n, uint32_t lo)
+{
+	uint32_t a = 0, b = n->nocc;
+
+	while (a < b) {
+		uint32_t mid = (a + b) / 2;
+
+		if (n->occ[mid].start < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+/* An occurrence of atom a starting in [lo, hi] within sentence s. */
+static int
+walk(const struct note *n, const struct pattern *p, uint32_t i, uint32_t lo, uint32_t hi,
+    struct span *m)
+{
+	const struct atom *a;
+
+	if (i == p->n)
+		return 1;
+	a = &n->r->atoms[p->item[i].atom];
+	for (uint32_t k = first_from(n, lo); k < n->nocc && n->occ[k].start <= hi; k++) {
+		const struct occ *o = &n->occ[k];
+
+		if (n->sent[o->start] != n->sent[n->occ[m->occ[0]].start] || !atom_has(a, o->ph))
+			continue;
+		m->occ[i] = k;
+		if (i + 1 == p->n ||
+		    walk(n, p, i + 1, o->end + 1 + p->item[i + 1].gmin,
+		        o->end + 1 + p->item[i + 1].gmax, m))
+			return 1;
+	}
+	if (!p->item[i].opt)
+		return 0;
+	m->occ[i] = NO_ATOM;
+	if (i + 1 == p->n)
+		return 1;
+	return walk(n, p, i + 1, lo + p->item[i + 1].gmin, hi + p->item[i + 1].gmax, m);
+}
+
+static int
+in_atoms(const struct note *n, const struct span *m, uint32_t word)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct occ *o = m->occ[i] == NO_ATOM ? NULL : &n->occ[m->occ[i]];
+
+		if (o != NULL && word >= o->start && word <= o->end)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A negator cancels a match when it ends at most scope words before the
+ * match, in its sentence, or stands in one of the match's gaps: "khong
+ * bi ai xam hai", "ba khong co danh em".
+ */
+static int
+negated(const struct note *n, const struct span *m)
+{
+	const struct triage_rules *r = n->r;
+	uint32_t s = m->start, from;
+
+	if (r->neg_atom == NO_ATOM || !BIT(n->atomset, r->neg_atom))
+		return 0;
+	from = s > (uint32_t)r->neg_scope + 8 ? s - (uint32_t)r->neg_scope - 8 : 0;
+	for (uint32_t k = first_from(n, from); k < n->nocc && n->occ[k].start <= m->end; k++) {
+		const struct occ *o = &n->occ[k];
+
+		if (!atom_has(&r->atoms[r->neg_atom], o->ph) || n->sent[o->start] != n->sent[s])
+			continue;
+		if (o->start < s && o->end + 1 + (uint32_t)r->neg_scope >= s)
+			return 1;
+		if (o->start > s && !in_atoms(n, m, o->start))
+			return 1;
+	}
+	return 0;
+}
+
+/* A resolution within scope words on either side, in any sentence:
+ * "mat tich tu sang . da tim thay chau roi". */
+static int
+resolved(const struct note *n, const struct span *m)
+{
+	const struct triage_rules *r = n->r;
+	uint32_t sc = (uint32_t)r->res_scope;
+	uint32_t from = m->start > sc + 8 ? m->start - sc - 8 : 0;
+
+	if (r->res_atom == NO_ATOM || !BIT(n->atomset, r->res_atom))
+		return 0;
+	for (uint32_t k = first_from(n, from); k < n->nocc && n->occ[k].start <= m->end + sc; k++) {
+		const struct occ *o = &n->occ[k];
+
+		if (atom_has(&r->atoms[r->res_atom], o->ph) && o->end + sc >= m->start &&
+		    !in_atoms(n, m, o->start))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+bounds(const struct note *n, struct span *m)
+{
+	m->start = UINT32_MAX;
+	m->end = 0;
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct occ *o = m->occ[i] == NO_ATOM ? NULL : &n->occ[m->occ[i]];
+
+		if (o != NULL && o->start < m->start)
+			m->start = o->start;
+		if (o != NULL && o->end > m->end)
+			m->end = o->end;
+	}
+}
+
+int
+note_match(const struct note *n, uint32_t pid, int resolvable, struct span *m)
+{
+	const struct pattern *p = &n->r->pats[pid];
+	const struct atom *a = &n->r->atoms[p->item[0].atom];
+
+	m->n = p->n;
+	for (uint32_t i = 0; i < p->n; i++)
+		if (!p->item[i].opt && !BIT(n->atomset, p->item[i].atom))
+			return 0;
+	for (uint32_t k = 0; k < n->nocc; k++) {
+		if (!atom_has(a, n->occ[k].ph))
+			continue;
+		m->occ[0] = k;
+		if (p->n > 1 &&
+		    !walk(n, p, 1, n->occ[k].end + 1 + p->item[1].gmin,
+		        n->occ[k].end + 1 + p->item[1].gmax, m))
+			continue;
+		bounds(n, m);
+		if (!negated(n, m) && !(resolvable && resolved(n, m)))
+			return 1;
+	}
+	return 0;
+}
+
+/* "bi … quanh": the words of each atom matched, gaps shown as "…". */
+void
+note_words(const struct note *n, const struct span *m, char *buf, size_t len)
+{
+	size_t o = 0;
+	uint32_t last = UINT32_MAX;
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < m->n && len > 0; i++) {
+		const struct occ *oc = m->occ[i] == NO_ATOM ? NULL : &n->occ[m->occ[i]];
+		size_t from, to;
+
+		if (oc == NULL)
+			continue;
+		from = n->sp[oc->start] + 1;
+		to = n->sp[oc->end + 1];
+		if (o > 0 && o + 1 < len)
+			buf[o++] = ' ';
+		if (last != UINT32_MAX && oc->start > last + 1 && o + 4 < len) {
+			memcpy(buf + o, "\xe2\x80\xa6 ", 4); /* … */
+			o += 4;
+		}
+		if (o + (to - from) + 1 > len)
+			break;
+		memcpy(buf + o, n->text + from, to - from);
+		o += to - from;
+		last = oc->end;
+	}
+	buf[o < len ? o : len - 1] = '\0';
+}
