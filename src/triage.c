@@ -20,6 +20,7 @@
 
 #define STACK_WORDS 256 /* per-call bitmaps up to this many words */
 #define MAX_SPANS 8     /* matches kept per rule, and of fired rules */
+#define SETTLED_FLOOR 3 /* the most a resolved match can ask */
 
 struct eval {
 	const struct triage_rules *r;
@@ -37,20 +38,34 @@ struct eval {
 	uint32_t nharm;
 };
 
-/* The first pattern of ids[0..n) that matches, kept as the rule's. */
+static void
+keep(struct eval *e, const struct span *m)
+{
+	if (e->nm < MAX_SPANS)
+		e->m[e->nm++] = *m;
+}
+
+/* The first pattern of ids[0..n) that matches, one without a resolution
+ * near it if any, kept as the rule's. */
 static int
 any_match(struct eval *e, const uint32_t *ids, uint32_t n)
 {
-	struct span m;
+	struct span m, first;
+	int found = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (!note_match(&e->note, ids[i], e->rule->resolvable, &m))
+		if (!note_match(&e->note, ids[i], 1, &m))
 			continue;
-		if (e->nm < MAX_SPANS)
-			e->m[e->nm++] = m;
-		return 1;
+		if (!m.resolved) {
+			keep(e, &m);
+			return 1;
+		}
+		if (!found++)
+			first = m;
 	}
-	return 0;
+	if (found)
+		keep(e, &first);
+	return found;
 }
 
 static int
@@ -75,7 +90,7 @@ holds_text_none(struct eval *e, const struct cond *c)
 	struct span m;
 
 	for (uint32_t i = 0; i < c->n; i++)
-		if (note_match(&e->note, c->u.ids[i], -1, &m))
+		if (note_match(&e->note, c->u.ids[i], 0, &m))
 			return 0;
 	return 1;
 }
@@ -98,13 +113,12 @@ holds_near(struct eval *e, const struct cond *c)
 	struct span m;
 
 	for (uint32_t i = 0; i < c->n; i++) {
-		if (!note_match(&e->note, c->u.ids[i], e->rule->resolvable, &m))
+		if (!note_match(&e->note, c->u.ids[i], 1, &m) || m.resolved)
 			continue;
 		for (uint32_t h = 0; h < e->nharm; h++) {
 			if (distance(&m, &e->harm[h]) <= (uint32_t)e->r->near_scope &&
 			    e->note.sent[m.start] == e->note.sent[e->harm[h].start]) {
-				if (e->nm < MAX_SPANS)
-					e->m[e->nm++] = m;
+				keep(e, &m);
 				return 1;
 			}
 		}
@@ -300,9 +314,28 @@ why(const struct eval *e, char *buf, size_t len)
 	}
 }
 
+/* Every text match of the rule has a resolution near it. */
+static int
+all_resolved(const struct eval *e)
+{
+	for (uint32_t i = 0; i < e->nm; i++)
+		if (!e->m[i].resolved)
+			return 0;
+	return e->nm > 0;
+}
+
+/*
+ * A rule whose matches are all resolved ("đã tìm thấy cháu rồi") still
+ * names its category, but as a concern to follow up: its floor is no
+ * more urgent than SETTLED_FLOOR, it raises nothing and makes nothing
+ * urgent.
+ */
 static void
 fire(struct eval *e, struct decision *d, const struct rule *rule, struct triage_result *out)
 {
+	int settled = all_resolved(e);
+	int floor = settled && rule->priority < SETTLED_FLOOR ? SETTLED_FLOOR : rule->priority;
+
 	if (out->nrules == TRIAGE_MAX_FIRED)
 		out->truncated = 1;
 	else {
@@ -310,14 +343,15 @@ fire(struct eval *e, struct decision *d, const struct rule *rule, struct triage_
 		out->rules[out->nrules++] = rule->name;
 	}
 	for (uint32_t i = 0; rule->category >= 0 && i < e->nm && e->nharm < MAX_SPANS; i++)
-		e->harm[e->nharm++] = e->m[i];
-	if (rule->priority < d->floor)
-		d->floor = rule->priority;
-	d->raise += rule->raise;
+		if (!e->m[i].resolved)
+			e->harm[e->nharm++] = e->m[i];
+	if (floor < d->floor)
+		d->floor = floor;
+	d->raise += settled ? 0 : rule->raise;
 	/* The first category stands unless a later rule is more urgent. */
-	if (rule->category >= 0 && (d->chosen < 0 || rule->priority < d->cat_floor)) {
+	if (rule->category >= 0 && (d->chosen < 0 || floor < d->cat_floor)) {
 		d->chosen = rule->category;
-		d->cat_floor = rule->priority;
+		d->cat_floor = floor;
 		e->category = rule->category;
 	}
 	add_tags(out, rule);

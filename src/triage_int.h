@@ -116,7 +116,6 @@ struct rule {
 	int category;      /* action: index, or -1 */
 	int priority;      /* action: floor 1..4, or NO_FLOOR */
 	int raise;         /* action: levels, or 0 */
-	int resolvable;    /* a resolution near a match cancels it */
 	const char **tags; /* interned in triage_rules.tags */
 	uint32_t ntags;
 };
@@ -160,7 +159,7 @@ struct triage_rules {
 	uint32_t nshort;
 	size_t short_maxlen;
 	struct strmap shortmap;
-	uint32_t neg_atom, res_atom; /* word classes, or NO_ATOM */
+	uint32_t neg_atom, res_atom, cmp_atom; /* word classes, or NO_ATOM */
 	int neg_scope, res_scope, near_scope;
 	int ages; /* read a child's age from the text */
 	char **tagpool;
@@ -221,6 +220,7 @@ struct span {
 	uint32_t start, end; /* words, inclusive */
 	uint32_t occ[PAT_ATOMS]; /* the occurrences matched, or NO_ATOM */
 	uint32_t n;
+	int resolved; /* a resolution stands near it */
 };
 
 struct note {
@@ -243,9 +243,10 @@ char *triage_expand(const struct triage_rules *r, const char *folded, size_t len
  * phrase_words + rule_words + atom_words zeroed words. */
 void note_read(struct note *n, const struct triage_rules *r, const char *text, uint64_t *bits);
 void note_free(struct note *n);
-/* The first match of pattern p that no negator (and, when resolvable,
- * no resolution) cancels; 1 and *m, or 0. */
-int note_match(const struct note *n, uint32_t p, int resolvable, struct span *m);
+/* The first match of pattern p that no negator cancels (any match, when
+ * negation is 0), one without a resolution near it if there is one;
+ * 1 and *m, or 0. */
+int note_match(const struct note *n, uint32_t p, int negation, struct span *m);
 /* The matched words, "bi … quanh", into buf. */
 void note_words(const struct note *n, const struct span *m, char *buf, size_t len);
 

@@ -550,15 +550,6 @@ key_raise(struct loader *l, const config_setting_t *s)
 }
 
 static int
-key_resolvable(struct loader *l, const config_setting_t *s)
-{
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return lerr(l, s, "'resolvable' must be true or false");
-	l->rule->resolvable = config_setting_get_bool(s);
-	return 0;
-}
-
-static int
 add_tag(struct loader *l, struct cond *unused, const config_setting_t *s, const char *v)
 {
 	struct triage_rules *r = l->r;
@@ -598,7 +589,6 @@ static const struct rule_key {
     {"priority", key_priority},
     {"raise", key_raise},
     {"tags", key_tags},
-    {"resolvable", key_resolvable},
 };
 #define NRULE_KEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 
@@ -818,6 +808,7 @@ static const struct setting_key {
 	size_t off;
 } setting_keys[] = {
     {"negators", 0, 0, offsetof(struct triage_rules, neg_atom)},
+    {"compounds", 0, 0, offsetof(struct triage_rules, cmp_atom)},
     {"negation_scope", 0, 10, offsetof(struct triage_rules, neg_scope)},
     {"resolutions", 0, 0, offsetof(struct triage_rules, res_atom)},
     {"resolution_scope", 0, 40, offsetof(struct triage_rules, res_scope)},
@@ -897,7 +888,7 @@ static int
 load_root(struct loader *l, const config_setting_t *root)
 {
 	l->r->version = 1;
-	l->r->neg_atom = l->r->res_atom = NO_ATOM;
+	l->r->neg_atom = l->r->res_atom = l->r->cmp_atom = NO_ATOM;
 	if (root_known(l, root) < 0)
 		return -1;
 	for (size_t k = 0; k < NROOT_KEYS; k++) {

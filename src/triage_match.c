@@ -194,14 +194,50 @@ occ_order(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * A compound is one thing: the words inside "nhà trẻ" or "bà hàng xóm"
+ * do not stand on their own, so "ở nhà" and "bà" are dropped where
+ * they overlap one. A longer phrase that holds the compound stays.
+ */
+static int
+shadowed(const struct note *n, const struct occ *x)
+{
+	const struct atom *c = &n->r->atoms[n->r->cmp_atom];
+	uint32_t from = x->start > 8 ? x->start - 8 : 0;
+
+	for (uint32_t k = 0; k < n->nocc; k++) {
+		const struct occ *y = &n->occ[k];
+
+		if (y->start > x->end)
+			break;
+		if (y->start < from || y->end < x->start || y == x || !atom_has(c, y->ph))
+			continue;
+		if (!(x->start <= y->start && x->end >= y->end))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 sort_occ(struct note *n)
 {
+	const struct triage_rules *r = n->r;
 	uint32_t o = 0;
 
 	qsort(n->occ, n->nocc, sizeof(*n->occ), occ_order);
 	for (uint32_t i = 0; i < n->nocc; i++)
 		if (o == 0 || occ_order(&n->occ[o - 1], &n->occ[i]) != 0)
+			n->occ[o++] = n->occ[i];
+	n->nocc = o;
+	if (r->cmp_atom == NO_ATOM || !BIT(n->atomset, r->cmp_atom))
+		return;
+	/* marked first, dropped after: a shadowed word still shadows */
+	for (uint32_t i = 0; i < n->nocc; i++)
+		if (!atom_has(&r->atoms[r->cmp_atom], n->occ[i].ph) && shadowed(n, &n->occ[i]))
+			n->occ[i].ph |= 0x80000000u;
+	o = 0;
+	for (uint32_t i = 0; i < n->nocc; i++)
+		if (!(n->occ[i].ph & 0x80000000u))
 			n->occ[o++] = n->occ[i];
 	n->nocc = o;
 }
@@ -363,8 +399,11 @@ bounds(const struct note *n, struct span *m)
 }
 
 int
-note_match(const struct note *n, uint32_t pid, int resolvable, struct span *m)
+note_match(const struct note *n, uint32_t pid, int negation, struct span *m)
 {
+	struct span first;
+	int found = 0;
+
 	const struct pattern *p = &n->r->pats[pid];
 	const struct atom *a = &n->r->atoms[p->item[0].atom];
 
@@ -381,10 +420,16 @@ note_match(const struct note *n, uint32_t pid, int resolvable, struct span *m)
 		        n->occ[k].end + 1 + p->item[1].gmax, m))
 			continue;
 		bounds(n, m);
-		if (!negated(n, m) && !(resolvable && resolved(n, m)))
+		if (negation && negated(n, m))
+			continue;
+		if (!(m->resolved = resolved(n, m)))
 			return 1;
+		if (!found++)
+			first = *m;
 	}
-	return 0;
+	if (found)
+		*m = first;
+	return found;
 }
 
 /* "bi … quanh": the words of each atom matched, gaps shown as "…". */
