@@ -36,6 +36,8 @@ struct eval {
 	uint32_t nm;
 	struct span harm[MAX_SPANS]; /* matches of fired rules that named a category */
 	uint32_t nharm;
+	struct span guard; /* the text_none match that stopped the rule */
+	struct triage_result *out;
 };
 
 static void
@@ -89,9 +91,12 @@ holds_text_none(struct eval *e, const struct cond *c)
 {
 	struct span m;
 
-	for (uint32_t i = 0; i < c->n; i++)
-		if (note_match(&e->note, c->u.ids[i], 0, &m))
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (note_match(&e->note, c->u.ids[i], 0, &m)) {
+			e->guard = m;
 			return 0;
+		}
+	}
 	return 1;
 }
 
@@ -266,6 +271,19 @@ struct decision {
 	int chosen;    /* category index, or -1 */
 };
 
+/* Text conditions come before guards: a guard that fails a rule stopped
+ * a rule that had matched, and the author wants to know. */
+static void
+blocked(struct eval *e, const struct rule *rule)
+{
+	struct triage_result *out = e->out;
+
+	if (out->nblocked == TRIAGE_MAX_BLOCKED)
+		return;
+	note_words(&e->note, &e->guard, out->blocked_by[out->nblocked], TRIAGE_WHY_LEN);
+	out->blocked[out->nblocked++] = rule->name;
+}
+
 static int
 rule_holds(struct eval *e, const struct rule *rule)
 {
@@ -274,8 +292,11 @@ rule_holds(struct eval *e, const struct rule *rule)
 	for (uint32_t k = 0; k < rule->nconds; k++) {
 		const struct cond *c = &rule->conds[k];
 
-		if (!holds[c->type](e, c))
+		if (!holds[c->type](e, c)) {
+			if (c->type == COND_TEXT_NONE)
+				blocked(e, rule);
 			return 0;
+		}
 	}
 	return 1;
 }
@@ -396,7 +417,7 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 {
 	uint64_t stack[STACK_WORDS], *bits = stack;
 	struct decision d = {NO_FLOOR, 0, NO_FLOOR, -1};
-	struct eval e = {.r = r, .in = in};
+	struct eval e = {.r = r, .in = in, .out = out};
 	size_t words;
 
 	if (r == NULL || in == NULL || out == NULL)

@@ -39,6 +39,7 @@
 #define TRIAGE_ERRLEN 512   /* a comfortable size for err buffers */
 #define TRIAGE_MAX_REPEAT 16 /* distinct repeat_caller case counts in a file */
 #define TRIAGE_WHY_LEN 96    /* bytes of the words one fired rule matched */
+#define TRIAGE_MAX_BLOCKED 8 /* rules kept that a guard stopped */
 
 struct triage_rules;
 
@@ -64,6 +65,11 @@ struct triage_result {
 	 * it matched no text */
 	char why[TRIAGE_MAX_FIRED][TRIAGE_WHY_LEN];
 	int nrules;
+	/* rules whose other conditions held but a text_none guard matched,
+	 * with the guard's words: why a note did not fire */
+	const char *blocked[TRIAGE_MAX_BLOCKED];
+	char blocked_by[TRIAGE_MAX_BLOCKED][TRIAGE_WHY_LEN];
+	int nblocked;
 	const char *tags[TRIAGE_MAX_TAGS]; /* distinct, first seen first */
 	int ntags;
 	int truncated; /* more rules fired, or more tags, than fit above */

@@ -63,6 +63,13 @@ print_json(const char *text, const struct triage_result *res)
 
 	json_object_update(o, r);
 	json_decref(r);
+	if (res->nblocked > 0) {
+		json_t *b = json_object();
+
+		for (int i = 0; i < res->nblocked; i++)
+			json_object_set_new(b, res->blocked[i], json_string(res->blocked_by[i]));
+		json_object_set_new(o, "blocked", b);
+	}
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line != NULL)
 		printf("%s\n", line);
