@@ -100,18 +100,19 @@ holds_text_none(struct eval *e, const struct cond *c)
 	return 1;
 }
 
+/* Words from the end of now-match a to the start of harm match b; a
+ * now-word after the harm ("bị đánh, giờ em sợ") tells a state, not an
+ * act under way, and is too far. */
 static uint32_t
 distance(const struct span *a, const struct span *b)
 {
 	if (a->start > b->end)
-		return a->start - b->end;
-	if (b->start > a->end)
-		return b->start - a->end;
-	return 0;
+		return UINT32_MAX;
+	return b->start > a->end ? b->start - a->end : 0;
 }
 
-/* A match within near_scope words of what a fired rule matched, in
- * its sentence. */
+/* A match within near_scope words before what a fired rule matched, or
+ * inside it, in its sentence. */
 static int
 holds_near(struct eval *e, const struct cond *c)
 {
