@@ -56,7 +56,7 @@ any_match(struct eval *e, const uint32_t *ids, uint32_t n)
 	int found = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (!note_match(&e->note, ids[i], 1, &m))
+		if (!note_match(&e->note, ids[i], &m))
 			continue;
 		if (!m.resolved) {
 			keep(e, &m);
@@ -85,18 +85,20 @@ holds_text_any(struct eval *e, const struct cond *c)
 	return any_match(e, c->u.ids, c->n);
 }
 
+static int
+guard_found(void *ctx, const struct span *m)
+{
+	((struct eval *)ctx)->guard = *m;
+	return 1;
+}
+
 /* Guards see the words as written: a negator does not lift them. */
 static int
 holds_text_none(struct eval *e, const struct cond *c)
 {
-	struct span m;
-
-	for (uint32_t i = 0; i < c->n; i++) {
-		if (note_match(&e->note, c->u.ids[i], 0, &m)) {
-			e->guard = m;
+	for (uint32_t i = 0; i < c->n; i++)
+		if (note_each(&e->note, c->u.ids[i], 0, guard_found, e))
 			return 0;
-		}
-	}
 	return 1;
 }
 
@@ -111,24 +113,31 @@ distance(const struct span *a, const struct span *b)
 	return b->start > a->end ? b->start - a->end : 0;
 }
 
-/* A match within near_scope words before what a fired rule matched, or
- * inside it, in its sentence. */
+/* Within near_scope words before what a fired rule matched, or inside
+ * it, in its sentence. */
+static int
+near_harm(void *ctx, const struct span *m)
+{
+	struct eval *e = ctx;
+
+	if (m->resolved)
+		return 0;
+	for (uint32_t h = 0; h < e->nharm; h++) {
+		if (distance(m, &e->harm[h]) <= (uint32_t)e->r->near_scope &&
+		    e->note.sent[m->start] == e->note.sent[e->harm[h].start]) {
+			keep(e, m);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int
 holds_near(struct eval *e, const struct cond *c)
 {
-	struct span m;
-
-	for (uint32_t i = 0; i < c->n; i++) {
-		if (!note_match(&e->note, c->u.ids[i], 1, &m) || m.resolved)
-			continue;
-		for (uint32_t h = 0; h < e->nharm; h++) {
-			if (distance(&m, &e->harm[h]) <= (uint32_t)e->r->near_scope &&
-			    e->note.sent[m.start] == e->note.sent[e->harm[h].start]) {
-				keep(e, &m);
-				return 1;
-			}
-		}
-	}
+	for (uint32_t i = 0; i < c->n; i++)
+		if (note_each(&e->note, c->u.ids[i], 1, near_harm, e))
+			return 1;
 	return 0;
 }
 

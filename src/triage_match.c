@@ -398,38 +398,63 @@ bounds(const struct note *n, struct span *m)
 	}
 }
 
+/* Each match of pattern pid that no negator cancels, given to fn until
+ * it returns 1; returns that 1, or 0. */
 int
-note_match(const struct note *n, uint32_t pid, int negation, struct span *m)
+note_each(const struct note *n, uint32_t pid, int negation,
+    int (*fn)(void *, const struct span *), void *ctx)
 {
-	struct span first;
-	int found = 0;
-
 	const struct pattern *p = &n->r->pats[pid];
 	const struct atom *a = &n->r->atoms[p->item[0].atom];
+	struct span m;
 
-	m->n = p->n;
+	m.n = p->n;
 	for (uint32_t i = 0; i < p->n; i++)
 		if (!p->item[i].opt && !BIT(n->atomset, p->item[i].atom))
 			return 0;
 	for (uint32_t k = 0; k < n->nocc; k++) {
 		if (!atom_has(a, n->occ[k].ph))
 			continue;
-		m->occ[0] = k;
+		m.occ[0] = k;
 		if (p->n > 1 &&
 		    !walk(n, p, 1, n->occ[k].end + 1 + p->item[1].gmin,
-		        n->occ[k].end + 1 + p->item[1].gmax, m))
+		        n->occ[k].end + 1 + p->item[1].gmax, &m))
 			continue;
-		bounds(n, m);
-		if (negation && negated(n, m))
+		bounds(n, &m);
+		if (negation && negated(n, &m))
 			continue;
-		if (!(m->resolved = resolved(n, m)))
+		m.resolved = resolved(n, &m);
+		if (fn(ctx, &m))
 			return 1;
-		if (!found++)
-			first = *m;
 	}
-	if (found)
-		*m = first;
-	return found;
+	return 0;
+}
+
+struct first {
+	struct span m;
+	int found;
+};
+
+/* Stops at a match without a resolution; keeps the first otherwise. */
+static int
+take(void *ctx, const struct span *m)
+{
+	struct first *f = ctx;
+
+	if (!f->found++ || !m->resolved)
+		f->m = *m;
+	return !m->resolved;
+}
+
+int
+note_match(const struct note *n, uint32_t pid, struct span *m)
+{
+	struct first f = {.found = 0};
+
+	note_each(n, pid, 1, take, &f);
+	if (f.found)
+		*m = f.m;
+	return f.found > 0;
 }
 
 /* "bi … quanh": the words of each atom matched, gaps shown as "…". */
