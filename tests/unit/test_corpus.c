@@ -1,12 +1,21 @@
 /*
- * test_corpus.c: the shipped rules against the labelled corpus
- * tests/data/triage/tuning/corpus.tsv.
+ * test_corpus.c: the shipped rules against the tuning corpus
+ * tests/data/triage/tuning/corpus.tsv, the text rules may be written
+ * against.
  *
- * Fails below 90% category accuracy, below 100% recall of the texts
- * that must be priority 1, when a benign text lands at priority 1 or 2,
- * and when a text classifies differently once decomposed (NFD), upper-
- * cased, stripped of its marks, or folded.
+ * Fails below 95% category accuracy on the texts that report something
+ * (not benign), below 90% of priorities in range, below 100% recall of
+ * the texts that must be priority 1, when a benign text lands at
+ * priority 1 or 2, and when a text classifies differently once
+ * decomposed (NFD), upper-cased, stripped of its marks, or folded.
+ *
+ * It also prints, without asserting, how the rules now fare on each
+ * blind batch (tests/data/triage/blind/) and the latest first-contact
+ * score recorded in tests/data/triage/SCORES.md: a blind batch that was
+ * read after its first score measures memory, only its first score
+ * measures generalisation.
  */
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +40,8 @@
 
 #define RULES TOP_SRCDIR "/conf/rules.conf"
 #define CORPUS TEST_DATADIR "/triage/tuning/corpus.tsv"
+#define BLIND TEST_DATADIR "/triage/blind/*.tsv"
+#define SCORES TEST_DATADIR "/triage/SCORES.md"
 
 struct sample {
 	char *category; /* NULL for "-" */
@@ -136,7 +147,7 @@ same_category(const char *a, const char *b)
 }
 
 struct score {
-	size_t cat_ok, prio_ok, p1, p1_hit, benign, benign_alarm;
+	size_t reports, cat_ok, prio_ok, p1, p1_hit, benign, benign_alarm;
 };
 
 static void
@@ -148,7 +159,11 @@ score_one(const struct sample *s, struct score *sc)
 	triage_text(s->text, &res);
 	cat_ok = same_category(s->category, res.category);
 	prio_ok = res.priority >= s->pmin && res.priority <= s->pmax;
-	sc->cat_ok += cat_ok;
+	/* the acceptance grader's measure: the category of what is reported */
+	if (!s->benign) {
+		sc->reports++;
+		sc->cat_ok += cat_ok;
+	}
 	sc->prio_ok += prio_ok;
 	if (s->pmax == 1) {
 		sc->p1++;
@@ -179,15 +194,16 @@ test_accuracy(void **state)
 	for (size_t i = 0; i < corpus.n; i++)
 		score_one(&corpus.s[i], &sc);
 	printf("corpus: %zu texts\n", corpus.n);
-	printf(
-	    "category accuracy: %zu/%zu = %.1f%%\n", sc.cat_ok, corpus.n, pct(sc.cat_ok, corpus.n));
+	printf("category accuracy (reports): %zu/%zu = %.1f%%\n", sc.cat_ok, sc.reports,
+	    pct(sc.cat_ok, sc.reports));
 	printf("priority in range: %zu/%zu = %.1f%%\n", sc.prio_ok, corpus.n,
 	    pct(sc.prio_ok, corpus.n));
 	printf("priority-1 recall: %zu/%zu = %.1f%%\n", sc.p1_hit, sc.p1, pct(sc.p1_hit, sc.p1));
 	printf("benign false alarms (P1/P2): %zu/%zu\n", sc.benign_alarm, sc.benign);
 	assert_true(corpus.n >= 220);
 	assert_true(sc.benign >= 30);
-	assert_true(pct(sc.cat_ok, corpus.n) >= 90.0);
+	assert_true(pct(sc.cat_ok, sc.reports) >= 95.0);
+	assert_true(pct(sc.prio_ok, corpus.n) >= 90.0);
 	assert_int_equal(sc.p1_hit, sc.p1);
 	assert_int_equal(sc.benign_alarm, 0);
 }
@@ -294,12 +310,102 @@ test_forms(void **state)
 	printf("forms: %zu variants classify as their originals\n", checked);
 }
 
+/* --- blind batches: printed, not asserted --------------------------------- */
+
+struct blind {
+	size_t reports, cat_ok, danger, danger_p1, benign, benign_alarm;
+};
+
+/* One line of a blind batch: ID TEXT CATEGORIES MAXP MINP. */
+static void
+blind_line(char *line, struct blind *b)
+{
+	char *f[5], *save = NULL;
+	struct triage_result res;
+	int hit = 0;
+
+	f[0] = strtok_r(line, "\t", &save);
+	for (int i = 1; i < 5; i++)
+		f[i] = strtok_r(NULL, "\t\n", &save);
+	if (f[4] == NULL)
+		return;
+	triage_text(f[1], &res);
+	for (char *c = strtok_r(f[2], "|", &save); c != NULL; c = strtok_r(NULL, "|", &save))
+		hit |= res.category != NULL && strcmp(c, res.category) == 0;
+	if (f[0][0] == 'i') {
+		b->benign++;
+		b->benign_alarm += res.priority <= 2;
+		return;
+	}
+	b->reports++;
+	b->cat_ok += hit;
+	if (f[0][0] == 'd') {
+		b->danger++;
+		b->danger_p1 += res.priority == 1;
+	}
+}
+
+static void
+score_blind(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	struct blind b = {0};
+
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0)
+		if (line[0] != '#' && line[0] != '\n')
+			blind_line(line, &b);
+	free(line);
+	fclose(f);
+	printf("%s: category %zu/%zu (%.0f%%); P1 recall %zu/%zu; benign at P1-2: %zu/%zu\n",
+	    strrchr(path, '/') + 1, b.cat_ok, b.reports, pct(b.cat_ok, b.reports), b.danger_p1,
+	    b.danger, b.benign_alarm, b.benign);
+}
+
+/* The last first-contact line of SCORES.md: what generalisation is. */
+static void
+print_latest_score(void)
+{
+	FILE *f = fopen(SCORES, "r");
+	char *line = NULL, *last = NULL;
+	size_t cap = 0;
+
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		if (strstr(line, "| yes |") != NULL && strstr(line, "v1 rules") == NULL) {
+			free(last);
+			last = xstrdup(line);
+		}
+	}
+	printf("latest first-contact score (SCORES.md):\n%s", last ? last : "none\n");
+	free(last);
+	free(line);
+	fclose(f);
+}
+
+static void
+test_blind(void **state)
+{
+	glob_t g;
+
+	(void)state;
+	assert_int_equal(glob(BLIND, 0, NULL, &g), 0);
+	printf("blind batches now (read after their first score: memory, not a measure):\n");
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		score_blind(g.gl_pathv[i]);
+	globfree(&g);
+	print_latest_score();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accuracy),
 	    cmocka_unit_test(test_forms),
+	    cmocka_unit_test(test_blind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
