@@ -1,10 +1,127 @@
-/* cases.c: events into triage inputs, triage results into decisions. */
+/*
+ * cases.c: events into triage inputs, triage results into decisions.
+ *
+ * Triage reads the whole case: a ticket's notes are kept here, and each
+ * new note is triaged after the ones before it, so that "đang" in a
+ * later note meets the harm an earlier one told. The memory is bounded:
+ * a fixed table of tickets, each keeping the tail of its notes; a ticket
+ * that loses its slot to another (or any ticket after a restart) is read
+ * from the note at hand again, which can only leave a decision lower,
+ * never wrong in the other direction, since triage only raises.
+ */
 #include "cases.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "triage.h"
+#include "xmalloc.h"
+
+#define MEMORY_SLOTS 8192 /* tickets remembered */
+#define MEMORY_TEXT 2048  /* bytes of notes kept per ticket, the latest */
+
+struct remembered {
+	char *ticket; /* NULL: free */
+	char *text;
+	int child_age;
+};
+
+struct cases {
+	struct remembered slot[MEMORY_SLOTS];
+};
+
+struct cases *
+cases_new(void)
+{
+	return xcalloc(1, sizeof(struct cases));
+}
+
+static void
+forget(struct remembered *m)
+{
+	free(m->ticket);
+	free(m->text);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+cases_free(struct cases *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < MEMORY_SLOTS; i++)
+		forget(&c->slot[i]);
+	free(c);
+}
+
+static struct remembered *
+slot_of(struct cases *c, const char *ticket)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = ticket; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &c->slot[h % MEMORY_SLOTS];
+}
+
+/* The ticket's notes so far, or NULL. */
+static struct remembered *
+recall(struct cases *c, const char *ticket)
+{
+	struct remembered *m = slot_of(c, ticket);
+
+	return m->ticket != NULL && strcmp(m->ticket, ticket) == 0 ? m : NULL;
+}
+
+/* Keeps the last MEMORY_TEXT bytes, cut at a character's start. */
+static char *
+tail(char *text)
+{
+	size_t n = strlen(text), cut;
+
+	if (n <= MEMORY_TEXT)
+		return text;
+	cut = n - MEMORY_TEXT;
+	while (cut < n && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut++;
+	memmove(text, text + cut, n - cut + 1);
+	return text;
+}
+
+/* The notes so far and this one, a line apart: the new text to read. */
+static char *
+joined(const struct remembered *m, const char *text)
+{
+	size_t a = m != NULL && m->text != NULL ? strlen(m->text) : 0, b = strlen(text);
+	char *all = xmalloc(a + b + 2);
+
+	if (a > 0)
+		memcpy(all, m->text, a);
+	all[a] = '\n';
+	memcpy(all + a + 1, text, b + 1);
+	return a > 0 ? all : memmove(all, all + 1, b + 1);
+}
+
+/* Takes all (or NULL: the text is unchanged). */
+static void
+remember(struct cases *c, const struct event *ev, char *all)
+{
+	struct remembered *m = slot_of(c, ev->ticket_id);
+
+	if (m->ticket == NULL || strcmp(m->ticket, ev->ticket_id) != 0) {
+		forget(m);
+		m->ticket = xstrdup(ev->ticket_id);
+		m->child_age = -1;
+	}
+	if (all != NULL) {
+		free(m->text);
+		m->text = tail(all);
+	}
+	if (ev->child_age >= 0)
+		m->child_age = ev->child_age;
+}
 
 static int
 worth_triage(const struct event *ev)
@@ -99,15 +216,53 @@ add_repeat_variants(const struct triage_rules *rules, struct triage_input *in, j
 		json_decref(variants);
 }
 
+/* What the case has said so far, for a ticket event: the notes with this
+ * one last, and the child's age when this event does not give it. */
+static char *
+read_case(struct cases *c, const struct event *ev, struct triage_input *in)
+{
+	struct remembered *m;
+	char *all = NULL;
+
+	if (c == NULL || ev->ticket_id == NULL || ev->type == EV_CALL_OFFERED)
+		return NULL;
+	m = recall(c, ev->ticket_id);
+	if (ev->text != NULL)
+		in->text = all = joined(m, ev->text);
+	else if (m != NULL)
+		in->text = m->text;
+	if (in->child_age < 0 && m != NULL)
+		in->child_age = m->child_age;
+	return all;
+}
+
+/* After the decision: the ticket's notes grow, or a closed one's go. */
+static void
+keep_case(struct cases *c, const struct event *ev, char *all)
+{
+	struct remembered *m;
+
+	if (c == NULL || ev->ticket_id == NULL || ev->type == EV_CALL_OFFERED) {
+		free(all);
+	} else if (ev->type == EV_TICKET_CLOSED) {
+		if ((m = recall(c, ev->ticket_id)) != NULL)
+			forget(m);
+		free(all);
+	} else if (all != NULL || ev->child_age >= 0)
+		remember(c, ev, all);
+}
+
 json_t *
-cases_decide(const struct triage_rules *rules, const struct event *ev)
+cases_decide(struct cases *c, const struct triage_rules *rules, const struct event *ev)
 {
 	struct triage_input in;
-	char ivr[300];
+	char ivr[300], *all;
 	json_t *d;
 
-	if (rules == NULL || !worth_triage(ev))
+	if (rules == NULL || !worth_triage(ev)) {
+		keep_case(c, ev, NULL);
 		return NULL;
+	}
 	triage_input_init(&in);
 	if (ev->ivr != NULL) {
 		ivr_digits(ev->ivr, ivr, sizeof(ivr));
@@ -120,6 +275,7 @@ cases_decide(const struct triage_rules *rules, const struct event *ev)
 	in.child_age = ev->child_age;
 	in.category = ev->category;
 	in.when = time(NULL);
+	all = read_case(c, ev, &in);
 	d = decision(rules, &in);
 	if (d != NULL && ev->caller != NULL && ev->caller[0] != '\0' &&
 	    triage_repeat_days(rules) > 0) {
@@ -135,5 +291,6 @@ cases_decide(const struct triage_rules *rules, const struct event *ev)
 		json_decref(d);
 		d = NULL;
 	}
+	keep_case(c, ev, all);
 	return d;
 }

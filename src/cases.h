@@ -10,13 +10,20 @@
 #include "protocol.h"
 
 struct triage_rules;
+struct cases;
+
+/* The notes of recent tickets, for reading a case whole (cases.c). */
+struct cases *cases_new(void);
+void cases_free(struct cases *c);
 
 /*
  * The decision for ev, as {"priority":N,"category":C|null,"rules":[…],
- * "tags":[…]}, or NULL when the event carries nothing to triage (no text,
- * IVR digits, age or category).
+ * "tags":[…],"why":{…}}, or NULL when the event carries nothing to
+ * triage (no text, IVR digits, age or category). A ticket's text is read
+ * after the notes its ticket sent before (c may be NULL: this event
+ * alone); ticket.closed forgets them.
  */
-json_t *cases_decide(const struct triage_rules *rules, const struct event *ev);
+json_t *cases_decide(struct cases *c, const struct triage_rules *rules, const struct event *ev);
 /* The decision for a note typed at the console. */
 json_t *cases_decide_text(const struct triage_rules *rules, const char *text);
 

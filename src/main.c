@@ -48,6 +48,7 @@ struct daemon {
 	struct event_base *base;
 	struct config *cfg;
 	struct triage_rules *rules;
+	struct cases *cases; /* each ticket's notes, for whole-case triage */
 	struct store *store;
 	struct bridge *bridge;
 	struct db *timers_db; /* deadlines have a connection of their own */
@@ -363,7 +364,7 @@ decide(const struct event *ev, void *arg)
 {
 	struct daemon *d = arg;
 
-	return cases_decide(d->rules, ev);
+	return cases_decide(d->cases, d->rules, ev);
 }
 
 /* --- what the console asks of the daemon -------------------------------- */
@@ -417,6 +418,7 @@ daemon_free(struct daemon *d)
 	notify_watchdog_stop();
 	event_base_free(d->base);
 	triage_free(d->rules);
+	cases_free(d->cases);
 	config_free(d->cfg);
 }
 
@@ -430,6 +432,7 @@ run(struct opts *o)
 	d.cfg = load_config(o);
 	log_set_level(d.cfg->log_level);
 	d.rules = load_rules(d.cfg->rules_file);
+	d.cases = cases_new();
 	signal(SIGPIPE, SIG_IGN);
 	database_prepare(d.cfg, 1);
 	d.base = event_base_new();
