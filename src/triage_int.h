@@ -46,6 +46,7 @@ struct phrase {
 	uint32_t nrules;
 	uint32_t *atoms; /* atoms holding it */
 	uint32_t natoms;
+	int compound; /* in the compounds class */
 };
 
 /* A set of phrases that can stand at one place of a pattern. */
@@ -232,6 +233,7 @@ struct note {
 	uint32_t nwords;
 	struct occ *occ; /* by start word */
 	uint32_t nocc, capocc;
+	uint32_t *aoff, *aocc, *arank; /* each atom's occurrences (triage_match.c) */
 	uint64_t *present; /* phrase bitmap */
 	uint64_t *cand;    /* rules worth a look */
 	uint64_t *atomset; /* atoms present */

@@ -983,6 +983,8 @@ build_index(struct triage_rules *r)
 	for (uint32_t i = 0; i < (uint32_t)r->nrules; i++)
 		index_rule(r, i);
 	pattern_index(r);
+	for (uint32_t k = 0; r->cmp_atom != NO_ATOM && k < r->atoms[r->cmp_atom].n; k++)
+		r->phrases[r->atoms[r->cmp_atom].ph[k]].compound = 1;
 	acm_build(&r->acm, r->phrases, r->nphrases);
 	r->mctx = pcre2_match_context_create(NULL);
 	if (r->mctx != NULL) {

@@ -19,22 +19,6 @@
 #define MAX_AGE 25 /* a number past this is not a child's age */
 #define BIT(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
 
-static int
-atom_has(const struct atom *a, uint32_t ph)
-{
-	uint32_t lo = 0, hi = a->n;
-
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-
-		if (a->ph[mid] < ph)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < a->n && a->ph[lo] == ph;
-}
-
 /*
  * Each word of a folded text, or its shorthand expansion: " ko thay " is
  * " khong thay ". Returns a string from xmalloc and its length.
@@ -194,52 +178,153 @@ occ_order(const void *a, const void *b)
 	return 0;
 }
 
-/*
- * A compound is one thing: the words inside "nhà trẻ" or "bà hàng xóm"
- * do not stand on their own, so "ở nhà" and "bà" are dropped where
- * they overlap one. A longer phrase that holds the compound stays.
- */
-static int
-shadowed(const struct note *n, const struct occ *x)
-{
-	const struct atom *c = &n->r->atoms[n->r->cmp_atom];
-	uint32_t from = x->start > 8 ? x->start - 8 : 0;
-
-	for (uint32_t k = 0; k < n->nocc; k++) {
-		const struct occ *y = &n->occ[k];
-
-		if (y->start > x->end)
-			break;
-		if (y->start < from || y->end < x->start || y == x || !atom_has(c, y->ph))
-			continue;
-		if (!(x->start <= y->start && x->end >= y->end))
-			return 1;
-	}
-	return 0;
-}
-
+/* Occurrences come from the automaton in end order, which is nearly
+ * start order: an insertion sort, then duplicates (lanes overlap) out. */
 static void
 sort_occ(struct note *n)
 {
-	const struct triage_rules *r = n->r;
 	uint32_t o = 0;
 
-	qsort(n->occ, n->nocc, sizeof(*n->occ), occ_order);
+	for (uint32_t i = 1; i < n->nocc; i++) {
+		struct occ x = n->occ[i];
+		uint32_t j = i;
+
+		for (; j > 0 && occ_order(&n->occ[j - 1], &x) > 0; j--)
+			n->occ[j] = n->occ[j - 1];
+		n->occ[j] = x;
+	}
 	for (uint32_t i = 0; i < n->nocc; i++)
 		if (o == 0 || occ_order(&n->occ[o - 1], &n->occ[i]) != 0)
 			n->occ[o++] = n->occ[i];
 	n->nocc = o;
-	if (r->cmp_atom == NO_ATOM || !BIT(n->atomset, r->cmp_atom))
+}
+
+/* The first occurrence starting at word lo or later. */
+static uint32_t
+first_from(const struct note *n, uint32_t lo)
+{
+	uint32_t a = 0, b = n->nocc;
+
+	while (a < b) {
+		uint32_t mid = (a + b) / 2;
+
+		if (n->occ[mid].start < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+#define SHADOWED 0x80000000u
+
+/*
+ * A compound is one thing: the words inside "nhà trẻ" or "bà hàng xóm"
+ * do not stand on their own, so "ở nhà" and "bà" are dropped where they
+ * overlap one. A longer phrase that holds the compound stays, and so do
+ * other compounds.
+ */
+static void
+drop_shadowed(struct note *n)
+{
+	const struct phrase *ph = n->r->phrases;
+	uint32_t o = 0, marked = 0;
+
+	for (uint32_t i = 0; i < n->nocc; i++) {
+		const struct occ *y = &n->occ[i];
+
+		if (!ph[y->ph & ~SHADOWED].compound)
+			continue;
+		for (uint32_t k = first_from(n, y->start > 8 ? y->start - 8 : 0);
+		     k < n->nocc && n->occ[k].start <= y->end; k++) {
+			struct occ *x = &n->occ[k];
+
+			if (x->end < y->start || ph[x->ph & ~SHADOWED].compound ||
+			    (x->start <= y->start && x->end >= y->end))
+				continue;
+			x->ph |= SHADOWED;
+			marked++;
+		}
+	}
+	if (marked == 0)
 		return;
-	/* marked first, dropped after: a shadowed word still shadows */
 	for (uint32_t i = 0; i < n->nocc; i++)
-		if (!atom_has(&r->atoms[r->cmp_atom], n->occ[i].ph) && shadowed(n, &n->occ[i]))
-			n->occ[i].ph |= 0x80000000u;
-	o = 0;
-	for (uint32_t i = 0; i < n->nocc; i++)
-		if (!(n->occ[i].ph & 0x80000000u))
+		if (!(n->occ[i].ph & SHADOWED))
 			n->occ[o++] = n->occ[i];
 	n->nocc = o;
+}
+
+/* Atom a's place among the atoms present: lists exist for those only. */
+static uint32_t
+rank(const struct note *n, uint32_t a)
+{
+	uint64_t below = n->atomset[a / 64] & ((1ull << (a % 64)) - 1);
+
+	return n->arank[a / 64] + (uint32_t)__builtin_popcountll(below);
+}
+
+/*
+ * Where each atom stands: aocc[aoff[rank(a)] .. aoff[rank(a) + 1]) are
+ * the occurrences of atom a's phrases, by start word. Patterns walk these
+ * lists, never the whole note.
+ */
+static void
+index_atoms(struct note *n)
+{
+	const struct triage_rules *r = n->r;
+	uint32_t total = 0, present = 0;
+
+	n->arank = xcalloc(r->atom_words + 1, sizeof(*n->arank));
+	for (uint32_t w = 0; w < r->atom_words; w++) {
+		n->arank[w] = present;
+		present += (uint32_t)__builtin_popcountll(n->atomset[w]);
+	}
+	n->aoff = xcalloc(present + 1, sizeof(*n->aoff));
+	for (uint32_t k = 0; k < n->nocc; k++) {
+		const struct phrase *p = &r->phrases[n->occ[k].ph];
+
+		for (uint32_t j = 0; j < p->natoms; j++)
+			n->aoff[rank(n, p->atoms[j]) + 1]++;
+		total += p->natoms;
+	}
+	for (uint32_t a = 0; a < present; a++)
+		n->aoff[a + 1] += n->aoff[a];
+	n->aocc = xcalloc(total ? total : 1, sizeof(*n->aocc));
+	/* filled back to front so that each list stays in start order */
+	for (uint32_t k = n->nocc; k-- > 0;) {
+		const struct phrase *p = &r->phrases[n->occ[k].ph];
+
+		for (uint32_t j = 0; j < p->natoms; j++)
+			n->aocc[--n->aoff[rank(n, p->atoms[j]) + 1]] = k;
+	}
+	/* the decrements left aoff[i + 1] at list i's start: shift down */
+	for (uint32_t a = 0; a < present; a++)
+		n->aoff[a] = n->aoff[a + 1];
+	n->aoff[present] = total;
+}
+
+/* Atom a's occurrences starting at word lo or later: [*k, end). */
+static uint32_t
+atom_from(const struct note *n, uint32_t a, uint32_t lo, uint32_t *end)
+{
+	uint32_t i, j;
+
+	if (!BIT(n->atomset, a)) {
+		*end = 0;
+		return 0;
+	}
+	i = n->aoff[rank(n, a)];
+	j = n->aoff[rank(n, a) + 1];
+	*end = j;
+	while (i < j) {
+		uint32_t mid = (i + j) / 2;
+
+		if (n->occ[n->aocc[mid]].start < lo)
+			i = mid + 1;
+		else
+			j = mid;
+	}
+	return i;
 }
 
 void
@@ -267,6 +352,9 @@ note_read(struct note *n, const struct triage_rules *r, const char *text, uint64
 		read_age(n);
 	acm_scan(&r->acm, r->max_phrase, n->text, n->len, hit, n);
 	sort_occ(n);
+	if (r->cmp_atom != NO_ATOM && BIT(n->atomset, r->cmp_atom))
+		drop_shadowed(n);
+	index_atoms(n);
 }
 
 void
@@ -275,39 +363,28 @@ note_free(struct note *n)
 	free(n->text);
 	free(n->sp);
 	free(n->occ);
+	free(n->aoff);
+	free(n->aocc);
+	free(n->arank);
 }
 
-/* The first occurrence starting at word lo or later. */
-static uint32_t
-first_from(const struct note *n, uint32_t lo)
-{
-	uint32_t a = 0, b = n->nocc;
-
-	while (a < b) {
-		uint32_t mid = (a + b) / 2;
-
-		if (n->occ[mid].start < lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	return a;
-}
-
-/* An occurrence of atom a starting in [lo, hi] within sentence s. */
+/* An occurrence of atom i of p starting in [lo, hi], in the sentence
+ * of the first. */
 static int
 walk(const struct note *n, const struct pattern *p, uint32_t i, uint32_t lo, uint32_t hi,
     struct span *m)
 {
-	const struct atom *a;
+	uint32_t end, j;
 
 	if (i == p->n)
 		return 1;
-	a = &n->r->atoms[p->item[i].atom];
-	for (uint32_t k = first_from(n, lo); k < n->nocc && n->occ[k].start <= hi; k++) {
+	for (j = atom_from(n, p->item[i].atom, lo, &end); j < end; j++) {
+		uint32_t k = n->aocc[j];
 		const struct occ *o = &n->occ[k];
 
-		if (n->sent[o->start] != n->sent[n->occ[m->occ[0]].start] || !atom_has(a, o->ph))
+		if (o->start > hi)
+			break;
+		if (n->sent[o->start] != n->sent[n->occ[m->occ[0]].start])
 			continue;
 		m->occ[i] = k;
 		if (i + 1 == p->n ||
@@ -346,13 +423,17 @@ negated(const struct note *n, const struct span *m)
 	const struct triage_rules *r = n->r;
 	uint32_t s = m->start, from;
 
+	uint32_t end, j;
+
 	if (r->neg_atom == NO_ATOM || !BIT(n->atomset, r->neg_atom))
 		return 0;
 	from = s > (uint32_t)r->neg_scope + 8 ? s - (uint32_t)r->neg_scope - 8 : 0;
-	for (uint32_t k = first_from(n, from); k < n->nocc && n->occ[k].start <= m->end; k++) {
-		const struct occ *o = &n->occ[k];
+	for (j = atom_from(n, r->neg_atom, from, &end); j < end; j++) {
+		const struct occ *o = &n->occ[n->aocc[j]];
 
-		if (!atom_has(&r->atoms[r->neg_atom], o->ph) || n->sent[o->start] != n->sent[s])
+		if (o->start > m->end)
+			break;
+		if (n->sent[o->start] != n->sent[s])
 			continue;
 		if (o->start < s && o->end + 1 + (uint32_t)r->neg_scope >= s)
 			return 1;
@@ -369,15 +450,16 @@ resolved(const struct note *n, const struct span *m)
 {
 	const struct triage_rules *r = n->r;
 	uint32_t sc = (uint32_t)r->res_scope;
-	uint32_t from = m->start > sc + 8 ? m->start - sc - 8 : 0;
+	uint32_t from = m->start > sc + 8 ? m->start - sc - 8 : 0, end, j;
 
 	if (r->res_atom == NO_ATOM || !BIT(n->atomset, r->res_atom))
 		return 0;
-	for (uint32_t k = first_from(n, from); k < n->nocc && n->occ[k].start <= m->end + sc; k++) {
-		const struct occ *o = &n->occ[k];
+	for (j = atom_from(n, r->res_atom, from, &end); j < end; j++) {
+		const struct occ *o = &n->occ[n->aocc[j]];
 
-		if (atom_has(&r->atoms[r->res_atom], o->ph) && o->end + sc >= m->start &&
-		    !in_atoms(n, m, o->start))
+		if (o->start > m->end + sc)
+			break;
+		if (o->end + sc >= m->start && !in_atoms(n, m, o->start))
 			return 1;
 	}
 	return 0;
@@ -405,16 +487,16 @@ note_each(const struct note *n, uint32_t pid, int negation,
     int (*fn)(void *, const struct span *), void *ctx)
 {
 	const struct pattern *p = &n->r->pats[pid];
-	const struct atom *a = &n->r->atoms[p->item[0].atom];
+	uint32_t a = p->item[0].atom;
 	struct span m;
 
 	m.n = p->n;
 	for (uint32_t i = 0; i < p->n; i++)
 		if (!p->item[i].opt && !BIT(n->atomset, p->item[i].atom))
 			return 0;
-	for (uint32_t k = 0; k < n->nocc; k++) {
-		if (!atom_has(a, n->occ[k].ph))
-			continue;
+	for (uint32_t j = n->aoff[rank(n, a)]; j < n->aoff[rank(n, a) + 1]; j++) {
+		uint32_t k = n->aocc[j];
+
 		m.occ[0] = k;
 		if (p->n > 1 &&
 		    !walk(n, p, 1, n->occ[k].end + 1 + p->item[1].gmin,
