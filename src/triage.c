@@ -102,7 +102,7 @@ holds_text_none(struct eval *e, const struct cond *c)
 	return 1;
 }
 
-/* Words from the end of now-match a to the start of harm match b; a
+/* Words between the end of now-match a and the start of harm match b; a
  * now-word after the harm ("bị đánh, giờ em sợ") tells a state, not an
  * act under way, and is too far. */
 static uint32_t
@@ -110,7 +110,7 @@ distance(const struct span *a, const struct span *b)
 {
 	if (a->start > b->end)
 		return UINT32_MAX;
-	return b->start > a->end ? b->start - a->end : 0;
+	return b->start > a->end + 1 ? b->start - a->end - 1 : 0;
 }
 
 /* Within near_scope words before what a fired rule matched, or inside

@@ -602,7 +602,9 @@ rule_key(struct loader *l, const config_setting_t *s)
 			return rule_keys[i].parse(l, s);
 	for (int t = 0; t < COND_NTYPES; t++)
 		if (strcmp(name, cond_kinds[t].key) == 0)
-			return add_condition(l, (enum cond_type)t, s);
+			return t == COND_NEAR && l->r->version < 2
+			           ? lerr(l, s, "'near' needs 'version = 2;' at the top of the file")
+			           : add_condition(l, (enum cond_type)t, s);
 	return lerr(l, s, "unknown key '%s'", name);
 }
 

@@ -99,6 +99,14 @@ number_at(const struct note *n, uint32_t k, size_t *digits)
 	return d == 0 || d > 2 ? -1 : atoi(w);
 }
 
+/* "bé 5 tháng": months are an age after a word for a child. */
+static int
+baby_before(const struct note *n, uint32_t k)
+{
+	return k > 0 && (word_is(n, k - 1, "be") || word_is(n, k - 1, "con") ||
+	                    word_is(n, k - 1, "chau") || word_is(n, k - 1, "em"));
+}
+
 /*
  * "4t", "4 tuoi", "4 t", "5 thang" (months: age 0): the youngest age the
  * note gives, -1 if none. Shorthand has already made "4t" whole words.
@@ -119,9 +127,10 @@ read_age(struct note *n)
 			age = v;
 		else if (rlen == 0 && (word_is(n, k + 1, "tuoi") || word_is(n, k + 1, "t")))
 			age = v;
-		else if ((rlen == 0 && word_is(n, k + 1, "thang")) ||
-		         (rlen == 5 && memcmp(rest, "thang", 5) == 0))
-			age = word_is(n, k + 2, "tuoi") || (k > 0 && word_is(n, k - 1, "be")) ? 0 : -1;
+		else if (rlen == 0 && word_is(n, k + 1, "thang"))
+			age = word_is(n, k + 2, "tuoi") || baby_before(n, k) ? 0 : -1;
+		else if (rlen == 5 && memcmp(rest, "thang", 5) == 0)
+			age = word_is(n, k + 1, "tuoi") || baby_before(n, k) ? 0 : -1;
 		if (age >= 0 && age <= MAX_AGE && (n->age < 0 || age < n->age))
 			n->age = age;
 	}
@@ -457,9 +466,9 @@ resolved(const struct note *n, const struct span *m)
 	for (j = atom_from(n, r->res_atom, from, &end); j < end; j++) {
 		const struct occ *o = &n->occ[n->aocc[j]];
 
-		if (o->start > m->end + sc)
+		if (o->start > m->end + sc + 1)
 			break;
-		if (o->end + sc >= m->start && !in_atoms(n, m, o->start))
+		if (o->end + 1 + sc >= m->start && !in_atoms(n, m, o->start))
 			return 1;
 	}
 	return 0;

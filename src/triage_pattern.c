@@ -246,7 +246,7 @@ read_item(struct loader *l, const config_setting_t *s, const char *v, size_t *i,
 		return read_gap(l, s, v, i, b);
 	if (c == '?') {
 		if (b->p->n < 2 || b->gap)
-			return lerr(l, s, "'?' follows a part that is not the first of the pattern");
+			return lerr(l, s, "'?' must follow a part other than the first, not a gap");
 		b->p->item[b->p->n - 1].opt = 1;
 		(*i)++;
 		return 0;
