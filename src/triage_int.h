@@ -158,7 +158,8 @@ struct triage_rules {
 	struct strmap classmap;
 	char **shortfrom, **shortto; /* folded, without the spaces around */
 	uint32_t nshort;
-	size_t short_maxlen;
+	size_t short_maxlen, short_maxto; /* longest shorthand, longest expansion */
+	uint32_t max_words;               /* words in the longest phrase */
 	struct strmap shortmap;
 	uint32_t neg_atom, res_atom, cmp_atom; /* word classes, or NO_ATOM */
 	int neg_scope, res_scope, near_scope;

@@ -16,7 +16,9 @@
 #include "triage_int.h"
 #include "xmalloc.h"
 
-#define MAX_AGE 25 /* a number past this is not a child's age */
+#define MAX_AGE 25          /* a number past this is not a child's age */
+#define WALK_MEMO 64        /* walk steps before failures are remembered */
+#define INSERTION_MAX 256   /* occurrences sorted by insertion, else qsort */
 #define BIT(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
 
 /*
@@ -26,7 +28,8 @@
 char *
 triage_expand(const struct triage_rules *r, const char *src, size_t len, size_t *outlen)
 {
-	size_t o = 0, room = len * 4;
+	/* every word at most 1 byte and a space, each expanding fully */
+	size_t o = 0, room = len + (len / 2 + 1) * (r->short_maxto + 1);
 	char *out = xmalloc(room + 2);
 
 	out[o++] = ' ';
@@ -194,7 +197,10 @@ sort_occ(struct note *n)
 {
 	uint32_t o = 0;
 
-	for (uint32_t i = 1; i < n->nocc; i++) {
+	/* long texts are scanned in interleaved lanes: not nearly sorted */
+	if (n->nocc > INSERTION_MAX)
+		qsort(n->occ, n->nocc, sizeof(*n->occ), occ_order);
+	for (uint32_t i = 1; i < n->nocc && n->nocc <= INSERTION_MAX; i++) {
 		struct occ x = n->occ[i];
 		uint32_t j = i;
 
@@ -244,7 +250,9 @@ drop_shadowed(struct note *n)
 
 		if (!ph[y->ph & ~SHADOWED].compound)
 			continue;
-		for (uint32_t k = first_from(n, y->start > 8 ? y->start - 8 : 0);
+		uint32_t back = n->r->max_words;
+
+		for (uint32_t k = first_from(n, y->start > back ? y->start - back : 0);
 		     k < n->nocc && n->occ[k].start <= y->end; k++) {
 			struct occ *x = &n->occ[k];
 
@@ -377,36 +385,67 @@ note_free(struct note *n)
 	free(n->arank);
 }
 
+/*
+ * How a walk remembers: once the rest of a pattern failed after atom i
+ * took occurrence k, it fails again whatever path led there (the rest
+ * depends only on k), so a walk is polynomial, not exponential, in the
+ * gaps. The table is made only when a walk gets long.
+ */
+struct walk {
+	uint32_t steps;
+	uint64_t *failed; /* bit i * nocc + k */
+};
+
+static int
+failed_before(const struct note *n, const struct walk *w, uint32_t i, uint32_t k)
+{
+	return w->failed != NULL && BIT(w->failed, (size_t)i * n->nocc + k);
+}
+
+static void
+mark_failed(const struct note *n, const struct pattern *p, struct walk *w, uint32_t i, uint32_t k)
+{
+	size_t bit = (size_t)i * n->nocc + k;
+
+	if (w->failed == NULL && w->steps > WALK_MEMO)
+		w->failed = xcalloc(((size_t)p->n * n->nocc + 63) / 64, sizeof(*w->failed));
+	if (w->failed != NULL)
+		w->failed[bit / 64] |= 1ull << (bit % 64);
+}
+
 /* An occurrence of atom i of p starting in [lo, hi], in the sentence
  * of the first. */
 static int
 walk(const struct note *n, const struct pattern *p, uint32_t i, uint32_t lo, uint32_t hi,
-    struct span *m)
+    struct span *m, struct walk *w)
 {
 	uint32_t end, j;
 
 	if (i == p->n)
 		return 1;
+	w->steps++;
 	for (j = atom_from(n, p->item[i].atom, lo, &end); j < end; j++) {
 		uint32_t k = n->aocc[j];
 		const struct occ *o = &n->occ[k];
 
 		if (o->start > hi)
 			break;
-		if (n->sent[o->start] != n->sent[n->occ[m->occ[0]].start])
+		if (n->sent[o->start] != n->sent[n->occ[m->occ[0]].start] ||
+		    failed_before(n, w, i, k))
 			continue;
 		m->occ[i] = k;
 		if (i + 1 == p->n ||
 		    walk(n, p, i + 1, o->end + 1 + p->item[i + 1].gmin,
-		        o->end + 1 + p->item[i + 1].gmax, m))
+		        o->end + 1 + p->item[i + 1].gmax, m, w))
 			return 1;
+		mark_failed(n, p, w, i, k);
 	}
 	if (!p->item[i].opt)
 		return 0;
 	m->occ[i] = NO_ATOM;
 	if (i + 1 == p->n)
 		return 1;
-	return walk(n, p, i + 1, lo + p->item[i + 1].gmin, hi + p->item[i + 1].gmax, m);
+	return walk(n, p, i + 1, lo + p->item[i + 1].gmin, hi + p->item[i + 1].gmax, m, w);
 }
 
 static int
@@ -436,7 +475,9 @@ negated(const struct note *n, const struct span *m)
 
 	if (r->neg_atom == NO_ATOM || !BIT(n->atomset, r->neg_atom))
 		return 0;
-	from = s > (uint32_t)r->neg_scope + 8 ? s - (uint32_t)r->neg_scope - 8 : 0;
+	from = s > (uint32_t)r->neg_scope + r->max_words
+	           ? s - (uint32_t)r->neg_scope - r->max_words
+	           : 0;
 	for (j = atom_from(n, r->neg_atom, from, &end); j < end; j++) {
 		const struct occ *o = &n->occ[n->aocc[j]];
 
@@ -459,7 +500,7 @@ resolved(const struct note *n, const struct span *m)
 {
 	const struct triage_rules *r = n->r;
 	uint32_t sc = (uint32_t)r->res_scope;
-	uint32_t from = m->start > sc + 8 ? m->start - sc - 8 : 0, end, j;
+	uint32_t from = m->start > sc + r->max_words ? m->start - sc - r->max_words : 0, end, j;
 
 	if (r->res_atom == NO_ATOM || !BIT(n->atomset, r->res_atom))
 		return 0;
@@ -497,7 +538,9 @@ note_each(const struct note *n, uint32_t pid, int negation,
 {
 	const struct pattern *p = &n->r->pats[pid];
 	uint32_t a = p->item[0].atom;
+	struct walk w = {0, NULL};
 	struct span m;
+	int done = 0;
 
 	m.n = p->n;
 	for (uint32_t i = 0; i < p->n; i++)
@@ -509,16 +552,17 @@ note_each(const struct note *n, uint32_t pid, int negation,
 		m.occ[0] = k;
 		if (p->n > 1 &&
 		    !walk(n, p, 1, n->occ[k].end + 1 + p->item[1].gmin,
-		        n->occ[k].end + 1 + p->item[1].gmax, &m))
+		        n->occ[k].end + 1 + p->item[1].gmax, &m, &w))
 			continue;
 		bounds(n, &m);
 		if (negation && negated(n, &m))
 			continue;
 		m.resolved = resolved(n, &m);
-		if (fn(ctx, &m))
-			return 1;
+		if ((done = fn(ctx, &m)))
+			break;
 	}
-	return 0;
+	free(w.failed);
+	return done;
 }
 
 struct first {

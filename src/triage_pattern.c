@@ -67,6 +67,8 @@ intern_phrase(struct loader *l, const config_setting_t *s, const char *v, size_t
 		k = (int)r->nphrases;
 		r->phrases = xreallocarray(r->phrases, r->nphrases + 1, sizeof(*r->phrases));
 		r->phrases[k] = (struct phrase){.text = f, .len = len, .nwords = count_words(f, len)};
+		if (r->phrases[k].nwords > r->max_words)
+			r->max_words = r->phrases[k].nwords;
 		r->nphrases++;
 		if (len > r->max_phrase)
 			r->max_phrase = len;
@@ -385,13 +387,19 @@ load_short(struct loader *l, const config_setting_t *e)
 	f[flen - 2] = '\0';
 	memmove(t, t + 1, tlen - 2);
 	t[tlen - 2] = '\0';
+	if (strmap_get(&r->shortmap, f, flen - 2) >= 0) {
+		free(f);
+		free(t);
+		return lerr(l, e, "shorthand \"%s\" given twice", from);
+	}
 	r->shortfrom[r->nshort] = f;
 	r->shortto[r->nshort] = t;
-	if (strmap_add(&r->shortmap, f, flen - 2, (int)r->nshort) >= 0)
-		return lerr(l, e, "shorthand \"%s\" given twice", from);
+	strmap_add(&r->shortmap, f, flen - 2, (int)r->nshort);
 	r->nshort++;
 	if (flen - 2 > r->short_maxlen)
 		r->short_maxlen = flen - 2;
+	if (tlen - 2 > r->short_maxto)
+		r->short_maxto = tlen - 2;
 	return 0;
 }
 

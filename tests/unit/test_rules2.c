@@ -15,11 +15,6 @@
  * Scopes (hotline111-rules(5)): negation_scope, resolution_scope and
  * near_scope N each let at most N words stand between the two; the tables
  * pin N and N + 1.
- *
- * Tests of what looks like an engine bug call known_bug() first: they
- * are skipped unless H111_KNOWN_BUGS is set in the environment, so that
- * whoever fixes the engine can run them with
- *   H111_KNOWN_BUGS=1 ./tests/unit/test_rules2
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,16 +48,6 @@
 #define CATS                                                                                       \
 	"categories = ( { id = \"a\"; label = \"A\"; }, { id = \"b\"; label = \"B\"; }, "          \
 	"{ id = \"m\"; label = \"Mất tích\"; } );\n"
-
-/* Skips the test (a known engine bug) unless H111_KNOWN_BUGS is set. */
-static void
-known_bug(const char *what)
-{
-	if (getenv("H111_KNOWN_BUGS") == NULL) {
-		print_message("[ KNOWN BUG] %s\n", what);
-		skip();
-	}
-}
 
 /* --- helpers ------------------------------------------------------------- */
 
@@ -1357,31 +1342,13 @@ test_limits_counts(void **state)
 #define LEAK_SANITIZER 1
 #endif
 #endif
-#ifndef LEAK_SANITIZER
-#define LEAK_SANITIZER 0
-#endif
-
-/* 1 under valgrind or AddressSanitizer, which fail the run on a leak. */
-static int
-leaks_checked(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-
-	return LEAK_SANITIZER || (pre != NULL && strstr(pre, "vgpreload") != NULL);
-}
-
 /*
- * A shorthand given twice (after folding) is refused.
- * BUG: the refusal leaks the entry's two folded strings: load_short()
- * stores them at shortfrom[nshort] / shortto[nshort] before strmap_add()
- * finds the duplicate, and nshort never counts them, so triage_free()
- * does not free them. Under a leak checker this test is a known bug.
+ * A shorthand given twice (after folding) is refused, and leaks nothing
+ * (valgrind and the sanitizer build check that).
  */
 static void
 test_refuse_duplicate_shorthand(void **state)
 {
-	if (leaks_checked())
-		known_bug("a refused duplicate shorthand leaks its two strings (load_short)");
 	refuse(V2 CATS "shorthand = ( [ \"ko\", \"không\" ],\n  [ \"KO\", \"có\" ] );\n" RULE_R,
 	    NAME ":4: shorthand \"KO\" given twice");
 	refuse(V2 CATS
@@ -1458,12 +1425,10 @@ test_hostile_notes(void **state)
 }
 
 /*
- * BUG: a pattern's parts are matched by backtracking over every
- * occurrence in each gap, with nothing remembered, so a pattern of many
- * gapped parts that almost matches takes time exponential in its parts:
+ * A pattern of many gapped parts that almost matches must not take time
+ * exponential in its parts (walk() remembers what failed):
  *   text_any = "a _{0,20} a _{0,20} … a _{0,20} b" (12 parts)
- * against "a a a … a. b" (64 KiB; "b" is there, in another sentence)
- * does not finish. With 7 parts and 300 words it takes minutes.
+ * against "a a a … a. b" (64 KiB; "b" is there, in another sentence).
  */
 static void
 test_hostile_backtracking(void **state)
@@ -1479,7 +1444,6 @@ test_hostile_backtracking(void **state)
 	struct triage_rules *r;
 	char got[1024], *note;
 
-	known_bug("patterns of many gapped parts backtrack exponentially (triage_match.c walk())");
 	r = load(rules);
 	note = repeat("a ", NOTE_BYTES / 2, ". b");
 	assert_true(eval_bounded(r, note, 10, got, sizeof(got)));
@@ -1494,11 +1458,8 @@ test_hostile_backtracking(void **state)
 }
 
 /*
- * BUG (since 930ab08): sort_occ() insertion-sorts the occurrences, taking
- * them to be nearly in order, but acm_scan() reports a note longer than
- * 128 bytes from 4 lanes side by side, so the order is 4 interleaved runs
- * and the sort is quadratic in the occurrences: a note of one word over
- * and over takes 0.1 s at 64 KiB, 6.8 s at 512 KiB, 27 s at 1 MiB.
+ * A note of one word over and over, 512 KiB: the occurrences come from
+ * 4 interleaved lanes, and sorting them must not be quadratic.
  */
 static void
 test_hostile_long_note(void **state)
@@ -1506,7 +1467,6 @@ test_hostile_long_note(void **state)
 	struct triage_rules *r;
 	char got[1024], *note;
 
-	known_bug("occurrences are insertion-sorted: quadratic in a long note (sort_occ)");
 	r = load(V2 CATS "rules = ( { name = \"a\"; text_any = \"a\"; category = \"a\"; } );\n");
 	note = repeat("a ", 512 * 1024, NULL);
 	assert_true(eval_bounded(r, note, 10, got, sizeof(got)));
@@ -1515,13 +1475,9 @@ test_hostile_long_note(void **state)
 	triage_free(r);
 }
 
-/* --- more known bugs ------------------------------------------------------------------------ */
-
 /*
- * BUG: triage_expand() gives each text only 4 bytes of room per byte; a
- * word whose expansion does not fit is silently left as written. A phrase
- * is short, so its shorthand is often left alone, while a long note has
- * room and expands it: the phrase no longer matches the same words.
+ * A long shorthand expansion is applied to a short phrase and a long note
+ * alike, so the phrase matches the same words.
  */
 static void
 test_shorthand_long_expansion(void **state)
@@ -1538,15 +1494,12 @@ test_shorthand_long_expansion(void **state)
 	        "P4 a xy[mot hai ba bon nam sau bay tam chin muoi y]"},
 	};
 
-	known_bug("a shorthand expansion longer than 4x its text is dropped (triage_expand)");
 	run_table(rules, long_expansion_rows);
 }
 
 /*
- * BUG: negated() and resolved() look back only scope + 8 words for where
- * a negator or resolution starts, so one of 10 words or more, right
- * before the match, is not seen (after it, it is). Compounds had the
- * same bound until 930ab08; test_compounds keeps them right.
+ * A negator or resolution of 10 words right before a match is seen: the
+ * look-back is the scope plus the longest phrase.
  */
 static void
 test_long_guard_phrases(void **state)
@@ -1566,7 +1519,6 @@ test_long_guard_phrases(void **state)
 	    {"xx r1 r2 r3 r4 r5 r6 r7 r8 r9 r10", "P3 a x[xx]"}, /* after the match: seen */
 	};
 
-	known_bug("negators and resolutions of 10+ words are not seen before a match");
 	run_table(rules, long_guard_rows);
 }
 
@@ -1647,7 +1599,6 @@ main(void)
 	    cmocka_unit_test(test_limits_counts),
 	    cmocka_unit_test(test_hostile_notes),
 	    cmocka_unit_test(test_shipped_rules),
-	    /* known engine bugs: skipped unless H111_KNOWN_BUGS is set */
 	    cmocka_unit_test(test_hostile_backtracking),
 	    cmocka_unit_test(test_hostile_long_note),
 	    cmocka_unit_test(test_shorthand_long_expansion),
