@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, Postgres, ev  # noqa: E402
+from harness import Client, Daemon, Postgres, ev, wait_for  # noqa: E402
 
 
 def line(prefix, i):
@@ -66,8 +66,8 @@ class Durability(unittest.TestCase):
         reader.start()
         sender = threading.Thread(target=lambda: self._send_slowly(c, "k", n), daemon=True)
         sender.start()
-        while len(reader.replies) < 1500:
-            time.sleep(0.005)
+        wait_for(lambda: len(reader.replies) >= 1500 or reader.error, timeout=60, step=0.005)
+        self.assertIsNone(reader.error)
         d.kill9()
         reader.join(10)
         acked_before = reader.acked()
@@ -106,8 +106,8 @@ class Durability(unittest.TestCase):
         sender = threading.Thread(target=lambda: self._send_slowly(c, "p", n, 50, 0.005),
                                   daemon=True)
         sender.start()
-        while len(reader.replies) < 500:
-            time.sleep(0.005)
+        wait_for(lambda: len(reader.replies) >= 500 or reader.error, timeout=60, step=0.005)
+        self.assertIsNone(reader.error)
         self.pg.stop()
         d.wait_log("database:", timeout=10)
         time.sleep(0.5)
@@ -134,8 +134,8 @@ class Durability(unittest.TestCase):
         reader = Reader(c, n)
         reader.start()
         c.sock.sendall(b"".join(line("g", i) for i in range(n)))
-        while not reader.replies:
-            time.sleep(0.001)
+        wait_for(lambda: reader.replies or reader.error, timeout=60, step=0.001)
+        self.assertIsNone(reader.error)
         d.signal(signal.SIGTERM)
         reader.join(30)
         self.assertEqual(d.proc.wait(20), 0)
@@ -154,7 +154,7 @@ class Durability(unittest.TestCase):
         c = Client(d.bridge)
         c.sock.sendall(b"".join(line("w", i) for i in range(50)))
         d.wait_log("window full", timeout=5)
-        lock.wait()
+        lock.wait(30)
         replies = [c.recv() for _ in range(50)]
         self.assertEqual([r["ack"] for r in replies], ["w-%d" % i for i in range(50)])
         self.assertEqual(len(self.stored("w")), 50)
@@ -187,6 +187,7 @@ class Durability(unittest.TestCase):
         self.assertEqual(clients[0].call(ev("h-after", "ping"))["ack"], "h-after")
         for c in clients + [silent]:
             c.close()
+
 
 
 if __name__ == "__main__":
