@@ -53,6 +53,8 @@ struct conn {
 	int window_full; /* logged once per pause */
 	struct slot_queue slots;
 	size_t waiting; /* slots whose event is in the store */
+	size_t nslots;  /* every reply not yet written: the window counts these */
+	size_t held;    /* bytes of the replies held in slots behind a waiting one */
 	size_t events;
 };
 TAILQ_HEAD(conn_list, conn);
@@ -83,6 +85,7 @@ struct bridge {
 };
 
 static void process_input(struct conn *c);
+static void slot_remove(struct conn *c, struct slot *s);
 
 /* --- connection lifetime ----------------------------------------------- */
 
@@ -119,21 +122,23 @@ conn_close(struct conn *c, const char *why)
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	TAILQ_FOREACH_SAFE(s, &c->slots, entry, next) {
-		if (s->reply == NULL)
-			continue;
-		TAILQ_REMOVE(&c->slots, s, entry);
-		free(s->reply);
-		free(s);
+		if (s->reply != NULL)
+			slot_remove(c, s);
 	}
 	conn_free_if_done(c);
 }
 
+/*
+ * Every reply counts, an ack, a nack or a pong alike: against the window
+ * while it waits to be written (behind an event still in the store), and
+ * against OUTPUT_MAX with the replies written but not read.
+ */
 static int
 may_read(const struct conn *c)
 {
 	return c->bev != NULL && !c->closing && !c->b->paused && !c->b->stopped &&
-	    c->waiting < c->b->window &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_MAX;
+	    c->nslots < c->b->window &&
+	    c->held + evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_MAX;
 }
 
 /* Reading follows the window, the output backlog and the database. */
@@ -147,13 +152,24 @@ update_reading(struct conn *c)
 		c->window_full = 0;
 		return;
 	}
-	if (c->waiting >= c->b->window && !c->window_full++)
-		log_debug("bridge[%u]: window full (%zu waiting), reading paused", c->id,
-		    c->waiting);
+	if (c->nslots >= c->b->window && !c->window_full++)
+		log_debug("bridge[%u]: window full (%zu replies, %zu events waiting), reading "
+		    "paused", c->id, c->nslots, c->waiting);
 	bufferevent_disable(c->bev, EV_READ);
 }
 
 /* --- replies ----------------------------------------------------------- */
+
+static void
+slot_remove(struct conn *c, struct slot *s)
+{
+	TAILQ_REMOVE(&c->slots, s, entry);
+	c->nslots--;
+	if (s->reply != NULL)
+		c->held -= strlen(s->reply);
+	free(s->reply);
+	free(s);
+}
 
 static void
 flush_replies(struct conn *c)
@@ -161,12 +177,17 @@ flush_replies(struct conn *c)
 	struct slot *s;
 
 	while ((s = TAILQ_FIRST(&c->slots)) != NULL && s->reply != NULL) {
-		TAILQ_REMOVE(&c->slots, s, entry);
 		if (c->bev != NULL)
 			bufferevent_write(c->bev, s->reply, strlen(s->reply));
-		free(s->reply);
-		free(s);
+		slot_remove(c, s);
 	}
+}
+
+static void
+slot_fill(struct conn *c, struct slot *s, char *reply)
+{
+	s->reply = reply;
+	c->held += strlen(reply);
 }
 
 static struct slot *
@@ -175,8 +196,10 @@ slot_new(struct conn *c, char *reply)
 	struct slot *s = xcalloc(1, sizeof(*s));
 
 	s->conn = c;
-	s->reply = reply;
 	TAILQ_INSERT_TAIL(&c->slots, s, entry);
+	c->nslots++;
+	if (reply != NULL)
+		slot_fill(c, s, reply);
 	return s;
 }
 
@@ -204,11 +227,11 @@ slot_done(struct store_item *item, const struct store_result *res)
 	struct conn *c = s->conn;
 
 	if (res->error != PROTO_OK)
-		s->reply = protocol_nack(item->ev.id, res->error, res->detail);
+		slot_fill(c, s, protocol_nack(item->ev.id, res->error, res->detail));
 	else
-		s->reply = protocol_ack(&(struct proto_ack){ .id = item->ev.id,
+		slot_fill(c, s, protocol_ack(&(struct proto_ack){ .id = item->ev.id,
 		    .case_id = res->case_id, .priority = res->priority,
-		    .category = res->category, .rules = res->rules, .dup = res->dup });
+		    .category = res->category, .rules = res->rules, .dup = res->dup }));
 	protocol_event_clear(&item->ev);
 	json_decref(item->triage);
 	item->triage = NULL;

@@ -65,7 +65,7 @@ static const struct key keys[] = {
 	{ "bridge.max_clients", K_INT, OFF(bridge_max_clients), "256", 1, 65535, 0,
 	    "bridge connections at once" },
 	{ "bridge.window", K_INT, OFF(bridge_window), "1024", 1, 65536, 1,
-	    "unacknowledged events per connection before reading pauses" },
+	    "unwritten replies per connection (acks, nacks, pongs) before reading pauses" },
 	{ "bridge.max_depth", K_INT, OFF(bridge_max_depth), "16", 2, 64, 1,
 	    "deepest JSON nesting accepted in a line" },
 	{ "bridge.tokens", K_TOKENS, OFF(tokens), "()", 0, 1024, 1,

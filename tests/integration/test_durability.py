@@ -3,6 +3,7 @@ input makes the daemon grow without bound. SIGKILL mid-stream, PostgreSQL
 stopped mid-stream, a graceful stop, flow control, hostile streams."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -188,6 +189,75 @@ class Durability(unittest.TestCase):
         for c in clients + [silent]:
             c.close()
 
+
+    def flood(self, sock, data, seconds, pid):
+        """Sends data over and over for that long, as fast as the daemon
+        takes it, never reading; the daemon's peak RSS meanwhile, in kB."""
+        sock.setblocking(False)
+        sent, peak = 0, 0
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                sent += sock.send(data)
+            except BlockingIOError:
+                time.sleep(0.01)
+            peak = max(peak, rss_kb(pid))
+        sock.setblocking(True)
+        return sent, peak
+
+    def test_ping_flood_behind_a_locked_event_stays_bounded(self):
+        """Pongs wait behind an event the store cannot commit: they count
+        against the window, so the daemon stops reading, not grows."""
+        d = self.daemon()
+        lock = subprocess.Popen(["psql", self.pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        lock.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+        lock.stdin.flush()
+        self.assertEqual(lock.stdout.readline().strip(), "locked")
+        c = Client(d.bridge)
+        c.send(ev("fl-1", "call.offered", call_id="fl-1"))
+        ping = b'{"id":"fp","type":"ping"}\n'
+        sent, peak = self.flood(c.sock, ping * 4096, 5, d.proc.pid)
+        print("ping flood: %d pings sent in 5 s, peak RSS %d kB" % (sent // len(ping), peak),
+              file=sys.stderr)
+        self.assertLess(peak, 50 * 1024, f"peak RSS {peak} kB")
+        d.wait_log("window full", timeout=5)
+        lock.stdin.write("COMMIT;\n")
+        lock.stdin.close()
+        lock.wait(30)
+        self.assertEqual(c.recv()["ack"], "fl-1")
+        for _ in range(sent // len(ping)):
+            self.assertEqual(c.recv(), {"ack": "fp", "pong": True})
+        self.assertEqual(c.call(ev("fl-2", "ping"))["ack"], "fl-2")
+        c.close()
+
+    def test_console_client_that_never_reads_stays_bounded(self):
+        """A console client sending requests without reading the replies
+        stops being read once its unread replies pass the cap."""
+        d = self.daemon()
+        c = Client(d.bridge)
+        c.sock.sendall(b"".join(line("cq", i) for i in range(1000)))
+        self.assertEqual(len([c.recv() for _ in range(1000)]), 1000)
+        c.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(os.path.join(d.dir, "console.sock"))
+        sock.settimeout(20)
+        # a queue of 1000 open cases: a long reply
+        reqs = b'{"cmd":"queue"}\n{"cmd":"help"}\n' * 1000
+        base = rss_kb(d.proc.pid)
+        sent, peak = self.flood(sock, reqs, 8, d.proc.pid)
+        print("console flood: %d bytes of requests taken in 8 s, RSS %d kB before, peak %d kB"
+              % (sent, base, peak), file=sys.stderr)
+        self.assertLess(peak, 50 * 1024, f"peak RSS {peak} kB")
+        # without the cap it grows by some 4 MB a second (36 MB here)
+        self.assertLess(peak - base, 16 * 1024, f"grew by {peak - base} kB")
+        # it still answers, in order, once read
+        got = b""
+        while got.count(b"\n") < 50:
+            got += sock.recv(65536)
+        self.assertTrue(got.startswith(b'{"hello":"hotline111-console"'), got[:80])
+        sock.close()
+        self.assertEqual(d.cli("status").returncode, 0)
 
 
 if __name__ == "__main__":
