@@ -294,7 +294,7 @@ batch_refused(struct store *st, PGresult *r)
 		requeue_flight(st, REQUEUE_ISOLATE);
 		return;
 	}
-	fault_begin(st, sqlstate, PQresultErrorMessage(r));
+	fault_begin(st, sqlstate, db_message(r));
 }
 
 static void
