@@ -45,6 +45,8 @@ struct conn {
 	struct bridge *b;
 	unsigned id;
 	struct bufferevent *bev; /* NULL once closed */
+	struct event *login_ev;  /* the hello's deadline, while tokens are set */
+	const char *close_why;   /* why, once closing */
 	char *client;
 	int authed;
 	int skipping; /* discarding the rest of an over-long line */
@@ -53,6 +55,8 @@ struct conn {
 	int window_full; /* logged once per pause */
 	struct slot_queue slots;
 	size_t waiting; /* slots whose event is in the store */
+	size_t nslots;  /* every reply not yet written: the window counts these */
+	size_t held;    /* bytes of the replies held in slots behind a waiting one */
 	size_t events;
 };
 TAILQ_HEAD(conn_list, conn);
@@ -78,11 +82,14 @@ struct bridge {
 	size_t max_line;
 	size_t window;
 	size_t max_clients;
+	int login_timeout;
+	int idle_timeout;
 	struct proto_limits limits;
 	const struct token_list *tokens; /* the running config's: replaced on reload */
 };
 
 static void process_input(struct conn *c);
+static void slot_remove(struct conn *c, struct slot *s);
 
 /* --- connection lifetime ----------------------------------------------- */
 
@@ -118,22 +125,27 @@ conn_close(struct conn *c, const char *why)
 	log_info("closing bridge[%u]: %s (%zu events)", c->id, why, c->events);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
+	if (c->login_ev != NULL)
+		event_free(c->login_ev);
+	c->login_ev = NULL;
 	TAILQ_FOREACH_SAFE(s, &c->slots, entry, next) {
-		if (s->reply == NULL)
-			continue;
-		TAILQ_REMOVE(&c->slots, s, entry);
-		free(s->reply);
-		free(s);
+		if (s->reply != NULL)
+			slot_remove(c, s);
 	}
 	conn_free_if_done(c);
 }
 
+/*
+ * Every reply counts, an ack, a nack or a pong alike: against the window
+ * while it waits to be written (behind an event still in the store), and
+ * against OUTPUT_MAX with the replies written but not read.
+ */
 static int
 may_read(const struct conn *c)
 {
 	return c->bev != NULL && !c->closing && !c->b->paused && !c->b->stopped &&
-	    c->waiting < c->b->window &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_MAX;
+	    c->nslots < c->b->window &&
+	    c->held + evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_MAX;
 }
 
 /* Reading follows the window, the output backlog and the database. */
@@ -147,13 +159,24 @@ update_reading(struct conn *c)
 		c->window_full = 0;
 		return;
 	}
-	if (c->waiting >= c->b->window && !c->window_full++)
-		log_debug("bridge[%u]: window full (%zu waiting), reading paused", c->id,
-		    c->waiting);
+	if (c->nslots >= c->b->window && !c->window_full++)
+		log_debug("bridge[%u]: window full (%zu replies, %zu events waiting), reading "
+		    "paused", c->id, c->nslots, c->waiting);
 	bufferevent_disable(c->bev, EV_READ);
 }
 
 /* --- replies ----------------------------------------------------------- */
+
+static void
+slot_remove(struct conn *c, struct slot *s)
+{
+	TAILQ_REMOVE(&c->slots, s, entry);
+	c->nslots--;
+	if (s->reply != NULL)
+		c->held -= strlen(s->reply);
+	free(s->reply);
+	free(s);
+}
 
 static void
 flush_replies(struct conn *c)
@@ -161,12 +184,17 @@ flush_replies(struct conn *c)
 	struct slot *s;
 
 	while ((s = TAILQ_FIRST(&c->slots)) != NULL && s->reply != NULL) {
-		TAILQ_REMOVE(&c->slots, s, entry);
 		if (c->bev != NULL)
 			bufferevent_write(c->bev, s->reply, strlen(s->reply));
-		free(s->reply);
-		free(s);
+		slot_remove(c, s);
 	}
+}
+
+static void
+slot_fill(struct conn *c, struct slot *s, char *reply)
+{
+	s->reply = reply;
+	c->held += strlen(reply);
 }
 
 static struct slot *
@@ -175,8 +203,10 @@ slot_new(struct conn *c, char *reply)
 	struct slot *s = xcalloc(1, sizeof(*s));
 
 	s->conn = c;
-	s->reply = reply;
 	TAILQ_INSERT_TAIL(&c->slots, s, entry);
+	c->nslots++;
+	if (reply != NULL)
+		slot_fill(c, s, reply);
 	return s;
 }
 
@@ -204,11 +234,11 @@ slot_done(struct store_item *item, const struct store_result *res)
 	struct conn *c = s->conn;
 
 	if (res->error != PROTO_OK)
-		s->reply = protocol_nack(item->ev.id, res->error, res->detail);
+		slot_fill(c, s, protocol_nack(item->ev.id, res->error, res->detail));
 	else
-		s->reply = protocol_ack(&(struct proto_ack){ .id = item->ev.id,
+		slot_fill(c, s, protocol_ack(&(struct proto_ack){ .id = item->ev.id,
 		    .case_id = res->case_id, .priority = res->priority,
-		    .category = res->category, .rules = res->rules, .dup = res->dup });
+		    .category = res->category, .rules = res->rules, .dup = res->dup }));
 	protocol_event_clear(&item->ev);
 	json_decref(item->triage);
 	item->triage = NULL;
@@ -259,6 +289,8 @@ on_hello(struct conn *c, struct event *ev)
 		return;
 	}
 	c->authed = 1;
+	if (c->login_ev != NULL)
+		event_del(c->login_ev);
 	free(c->client);
 	c->client = xstrdup(ev->client);
 	log_info("bridge[%u]: client \"%s\"", c->id, log_escape(name, sizeof(name), c->client, 64));
@@ -358,7 +390,7 @@ process_input(struct conn *c)
 	}
 	if (c->closing && c->bev != NULL && TAILQ_EMPTY(&c->slots) &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_close(c, "refused");
+		conn_close(c, c->close_why ? c->close_why : "refused");
 }
 
 /* --- socket callbacks -------------------------------------------------- */
@@ -378,7 +410,7 @@ write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	if (c->closing && TAILQ_EMPTY(&c->slots)) {
-		conn_close(c, "refused");
+		conn_close(c, c->close_why ? c->close_why : "refused");
 		return;
 	}
 	/* The client read its replies: lines buffered meanwhile can go on. */
@@ -387,12 +419,76 @@ write_cb(struct bufferevent *bev, void *arg)
 	update_reading(c);
 }
 
+/*
+ * The read timeout ran out (bridge.idle_timeout): nothing read, nothing
+ * written, reading enabled all along. A connection still owed a reply is
+ * waiting on us, not idle.
+ */
+static void
+idle(struct conn *c)
+{
+	char why[64];
+
+	if (c->nslots > 0 || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		update_reading(c);
+		return;
+	}
+	snprintf(why, sizeof(why), "idle for %d s", c->b->idle_timeout);
+	conn_close(c, why);
+}
+
+static void arm_login(struct conn *c);
+
+/* No hello within bridge.login_timeout while tokens are set. */
+static void
+login_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct proto_fail f = { .code = PROTO_UNAUTHORIZED };
+
+	if (c->authed || c->bev == NULL || c->closing)
+		return;
+	if (c->b->paused) { /* its hello may be waiting unread: not its fault */
+		arm_login(c);
+		return;
+	}
+	snprintf(f.detail, sizeof(f.detail), "no hello within %d s", c->b->login_timeout);
+	nack(c, &f);
+	c->closing = 1;
+	c->close_why = "no hello in time";
+	update_reading(c);
+}
+
+static void
+set_timeouts(struct conn *c)
+{
+	struct timeval tv = { c->b->idle_timeout, 0 };
+
+	bufferevent_set_timeouts(c->bev, c->b->idle_timeout > 0 ? &tv : NULL, NULL);
+}
+
+static void
+arm_login(struct conn *c)
+{
+	struct timeval tv = { c->b->login_timeout, 0 };
+
+	if (c->b->tokens->n == 0)
+		return;
+	if (c->login_ev == NULL)
+		c->login_ev = evtimer_new(c->b->base, login_cb, c);
+	event_add(c->login_ev, &tv);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 	char why[128];
 
+	if (what & BEV_EVENT_TIMEOUT) {
+		idle(c);
+		return;
+	}
 	if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "end of stream");
 	else if (what & BEV_EVENT_ERROR)
@@ -441,6 +537,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	bufferevent_setwatermark(c->bev, EV_READ, 0, b->max_line + 4096);
 	TAILQ_INSERT_TAIL(&b->conns, c, entry);
 	b->nconns++;
+	set_timeouts(c);
+	arm_login(c);
 	log_info("bridge[%u]: connected (%zu clients)", c->id, b->nconns);
 	hello = protocol_hello();
 	bufferevent_write(c->bev, hello, strlen(hello));
@@ -505,9 +603,12 @@ bridge_configure(struct bridge *b, const struct config *cfg)
 	b->window = (size_t)cfg->bridge_window;
 	b->limits.max_depth = cfg->bridge_max_depth;
 	b->tokens = &cfg->tokens;
+	b->login_timeout = cfg->bridge_login_timeout;
+	b->idle_timeout = cfg->bridge_idle_timeout;
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (c->bev == NULL)
 			continue;
+		set_timeouts(c);
 		bufferevent_setwatermark(c->bev, EV_READ, 0, b->max_line + 4096);
 		update_reading(c);
 	}

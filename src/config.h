@@ -73,6 +73,8 @@ struct config {
 	int bridge_window;
 	int bridge_max_depth;
 	struct token_list tokens;
+	int bridge_login_timeout; /* seconds to the hello while tokens are set */
+	int bridge_idle_timeout;  /* seconds; 0: never */
 
 	struct strlist console_listen;
 	struct operator_list operators;

@@ -28,6 +28,7 @@
 
 #define REQUEST_MAX 65536
 #define TAIL_BACKLOG_MAX (4 * 1024 * 1024) /* unread alerts before a tail is dropped */
+#define REPLY_BACKLOG_MAX (1024 * 1024)    /* unread replies before we stop reading */
 #define PROTO 1
 
 enum role { ROLE_OPERATOR, ROLE_SUPERVISOR, ROLE_ADMIN };
@@ -627,6 +628,13 @@ next_line(struct client *cl, char **line, size_t *len)
 	return 1;
 }
 
+/* A client that does not read its replies is not read either. */
+static int
+backlogged(const struct client *cl)
+{
+	return evbuffer_get_length(bufferevent_get_output(cl->bev)) >= REPLY_BACKLOG_MAX;
+}
+
 /* One request at a time: the rest wait in the buffer until it is answered. */
 static void
 process_input(struct client *cl)
@@ -635,7 +643,7 @@ process_input(struct client *cl)
 	size_t len;
 
 	cl->in_process = 1;
-	while (cl->bev != NULL && !cl->busy && next_line(cl, &line, &len)) {
+	while (cl->bev != NULL && !cl->busy && !backlogged(cl) && next_line(cl, &line, &len)) {
 		if (line != NULL)
 			dispatch(cl, line, len);
 		free(line);
@@ -643,7 +651,7 @@ process_input(struct client *cl)
 	cl->in_process = 0;
 	if (cl->bev == NULL)
 		return;
-	if (cl->busy)
+	if (cl->busy || backlogged(cl))
 		bufferevent_disable(cl->bev, EV_READ);
 	else
 		bufferevent_enable(cl->bev, EV_READ);
@@ -739,6 +747,16 @@ read_cb(struct bufferevent *bev, void *arg)
 	process_input(arg);
 }
 
+/* The client read its replies down to half the cap: its requests go on. */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+
+	if (!cl->busy && !cl->in_process)
+		process_input(cl);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -818,8 +836,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	}
 	cl->id = ++con->next_id;
 	cl->bev = bufferevent_socket_new(con->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(cl->bev, read_cb, NULL, event_cb, cl);
+	bufferevent_setcb(cl->bev, read_cb, write_cb, event_cb, cl);
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, REQUEST_MAX + 4096);
+	bufferevent_setwatermark(cl->bev, EV_WRITE, REPLY_BACKLOG_MAX / 2, 0);
 	bufferevent_enable(cl->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&con->clients, cl, entry);
 	con->nclients++;

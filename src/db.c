@@ -65,6 +65,14 @@ db_sqlstate(const PGresult *res)
 	return s ? s : "?????";
 }
 
+const char *
+db_message(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	return s ? s : "no message";
+}
+
 static void
 query_free(struct query *q)
 {

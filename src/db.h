@@ -43,5 +43,7 @@ void db_free(struct db *db);
 
 /* The SQLSTATE of a failed result, "?????" when there is none. */
 const char *db_sqlstate(const PGresult *res);
+/* Its primary message, one line, or "no message". */
+const char *db_message(const PGresult *res);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#define LOG_MASK_MIN_DIGITS 8 /* shorter runs are counts, ports, pids */
+
 static enum log_level current = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warning", "error" };
@@ -59,6 +61,35 @@ now_iso(void)
 	return buf;
 }
 
+/*
+ * Every run of LOG_MASK_MIN_DIGITS digits or more in a log line (with a '+'
+ * before it) is masked as a caller number, whatever part of the line it
+ * came from: an event's fields, a parser's error text, a PBX's reply.
+ */
+static void
+mask_digit_runs(char *line)
+{
+	char run[64], masked[64];
+
+	for (char *p = line; *p != '\0';) {
+		size_t n = strspn(p, "0123456789"), start = p > line && p[-1] == '+';
+		if (n < LOG_MASK_MIN_DIGITS) {
+			p += n > 0 ? n : 1;
+			continue;
+		}
+		if (n + start >= sizeof(run)) { /* no number is that long: all of it */
+			memset(p, '*', n);
+			p += n;
+			continue;
+		}
+		memcpy(run, p - start, n + start);
+		run[n + start] = '\0';
+		log_mask_number(masked, sizeof(masked), run);
+		memcpy(p - start, masked, n + start);
+		p += n;
+	}
+}
+
 static void __attribute__((format(printf, 2, 0)))
 vlog(enum log_level level, const char *fmt, va_list ap)
 {
@@ -69,6 +100,7 @@ vlog(enum log_level level, const char *fmt, va_list ap)
 	if (journal < 0)
 		journal = getenv("JOURNAL_STREAM") != NULL;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	mask_digit_runs(line);
 	if (journal) {
 		fprintf(stderr, "%shotline111d: %s: %s\n", level_prefix[level],
 		    level_names[level], line);
@@ -121,12 +153,21 @@ log_escape(char *buf, size_t buflen, const char *s, size_t max)
 	return buf;
 }
 
+/*
+ * A caller number as logs may show it: a leading '+' kept, then of the rest
+ * (n characters) the first 3 and the last 2 when n >= 10, the first 2 and
+ * the last 2 when n >= 7, the first 2 when n >= 5, and nothing shorter: so
+ * at most 5 digits of a national or international number show. Anything
+ * not printable ASCII is a '*'. h111_mask() in src/sql/004_mask.sql is the
+ * same function for the console: keep the two in step.
+ */
 char *
 log_mask_number(char *buf, size_t buflen, const char *number)
 {
-	size_t n = number ? strlen(number) : 0;
-	size_t keep_head = n > 9 ? 5 : (n > 4 ? 2 : 0);
-	size_t keep_tail = n > 6 ? 2 : 0;
+	size_t n = number ? strlen(number) : 0, plus = n > 0 && number[0] == '+';
+	size_t rest = n - plus;
+	size_t keep_head = rest >= 10 ? 3 : (rest >= 5 ? 2 : 0);
+	size_t keep_tail = rest >= 7 ? 2 : 0;
 
 	if (buflen == 0)
 		return buf;
@@ -134,7 +175,8 @@ log_mask_number(char *buf, size_t buflen, const char *number)
 		n = buflen - 1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)number[i];
-		int show = i < keep_head || i >= n - keep_tail;
+		size_t j = i - plus; /* position in the rest */
+		int show = i < plus || j < keep_head || j >= rest - keep_tail;
 		buf[i] = show && c >= 0x20 && c < 0x7f ? (char)c : '*';
 	}
 	buf[n] = '\0';

@@ -21,7 +21,11 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
  * escaped, cut at `max` input bytes. Writes into buf, returns buf.
  */
 char *log_escape(char *buf, size_t buflen, const char *s, size_t max);
-/* A caller number as logs may show it: +8491*****78. */
+/*
+ * A caller number as logs may show it: +849******78, 091*****78; at most 5
+ * digits. Every log line also goes through it: any run of 8 digits or more
+ * is masked so, wherever it came from.
+ */
 char *log_mask_number(char *buf, size_t buflen, const char *number);
 
 #endif

@@ -297,9 +297,13 @@ stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	log_error("stop: gave up after %d s with %zu events not stored (they were not "
-	    "acknowledged; the PBX resends them)", STOP_GRACE_S, store_pending(d->store));
-	event_base_loopexit(d->base, NULL);
+	struct timeval flush = { 0, 500000 };
+
+	log_error("stop: gave up after %d s with %zu events not stored (they are answered "
+	    "unavailable; the PBX resends them)", STOP_GRACE_S, store_pending(d->store));
+	store_abandon(d->store, "not stored: the daemon is stopping; send again later");
+	/* a moment for those answers to leave */
+	event_base_loopexit(d->base, &flush);
 }
 
 static void

@@ -21,6 +21,8 @@
 #define BATCH_MAX_ITEMS 1000
 #define BATCH_MAX_BYTES (4 * 1024 * 1024)
 #define RETRY_MAX 3
+#define FAULT_BACKOFF_MIN_MS 100
+#define FAULT_BACKOFF_MAX_MS 5000
 
 static const char apply_sql[] =
     "SELECT idx, case_id, priority, category, to_jsonb(rules), dup, "
@@ -40,6 +42,15 @@ struct store {
 	void *drain_arg;
 	store_schedule_fn *schedule;
 	void *schedule_arg;
+	/* The database refused a batch for a reason not the events' own (read
+	 * only, a timeout, a lock): the events stay, intake pauses, and the
+	 * batch is tried again after a backoff, as after a lost connection. */
+	struct event *fault_ev;
+	int fault;
+	int fault_probe; /* the backoff ran out: the next batch may go */
+	int fault_backoff_ms;
+	int reported_up; /* what state_cb was last told */
+	size_t batch_max; /* halved by each fault (a batch may be what times out) */
 };
 
 static void send_batch(struct store *st);
@@ -88,7 +99,7 @@ batch_element(const struct store_item *it)
 	return el;
 }
 
-/* Moves the head of the queue into flight: at most BATCH_MAX_ITEMS, and
+/* Moves the head of the queue into flight: at most batch_max items, and
  * BATCH_MAX_BYTES unless a single item is larger. */
 static json_t *
 take_batch(struct store *st)
@@ -97,7 +108,7 @@ take_batch(struct store *st)
 	size_t bytes = 0;
 	struct store_item *it;
 
-	while ((it = TAILQ_FIRST(&st->queue)) != NULL && st->nflight < BATCH_MAX_ITEMS) {
+	while ((it = TAILQ_FIRST(&st->queue)) != NULL && st->nflight < st->batch_max) {
 		if (st->nflight > 0 && bytes + it->size > BATCH_MAX_BYTES)
 			break;
 		/* An item being isolated after a failed batch goes alone. */
@@ -115,17 +126,23 @@ take_batch(struct store *st)
 	return arr;
 }
 
-/* The fate of the batch in flight is unknown: resend it first, and treat a
- * dup of it as the first delivery (event ids make this safe). */
+enum requeue { REQUEUE_UNKNOWN, REQUEUE_ISOLATE, REQUEUE_AS_IS };
+
+/*
+ * Puts the batch in flight back at the head of the queue. UNKNOWN: its fate
+ * is unknown, so a dup of it is the first delivery (event ids make this
+ * safe); ISOLATE: each of its events is retried alone; AS_IS: the batch
+ * was rolled back for a reason none of its events caused.
+ */
 static void
-requeue_flight(struct store *st, int resent)
+requeue_flight(struct store *st, enum requeue how)
 {
 	struct store_item *it;
 
 	while ((it = TAILQ_LAST(&st->flight, store_queue)) != NULL) {
 		TAILQ_REMOVE(&st->flight, it, entry);
-		it->resent |= resent;
-		it->retries += !resent;
+		it->resent |= how == REQUEUE_UNKNOWN;
+		it->retries += how == REQUEUE_ISOLATE;
 		TAILQ_INSERT_HEAD(&st->queue, it, entry);
 	}
 	st->nqueue += st->nflight;
@@ -166,39 +183,118 @@ deliver_rows(struct store *st, PGresult *r)
 	}
 }
 
+/*
+ * Only a data error caused by the event itself (class 22 data exception,
+ * class 23 integrity violation but 23505) is the event's fault. Anything
+ * else (read only, timeouts, locks, resources, lost connections,
+ * serialization) says nothing of the event.
+ */
+int
+store_sqlstate_blames_event(const char *sqlstate)
+{
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return 0;
+	if (strncmp(sqlstate, "22", 2) == 0)
+		return 1;
+	return strncmp(sqlstate, "23", 2) == 0 && strcmp(sqlstate, "23505") != 0;
+}
+
+/* Worth an immediate retry, each event alone: serialization failure,
+ * deadlock, a concurrent insert of the same id. */
 static int
 transient(const char *sqlstate)
 {
-	/* serialization failure, deadlock, a concurrent insert of the same id */
-	return sqlstate != NULL && (strcmp(sqlstate, "40001") == 0 ||
-	    strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "23505") == 0);
+	return strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0 ||
+	    strcmp(sqlstate, "23505") == 0;
+}
+
+static void
+report_state(struct store *st)
+{
+	int up = db_is_up(st->db) && !st->fault;
+
+	if (up == st->reported_up)
+		return;
+	st->reported_up = up;
+	if (st->state_cb != NULL)
+		st->state_cb(up, st->state_arg);
+}
+
+static void
+fault_begin(struct store *st, const char *sqlstate, const char *message)
+{
+	struct timeval tv = { st->fault_backoff_ms / 1000, (st->fault_backoff_ms % 1000) * 1000 };
+
+	if (!st->fault)
+		log_error("store: the database refused a batch of %zu (SQLSTATE %s: %.*s); "
+		    "keeping its events, intake paused, retrying with backoff", st->nflight,
+		    sqlstate, (int)strcspn(message, "\n"), message);
+	requeue_flight(st, REQUEUE_AS_IS);
+	st->batch_max = st->batch_max > 1 ? st->batch_max / 2 : 1;
+	st->fault = 1;
+	st->fault_probe = 0;
+	event_add(st->fault_ev, &tv);
+	st->fault_backoff_ms = st->fault_backoff_ms * 2 > FAULT_BACKOFF_MAX_MS ?
+	    FAULT_BACKOFF_MAX_MS : st->fault_backoff_ms * 2;
+	report_state(st);
+}
+
+static void
+fault_end(struct store *st)
+{
+	st->fault_backoff_ms = FAULT_BACKOFF_MIN_MS;
+	st->batch_max = st->batch_max * 2 > BATCH_MAX_ITEMS ? BATCH_MAX_ITEMS : st->batch_max * 2;
+	if (!st->fault)
+		return;
+	st->fault = 0;
+	log_info("store: the database accepts events again");
+	report_state(st);
+}
+
+static void
+fault_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	st->fault_probe = 1;
+	send_batch(st);
+}
+
+static void
+nack_refused(struct store *st, const char *sqlstate)
+{
+	struct store_item *it = TAILQ_FIRST(&st->flight);
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "refused by the database (SQLSTATE %s)", sqlstate);
+	log_warn("store: event %.64s refused by the database: SQLSTATE %s", it->ev.id, sqlstate);
+	finish_item(st, it, &(struct store_result){ .error = PROTO_BAD_VALUE, .detail = detail });
 }
 
 /*
- * A batch the database refused: split it so each event is retried alone;
- * an event refused alone (and not for a transient reason) is nacked.
+ * A batch the database refused. The event's own fault: a batch is split so
+ * each event is retried alone, and an event refused alone is nacked.
+ * Transient: retried at once, each event alone, a few times. Anything else
+ * keeps the batch whole and waits (fault_begin).
  */
 static void
 batch_refused(struct store *st, PGresult *r)
 {
 	const char *sqlstate = db_sqlstate(r);
-	struct store_item *it;
+	struct store_item *it = TAILQ_FIRST(&st->flight);
 
-	if (st->nflight == 1 && (!transient(sqlstate) ||
-	    TAILQ_FIRST(&st->flight)->retries >= RETRY_MAX)) {
-		char detail[96];
-		it = TAILQ_FIRST(&st->flight);
-		snprintf(detail, sizeof(detail), "refused by the database (SQLSTATE %s)",
-		    sqlstate);
-		log_warn("store: event %.64s refused by the database: SQLSTATE %s",
-		    it->ev.id, sqlstate);
-		finish_item(st, it, &(struct store_result){ .error = PROTO_BAD_VALUE,
-		    .detail = detail });
+	if (store_sqlstate_blames_event(sqlstate) && st->nflight == 1) {
+		nack_refused(st, sqlstate);
 		return;
 	}
-	log_warn("store: batch of %zu refused (SQLSTATE %s); retrying its events one by one",
-	    st->nflight, sqlstate);
-	requeue_flight(st, 0);
+	if (store_sqlstate_blames_event(sqlstate) ||
+	    (transient(sqlstate) && (st->nflight > 1 || it->retries < RETRY_MAX))) {
+		log_warn("store: batch of %zu refused (SQLSTATE %s); retrying its events one by "
+		    "one", st->nflight, sqlstate);
+		requeue_flight(st, REQUEUE_ISOLATE);
+		return;
+	}
+	fault_begin(st, sqlstate, db_message(r));
 }
 
 static void
@@ -219,14 +315,15 @@ batch_result(PGresult *r, void *arg)
 
 	st->busy = 0;
 	if (r == NULL)
-		requeue_flight(st, 1);
-	else if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		requeue_flight(st, REQUEUE_UNKNOWN);
+	else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		fault_end(st);
 		deliver_rows(st, r);
-	else
+	} else
 		batch_refused(st, r);
 	if (st->nflight > 0) /* a short result: never expected; resend the rest */
-		requeue_flight(st, 1);
-	if (st->nqueue > 0)
+		requeue_flight(st, REQUEUE_UNKNOWN);
+	if (st->nqueue > 0 && !st->fault)
 		event_active(st->kick_ev, EV_TIMEOUT, 0);
 	check_drained(st);
 }
@@ -238,8 +335,9 @@ send_batch(struct store *st)
 	const char *params[2];
 	json_t *arr;
 
-	if (st->busy || st->nqueue == 0 || !db_is_up(st->db))
+	if (st->busy || st->nqueue == 0 || !db_is_up(st->db) || (st->fault && !st->fault_probe))
 		return;
+	st->fault_probe = 0;
 	arr = take_batch(st);
 	body = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
@@ -264,10 +362,14 @@ db_state(int up, void *arg)
 {
 	struct store *st = arg;
 
+	/* A new connection may end the fault (a failover): try at once. */
+	if (up && st->fault) {
+		event_del(st->fault_ev);
+		st->fault_probe = 1;
+	}
 	if (up && st->nqueue > 0)
 		event_active(st->kick_ev, EV_TIMEOUT, 0);
-	if (st->state_cb != NULL)
-		st->state_cb(up, st->state_arg);
+	report_state(st);
 }
 
 /* --- public ------------------------------------------------------------ */
@@ -282,6 +384,9 @@ store_new(struct event_base *base, const char *conninfo, int default_priority,
 	st->state_cb = state_cb;
 	st->state_arg = arg;
 	st->kick_ev = event_new(base, -1, 0, kick_cb, st);
+	st->fault_ev = evtimer_new(base, fault_cb, st);
+	st->fault_backoff_ms = FAULT_BACKOFF_MIN_MS;
+	st->batch_max = BATCH_MAX_ITEMS;
 	TAILQ_INIT(&st->queue);
 	TAILQ_INIT(&st->flight);
 	st->db = db_new(base, "database", conninfo, db_state, st);
@@ -313,7 +418,7 @@ store_submit(struct store *st, struct store_item *item)
 int
 store_is_up(const struct store *st)
 {
-	return db_is_up(st->db);
+	return db_is_up(st->db) && !st->fault;
 }
 
 size_t
@@ -330,6 +435,26 @@ store_drain(struct store *st, void (*cb)(void *), void *arg)
 	check_drained(st);
 }
 
+/*
+ * The daemon gives up on what it holds (a stop that could not store it):
+ * every item is answered unavailable, so its sender resends it later. An
+ * item in flight may still commit; its resend is then a dup.
+ */
+void
+store_abandon(struct store *st, const char *detail)
+{
+	struct store_result res = { .error = PROTO_UNAVAILABLE, .detail = detail };
+	struct store_item *it;
+
+	requeue_flight(st, REQUEUE_UNKNOWN);
+	while ((it = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, it, entry);
+		st->nqueue--;
+		it->done(it, &res);
+	}
+	check_drained(st);
+}
+
 /* Items still queued belong to their owners, who free them. */
 void
 store_free(struct store *st)
@@ -338,5 +463,6 @@ store_free(struct store *st)
 		return;
 	db_free(st->db);
 	event_free(st->kick_ev);
+	event_free(st->fault_ev);
 	free(st);
 }

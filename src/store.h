@@ -59,12 +59,18 @@ int store_is_up(const struct store *st);
 size_t store_pending(const struct store *st);
 /* Calls cb once nothing is queued or in flight (for a graceful stop). */
 void store_drain(struct store *st, void (*cb)(void *), void *arg);
+/* Answers every item queued or in flight PROTO_UNAVAILABLE with detail. */
+void store_abandon(struct store *st, const char *detail);
 void store_free(struct store *st);
 
 /* Called with the moment (ms since the epoch) a stored event's case next
  * needs its deadlines looked at. */
 typedef void store_schedule_fn(int64_t at_ms, void *arg);
 void store_set_schedule_hook(struct store *st, store_schedule_fn *fn, void *arg);
+
+/* Whether a refusal with this SQLSTATE is the event's own fault (a data
+ * error: class 22, class 23 but 23505); anything else keeps the event. */
+int store_sqlstate_blames_event(const char *sqlstate);
 
 /* Fills item->rx with the current time. */
 void store_stamp(struct store_item *item);

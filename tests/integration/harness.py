@@ -3,6 +3,7 @@ hotline111d built in the build tree, and bridge clients over real sockets.
 No mock of anything."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,24 @@ BUILD = os.environ.get("H111_TOP_BUILDDIR") or os.path.join(TOP, "build")
 DAEMON = os.path.join(BUILD, "src", "hotline111d")
 CLI = os.path.join(BUILD, "src", "hotline111")
 RULES = os.environ.get("H111_RULES") or os.path.join(TOP, "conf", "rules.conf")
+
+
+# A caller number as the suite sends them (+84912345678, 0356781234): eight
+# digits or more in a row. The daemon masks every such run in its log
+# lines, so none may be found whole in any daemon log of the suite.
+WHOLE_NUMBER = re.compile(rb"(?<![0-9])\+?[0-9]{8,}")
+
+
+def whole_numbers(path):
+    """The whole caller numbers in a daemon log: there must be none. Lines
+    of a tool the daemon runs under (valgrind's ==PID==, which repeat its
+    command line) are not the daemon's."""
+    try:
+        with open(path, "rb") as f:
+            lines = [ln for ln in f if not ln.startswith(b"==")]
+    except FileNotFoundError:
+        return []
+    return [n for ln in lines for n in WHOLE_NUMBER.findall(ln)]
 
 
 class Postgres:
@@ -149,12 +168,20 @@ metrics: {{ listen = ""; }};
         self.proc = None
 
     def destroy(self):
+        """Kills it if need be and removes its files, after checking that its
+        log holds no whole caller number (hotline111d(8), LOGGING)."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         if self.proc:
             self.logf.close()
+        self.proc = None
+        found = whole_numbers(self.log)
+        text = self.log_text()[-3000:] if found else ""
         shutil.rmtree(self.dir, ignore_errors=True)
+        if found:
+            raise AssertionError("whole caller numbers in the daemon log: %r\n%s"
+                                 % (sorted(set(found))[:10], text))
 
 
 class Client:

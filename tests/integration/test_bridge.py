@@ -4,6 +4,7 @@ here, line by line."""
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -275,6 +276,78 @@ class Tokens(unittest.TestCase):
         self.assertEqual((r["nack"], r["error"]), ("tk-early", "unauthorized"))
         self.assertTrue(c.closed())
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id = 'tk-early'"), "0")
+
+
+class Slots(unittest.TestCase):
+    """Connections that never log in, or go quiet, give their slots back:
+    bridge.login_timeout and bridge.idle_timeout."""
+
+    def setUp(self):
+        self.pg = Postgres()
+        self.addCleanup(self.pg.destroy)
+
+    def daemon(self, *sets):
+        d = Daemon(self.pg, sets=list(sets))
+        self.addCleanup(d.destroy)
+        return d.start()
+
+    def test_silent_connections_do_not_keep_the_pbx_out(self):
+        d = self.daemon('bridge.tokens = ( { client = "pbx"; token = "s3cret"; } )',
+                        "bridge.max_clients = 32", "bridge.login_timeout = 1")
+        silent = [Client(d.bridge) for _ in range(32)]
+        for c in silent:
+            self.addCleanup(c.close)
+        late = Client(d.bridge, hello=False)
+        self.addCleanup(late.close)
+        self.assertEqual(late.recv()["error"], "unavailable")
+        # a second later each silent one is told why and let go
+        for c in silent:
+            r = c.recv()
+            self.assertEqual((r["error"], r["detail"]), ("unauthorized", "no hello within 1 s"))
+            self.assertTrue(c.closed())
+        d.wait_log("closing bridge[32]: no hello in time")
+        start = time.time()
+        while True:
+            pbx = Client(d.bridge)
+            self.addCleanup(pbx.close)
+            if pbx.greeting.get("hello"):
+                break
+            self.assertLess(time.time() - start, 10, "the PBX was kept out")
+            time.sleep(0.05)
+        self.assertEqual(pbx.call({"type": "hello", "client": "pbx", "token": "s3cret"}),
+                         {"welcome": "pbx"})
+        time.sleep(1.5)  # logged in: the login timeout is off
+        self.assertEqual(pbx.call(ev("sl-1", "call.offered", call_id="sl-1"))["ack"], "sl-1")
+
+    def test_no_login_timeout_without_tokens(self):
+        d = self.daemon("bridge.login_timeout = 1")
+        c = Client(d.bridge)
+        self.addCleanup(c.close)
+        time.sleep(1.5)
+        self.assertEqual(c.call(ev("nl-1", "ping"))["ack"], "nl-1")
+
+    def test_idle_connection_is_closed_one_owed_a_reply_is_not(self):
+        d = self.daemon("bridge.idle_timeout = 1")
+        quiet = Client(d.bridge)
+        self.addCleanup(quiet.close)
+        self.assertEqual(quiet.call(ev("id-1", "ping"))["ack"], "id-1")
+        busy = Client(d.bridge)
+        self.addCleanup(busy.close)
+        lock = subprocess.Popen(["psql", self.pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        lock.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+        lock.stdin.flush()
+        self.assertEqual(lock.stdout.readline().strip(), "locked")
+        busy.send(ev("id-2", "call.offered", call_id="id-2"))
+        quiet.sock.settimeout(5)
+        self.assertTrue(quiet.closed())
+        d.wait_log("idle for 1 s")
+        time.sleep(1.5)  # its event is still being stored: it waits, it is not idle
+        self.assertEqual(d.log_text().count("idle for 1 s"), 1)
+        lock.stdin.write("COMMIT;\n")
+        lock.stdin.close()
+        lock.wait(30)
+        self.assertEqual(busy.recv()["ack"], "id-2")
 
 
 RULES = """

@@ -59,7 +59,7 @@ class Escalation(unittest.TestCase):
         line = [x for x in self.log_lines(d) if x["case"] == late["case"]][0]
         self.assertEqual(list(line), LOG_KEYS)
         self.assertEqual((line["kind"], line["deadline"], line["level"], line["caller"]),
-                         ("escalation", "answer", 1, "+8491*****78"))
+                         ("escalation", "answer", 1, "+849******78"))
         self.assertRegex(line["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00$")
         self.assertNotIn("912345", d.log_text())
 
@@ -126,6 +126,52 @@ class Escalation(unittest.TestCase):
         self.assertEqual(len(got), 1, got)
         self.assertGreater(got[0][2], 1000, "marked late: fired at start-up, past its due")
         self.assertIn("pending deadlines loaded", d.log_text())
+
+    def timer_due(self, case, deadline):
+        return float(self.pg.scalar("SELECT extract(epoch FROM due_at) FROM timers WHERE "
+                                    "case_id = %d AND deadline = '%s'" % (case, deadline)))
+
+    def records(self, case, deadline):
+        """(kind, level, due, late_ms, fired - due in ms) of each record."""
+        return [(r[0], int(r[1]), float(r[2]), int(r[3]), int(r[4])) for r in self.pg.query(
+            "SELECT kind, level, extract(epoch FROM due_at), late_ms, "
+            "(extract(epoch FROM fired_at - due_at) * 1000)::bigint FROM escalations "
+            "WHERE case_id = %d AND deadline = '%s' ORDER BY id" % (case, deadline))]
+
+    def test_warning_and_escalation_carry_the_deadline_due(self):
+        d = self.daemon("escalation.warn=0.5", "escalation.repeat=600",
+                        "escalation.p4={ answer = 60; claim = 3; act = 600; }")
+        c = Client(d.bridge)
+        r = c.call(ev("wd-1", "ticket.created", ticket_id="wd-t1", text="hỏi thông tin"))
+        due = self.timer_due(r["case"], "claim")
+        got = wait_for(lambda: len(self.records(r["case"], "claim")) >= 2 and
+                       self.records(r["case"], "claim"), timeout=15)
+        (wk, wl, wdue, wlate, wdiff), (ek, el, edue, elate, ediff) = got[:2]
+        self.assertEqual((wk, wl, ek, el), ("warning", 0, "escalation", 1))
+        self.assertAlmostEqual(wdue, due, places=3, msg="the warning names the deadline's due")
+        self.assertAlmostEqual(edue, due, places=3)
+        self.assertEqual((wlate, elate), (wdiff, ediff), "late_ms is counted from due")
+        self.assertLess(wlate, -1000, "a warning comes before its deadline")
+        self.assertTrue(0 <= elate < 1000, elate)
+        lines = [x for x in self.log_lines(d) if x["case"] == r["case"]]
+        self.assertEqual([x["due"] for x in lines][0], lines[1]["due"])
+        self.assertEqual([x["late_ms"] for x in lines[:2]], [wlate, elate])
+
+    def test_late_first_escalation_counts_from_the_deadline_not_the_warning(self):
+        d = self.daemon("escalation.warn=0.5", "escalation.repeat=600",
+                        "escalation.p4={ answer = 60; claim = 4; act = 600; }")
+        c = Client(d.bridge)
+        r = c.call(ev("lw-1", "ticket.created", ticket_id="lw-t1", text="hỏi thông tin"))
+        due = self.timer_due(r["case"], "claim")
+        d.kill9()  # before the warning (2 s) and the deadline (4 s)
+        wait_for(lambda: time.time() > due + 2, timeout=15)
+        d.start()
+        got = wait_for(lambda: self.records(r["case"], "claim"), timeout=15)
+        kind, level, edue, late, diff = got[0]
+        self.assertEqual((kind, level), ("escalation", 1), "no warning for a passed deadline")
+        self.assertAlmostEqual(edue, due, places=3, msg="due is the deadline's, not the warning's")
+        self.assertEqual(late, diff)
+        self.assertTrue(2000 <= late < 10000, late)
 
     def test_late_chain_does_not_catch_up_in_a_burst(self):
         d = self.daemon("escalation.repeat=1")
@@ -222,7 +268,10 @@ class Escalation(unittest.TestCase):
         warns = self.escalations(r["case"], "answer", kind="warning")
         esc = self.escalations(r["case"], "answer")
         self.assertEqual(len(warns), 1)
-        self.assertAlmostEqual(esc[0][1] - warns[0][1], 1.0, places=3, msg="warned at 50% of 2 s")
+        self.assertAlmostEqual(esc[0][1], warns[0][1], places=3,
+                               msg="a warning names its deadline's due")
+        self.assertTrue(-1000 <= warns[0][2] <= -700, "warned at 50%% of 2 s: %d ms before"
+                        % -warns[0][2])
 
 
 class Calendar(unittest.TestCase):
