@@ -219,7 +219,7 @@ class Console(unittest.TestCase):
             self.assertLessEqual(len(line), 100, line)
         p1_line = [x for x in out if x.split()[0] == str(p1)][0]
         self.assertRegex(p1_line, r"^\s*%d P1!! drowning +\d+s +(answer|claim) -?\d+:\d\d " % p1)
-        self.assertIn("drowning-keywords", p1_line)
+        self.assertIn("drowning-in-water", p1_line)
         p4_line = [x for x in out if x.split()[0] == str(p4)][0]
         self.assertRegex(p4_line, r" P4 +info ")
 
@@ -230,14 +230,14 @@ class Console(unittest.TestCase):
         noted = js("note", str(case), *DROWNING.split())
         self.assertEqual((noted["case"], noted["priority"], noted["category"]),
                          (case, 1, "drowning"), "the note raised the case to P1")
-        self.assertIn("drowning-keywords", noted["rules"])
+        self.assertIn("drowning-in-water", noted["rules"])
         human = ok("note", str(case), "gia", "đình", "đang", "tìm")
-        self.assertRegex(human, r"^case %d note added: P1!! drowning because .*drowning-keywords"
+        self.assertRegex(human, r"^case %d note added: P1!! drowning because .*drowning-in-water"
                          % case)
         shown = ok("show", str(case))
         self.assertRegex(shown, r"^case %d  P1!!  drowning  open  operator %s\n" % (case, ME))
         self.assertIn("      " + DROWNING + "\n", shown, "the note's text")
-        self.assertRegex(shown, r"P4 -> P1  drowning  because [^\n]*drowning-keywords",
+        self.assertRegex(shown, r"P4 -> P1  drowning  because [^\n]*drowning-in-water",
                          "the triage decision says why")
         full = js("show", str(case))
         self.assertEqual([n["text"] for n in full["notes"]], [DROWNING, "gia đình đang tìm"])
