@@ -658,6 +658,7 @@ submit(struct cti *c, struct evhttp_request *req, unsigned id, json_t *events)
 	/* all counted before the first goes: a done callback never sees 0 early */
 	for (int i = 0; i < r->nitems; i++)
 		store_submit(c->store, &r->items[i].item);
+	log_debug("cti[%u]: %d events handed to the store", id, r->nitems);
 }
 
 static int

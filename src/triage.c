@@ -47,27 +47,35 @@ keep(struct eval *e, const struct span *m)
 		e->m[e->nm++] = *m;
 }
 
-/* The first pattern of ids[0..n) that matches, one without a resolution
+struct first {
+	struct span m;
+	int found;
+};
+
+/* Stops at a match without a resolution; keeps the first otherwise. */
+static int
+take(void *ctx, const struct span *m)
+{
+	struct first *f = ctx;
+
+	if (!f->found++ || !m->resolved)
+		f->m = *m;
+	return !m->resolved;
+}
+
+/* The first match of the patterns ids[0..n), one without a resolution
  * near it if any, kept as the rule's. */
 static int
 any_match(struct eval *e, const uint32_t *ids, uint32_t n)
 {
-	struct span m, first;
-	int found = 0;
+	struct first f = {.found = 0};
 
-	for (uint32_t i = 0; i < n; i++) {
-		if (!note_match(&e->note, ids[i], &m))
-			continue;
-		if (!m.resolved) {
-			keep(e, &m);
-			return 1;
-		}
-		if (!found++)
-			first = m;
-	}
-	if (found)
-		keep(e, &first);
-	return found;
+	for (uint32_t i = 0; i < n; i++)
+		if (note_each(&e->note, ids[i], 1, take, &f))
+			break;
+	if (f.found)
+		keep(e, &f.m);
+	return f.found > 0;
 }
 
 static int

@@ -246,9 +246,6 @@ char *triage_expand(const struct triage_rules *r, const char *folded, size_t len
  * phrase_words + rule_words + atom_words zeroed words. */
 void note_read(struct note *n, const struct triage_rules *r, const char *text, uint64_t *bits);
 void note_free(struct note *n);
-/* The first match of pattern p that no negator cancels, one without a
- * resolution near it if there is one; 1 and *m, or 0. */
-int note_match(const struct note *n, uint32_t p, struct span *m);
 /* The matched words, "bi … quanh", into buf. */
 /* Each match of pattern p (that no negator cancels, when negation is
  * 1), to fn until it returns 1; returns 1 then, else 0. */

@@ -982,11 +982,9 @@ build_index(struct triage_rules *r)
 	r->rule_words = ((uint32_t)r->nrules + 63) / 64;
 	r->phrase_words = (r->nphrases + 63) / 64;
 	r->always = xcalloc(r->rule_words ? r->rule_words : 1, sizeof(*r->always));
+	pattern_index(r);
 	for (uint32_t i = 0; i < (uint32_t)r->nrules; i++)
 		index_rule(r, i);
-	pattern_index(r);
-	for (uint32_t k = 0; r->cmp_atom != NO_ATOM && k < r->atoms[r->cmp_atom].n; k++)
-		r->phrases[r->atoms[r->cmp_atom].ph[k]].compound = 1;
 	acm_build(&r->acm, r->phrases, r->nphrases);
 	r->mctx = pcre2_match_context_create(NULL);
 	if (r->mctx != NULL) {

@@ -537,7 +537,7 @@ note_each(const struct note *n, uint32_t pid, int negation,
     int (*fn)(void *, const struct span *), void *ctx)
 {
 	const struct pattern *p = &n->r->pats[pid];
-	uint32_t a = p->item[0].atom;
+	uint32_t a = p->item[0].atom, end;
 	struct walk w = {0, NULL};
 	struct span m;
 	int done = 0;
@@ -546,7 +546,7 @@ note_each(const struct note *n, uint32_t pid, int negation,
 	for (uint32_t i = 0; i < p->n; i++)
 		if (!p->item[i].opt && !BIT(n->atomset, p->item[i].atom))
 			return 0;
-	for (uint32_t j = n->aoff[rank(n, a)]; j < n->aoff[rank(n, a) + 1]; j++) {
+	for (uint32_t j = atom_from(n, a, 0, &end); j < end; j++) {
 		uint32_t k = n->aocc[j];
 
 		m.occ[0] = k;
@@ -563,33 +563,6 @@ note_each(const struct note *n, uint32_t pid, int negation,
 	}
 	free(w.failed);
 	return done;
-}
-
-struct first {
-	struct span m;
-	int found;
-};
-
-/* Stops at a match without a resolution; keeps the first otherwise. */
-static int
-take(void *ctx, const struct span *m)
-{
-	struct first *f = ctx;
-
-	if (!f->found++ || !m->resolved)
-		f->m = *m;
-	return !m->resolved;
-}
-
-int
-note_match(const struct note *n, uint32_t pid, struct span *m)
-{
-	struct first f = {.found = 0};
-
-	note_each(n, pid, 1, take, &f);
-	if (f.found)
-		*m = f.m;
-	return f.found > 0;
 }
 
 /* "bi … quanh": the words of each atom matched, gaps shown as "…". */

@@ -96,14 +96,20 @@ id_order(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Appends; pattern_index() sorts and dedupes every atom once. */
 static void
 atom_add(struct atom *a, const uint32_t *ph, uint32_t n)
 {
-	uint32_t o = 0;
-
 	a->ph = xreallocarray(a->ph, a->n + n, sizeof(*a->ph));
 	memcpy(a->ph + a->n, ph, n * sizeof(*ph));
 	a->n += n;
+}
+
+static void
+atom_settle(struct atom *a)
+{
+	uint32_t o = 0;
+
 	qsort(a->ph, a->n, sizeof(*a->ph), id_order);
 	for (uint32_t i = 0; i < a->n; i++)
 		if (o == 0 || a->ph[o - 1] != a->ph[i])
@@ -421,11 +427,13 @@ shorthand_load(struct loader *l, const config_setting_t *s)
 	return 0;
 }
 
-/* Each phrase learns the atoms that hold it. */
+/* Atoms sorted and deduped; each phrase learns the atoms that hold it,
+ * and whether it is a compound. */
 void
 pattern_index(struct triage_rules *r)
 {
 	for (uint32_t a = 0; a < r->natoms; a++) {
+		atom_settle(&r->atoms[a]);
 		for (uint32_t k = 0; k < r->atoms[a].n; k++) {
 			struct phrase *p = &r->phrases[r->atoms[a].ph[k]];
 
@@ -433,5 +441,7 @@ pattern_index(struct triage_rules *r)
 			p->atoms[p->natoms++] = a;
 		}
 	}
+	for (uint32_t k = 0; r->cmp_atom != NO_ATOM && k < r->atoms[r->cmp_atom].n; k++)
+		r->phrases[r->atoms[r->cmp_atom].ph[k]].compound = 1;
 	r->atom_words = (r->natoms + 63) / 64;
 }

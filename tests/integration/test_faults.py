@@ -115,6 +115,8 @@ class Faults(unittest.TestCase):
         then every event is acked (none nacked) and stored."""
         post = Post(self.port, prefix + "-cti")
         post.start()
+        # taken before intake pauses, so it is kept and answered 200 after
+        d.wait_log("events handed to the store", timeout=20)
         c.send_raw(lines(prefix, n))
         d.wait_log("(SQLSTATE %s" % sqlstate, timeout=20)
         wait_for(lambda: d.status()["database"] == "down", timeout=10)
@@ -157,8 +159,10 @@ class Faults(unittest.TestCase):
             self.pg.query("SELECT pg_reload_conf()")
         self.ride_out(d, c, "ro", 50, "25006", clear)
 
-    def test_statement_timeout_keeps_events(self):
-        d = self.daemon("-c statement_timeout=300")
+    def ride_out_lock(self, option, prefix, sqlstate):
+        """The events table locked for a second under a daemon whose session
+        option turns the wait into SQLSTATE sqlstate."""
+        d = self.daemon(option)
         c = Client(d.bridge)
         self.addCleanup(c.close)
         lock = Lock(self.pg)
@@ -167,19 +171,13 @@ class Faults(unittest.TestCase):
         def clear():
             time.sleep(1)
             lock.release()
-        self.ride_out(d, c, "st", 50, "57014", clear)
+        self.ride_out(d, c, prefix, 50, sqlstate, clear)
+
+    def test_statement_timeout_keeps_events(self):
+        self.ride_out_lock("-c statement_timeout=300", "st", "57014")
 
     def test_lock_held_past_lock_timeout_keeps_events(self):
-        d = self.daemon("-c lock_timeout=200")
-        c = Client(d.bridge)
-        self.addCleanup(c.close)
-        lock = Lock(self.pg)
-        self.addCleanup(lock.release)
-
-        def clear():
-            time.sleep(1)
-            lock.release()
-        self.ride_out(d, c, "lk", 50, "55P03", clear)
+        self.ride_out_lock("-c lock_timeout=200", "lk", "55P03")
 
     def test_stop_during_a_fault_answers_unavailable(self):
         """What a stop cannot store in its 10 s is answered unavailable (resend),
