@@ -176,11 +176,10 @@ reserve(char **bufp, size_t *capp, size_t o, size_t rest)
 	return *bufp;
 }
 
-static int
-ends_sentence(unsigned char c)
-{
-	return c == '.' || c == '!' || c == '?' || c == ';' || c == '\n';
-}
+/* What ends a sentence: a pattern never reaches across one. */
+static const char ends_sentence[128] = {
+	['.'] = 1, ['!'] = 1, ['?'] = 1, [';'] = 1, ['\n'] = 1,
+};
 
 /* " . " for a run of sentence ends; o > 0 and the room is reserved. */
 static size_t
@@ -206,17 +205,15 @@ fold(const char *s, size_t len, char **bufp, size_t *capp, int marks)
 	out = reserve(bufp, capp, 0, len);
 	out[o++] = ' ';
 	while (i < len) {
-		if (marks && ends_sentence(in[i])) {
-			out = reserve(bufp, capp, o + 2, len - i);
-			o = emit_stop(out, o);
-			i++;
-			continue;
-		}
 		if (in[i] < 0x80) {
-			char f = ascii_fold[in[i++]];
+			char f = ascii_fold[in[i]];
 
-			if (f != ' ' || out[o - 1] != ' ')
+			if (marks && ends_sentence[in[i]]) {
+				out = reserve(bufp, capp, o + 2, len - i);
+				o = emit_stop(out, o);
+			} else if (f != ' ' || out[o - 1] != ' ')
 				out[o++] = f;
+			i++;
 			continue;
 		}
 		utf8proc_int32_t cp;

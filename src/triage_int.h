@@ -231,10 +231,12 @@ struct note {
 	size_t len;
 	uint32_t *sp; /* byte offset of the space before word k; sp[nwords] ends */
 	uint32_t *sent; /* sentence of word k */
+	uint32_t *wordof; /* at a space: the word it starts */
 	uint32_t nwords;
 	struct occ *occ; /* by start word */
 	uint32_t nocc, capocc;
-	uint32_t *aoff, *aocc, *arank; /* each atom's occurrences (triage_match.c) */
+	uint32_t *aoff, *aocc; /* each atom's occurrences (triage_match.c) */
+	uint32_t *arank;         /* a present atom's list */
 	uint64_t *present; /* phrase bitmap */
 	uint64_t *cand;    /* rules worth a look */
 	uint64_t *atomset; /* atoms present */

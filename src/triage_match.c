@@ -18,7 +18,6 @@
 
 #define MAX_AGE 25          /* a number past this is not a child's age */
 #define WALK_MEMO 64        /* walk steps before failures are remembered */
-#define INSERTION_MAX 256   /* occurrences sorted by insertion, else qsort */
 #define BIT(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
 
 /*
@@ -56,23 +55,28 @@ triage_expand(const struct triage_rules *r, const char *src, size_t len, size_t 
 	return out;
 }
 
+/* Words, their sentences, and which word each space starts: the
+ * automaton reports a phrase by the space that ends it. */
 static void
 index_words(struct note *n)
 {
 	uint32_t k = 0, s = 0;
 
-	n->sp = xcalloc(n->len / 2 + 2, 2 * sizeof(*n->sp));
+	n->sp = xmalloc((n->len / 2 + 2) * 2 * sizeof(*n->sp) + n->len * sizeof(*n->sp));
 	n->sent = n->sp + n->len / 2 + 2;
+	n->wordof = n->sent + n->len / 2 + 2;
 	for (size_t i = 0; i + 1 < n->len; i++) {
 		if (n->text[i] != ' ')
 			continue;
 		n->sp[k] = (uint32_t)i;
 		n->sent[k] = s;
+		n->wordof[i] = k;
 		if (n->text[i + 1] == '.' && n->text[i + 2] == ' ')
 			s++;
 		k++;
 	}
 	n->sp[k] = (uint32_t)(n->len - 1);
+	n->wordof[n->len - 1] = k;
 	n->nwords = k;
 }
 
@@ -139,22 +143,6 @@ read_age(struct note *n)
 	}
 }
 
-static uint32_t
-word_at(const struct note *n, size_t byte)
-{
-	uint32_t lo = 0, hi = n->nwords;
-
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-
-		if (n->sp[mid] < byte)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* The automaton found phrase ph ending at byte end: note it, let in
  * the rules it gates. */
 static void
@@ -162,7 +150,7 @@ hit(void *ctx, uint32_t ph, size_t end)
 {
 	struct note *n = ctx;
 	const struct phrase *p = &n->r->phrases[ph];
-	uint32_t j = word_at(n, end);
+	uint32_t j = n->wordof[end]; /* phrases end with a space */
 
 	if (n->nocc == n->capocc) {
 		n->capocc = n->capocc ? n->capocc * 2 : 32;
@@ -190,28 +178,40 @@ occ_order(const void *a, const void *b)
 	return 0;
 }
 
-/* Occurrences come from the automaton in end order, which is nearly
- * start order: an insertion sort, then duplicates (lanes overlap) out. */
+/*
+ * Occurrences by start word (a counting sort: the automaton gives them
+ * by end, in interleaved lanes), then by phrase within a start, and the
+ * duplicates that overlapping lanes report taken out.
+ */
 static void
 sort_occ(struct note *n)
 {
-	uint32_t o = 0;
+	uint32_t *first = xcalloc(n->nwords + 2, sizeof(*first)), o = 0;
+	struct occ *by = xreallocarray(NULL, n->nocc ? n->nocc : 1, sizeof(*by));
 
-	/* long texts are scanned in interleaved lanes: not nearly sorted */
-	if (n->nocc > INSERTION_MAX)
-		qsort(n->occ, n->nocc, sizeof(*n->occ), occ_order);
-	for (uint32_t i = 1; i < n->nocc && n->nocc <= INSERTION_MAX; i++) {
-		struct occ x = n->occ[i];
+	for (uint32_t i = 0; i < n->nocc; i++)
+		first[n->occ[i].start + 1]++;
+	for (uint32_t w = 0; w <= n->nwords; w++)
+		first[w + 1] += first[w];
+	for (uint32_t i = 0; i < n->nocc; i++)
+		by[first[n->occ[i].start]++] = n->occ[i];
+	free(first);
+	/* only within a start word is there any order left to make */
+	for (uint32_t i = 1; i < n->nocc; i++) {
+		struct occ x = by[i];
 		uint32_t j = i;
 
-		for (; j > 0 && occ_order(&n->occ[j - 1], &x) > 0; j--)
-			n->occ[j] = n->occ[j - 1];
-		n->occ[j] = x;
+		for (; j > 0 && occ_order(&by[j - 1], &x) > 0; j--)
+			by[j] = by[j - 1];
+		by[j] = x;
 	}
 	for (uint32_t i = 0; i < n->nocc; i++)
-		if (o == 0 || occ_order(&n->occ[o - 1], &n->occ[i]) != 0)
-			n->occ[o++] = n->occ[i];
+		if (o == 0 || occ_order(&by[o - 1], &by[i]) != 0)
+			by[o++] = by[i]; /* else a lane's overlap saw it too */
+	free(n->occ);
+	n->occ = by;
 	n->nocc = o;
+	n->capocc = o;
 }
 
 /* The first occurrence starting at word lo or later. */
@@ -275,9 +275,7 @@ drop_shadowed(struct note *n)
 static uint32_t
 rank(const struct note *n, uint32_t a)
 {
-	uint64_t below = n->atomset[a / 64] & ((1ull << (a % 64)) - 1);
-
-	return n->arank[a / 64] + (uint32_t)__builtin_popcountll(below);
+	return n->arank[a];
 }
 
 /*
@@ -291,11 +289,11 @@ index_atoms(struct note *n)
 	const struct triage_rules *r = n->r;
 	uint32_t total = 0, present = 0;
 
-	n->arank = xcalloc(r->atom_words + 1, sizeof(*n->arank));
-	for (uint32_t w = 0; w < r->atom_words; w++) {
-		n->arank[w] = present;
-		present += (uint32_t)__builtin_popcountll(n->atomset[w]);
-	}
+	/* set for the atoms present only: nothing reads the others */
+	n->arank = xreallocarray(NULL, (size_t)r->atom_words * 64 + 1, sizeof(*n->arank));
+	for (uint32_t w = 0; w < r->atom_words; w++)
+		for (uint64_t v = n->atomset[w]; v != 0; v &= v - 1)
+			n->arank[w * 64 + (uint32_t)__builtin_ctzll(v)] = present++;
 	n->aoff = xcalloc(present + 1, sizeof(*n->aoff));
 	for (uint32_t k = 0; k < n->nocc; k++) {
 		const struct phrase *p = &r->phrases[n->occ[k].ph];
