@@ -176,20 +176,29 @@ reserve(char **bufp, size_t *capp, size_t o, size_t rest)
 	return *bufp;
 }
 
-/* What ends a sentence: a pattern never reaches across one. */
-static const char ends_sentence[128] = {
-	['.'] = 1, ['!'] = 1, ['?'] = 1, [';'] = 1, ['\n'] = 1,
+/*
+ * What ends a sentence ('.': a pattern never reaches across one) and what
+ * ends a phrase (',': "nap day, tre" is not "day tre"; a gap may cross it).
+ * Quotes are not breaks: "tro 'bat coc'" is still a game.
+ */
+static const char breaks[128] = {
+	['.'] = '.', ['!'] = '.', ['?'] = '.', [';'] = '.', ['\n'] = '.',
+	[','] = ',', [':'] = ',', ['('] = ',', [')'] = ',', ['-'] = ',',
 };
 
-/* " . " for a run of sentence ends; o > 0 and the room is reserved. */
+/* The word "." or "," for a run of breaks, the stronger winning; o > 0
+ * and the room is reserved. */
 static size_t
-emit_stop(char *out, size_t o)
+emit_break(char *out, size_t o, char mark)
 {
-	if (o >= 2 && out[o - 2] == '.' && out[o - 1] == ' ')
+	if (o >= 2 && (out[o - 2] == '.' || out[o - 2] == ',') && out[o - 1] == ' ') {
+		if (mark == '.')
+			out[o - 2] = '.';
 		return o;
+	}
 	if (out[o - 1] != ' ')
 		out[o++] = ' ';
-	out[o++] = '.';
+	out[o++] = mark;
 	out[o++] = ' ';
 	return o;
 }
@@ -208,9 +217,9 @@ fold(const char *s, size_t len, char **bufp, size_t *capp, int marks)
 		if (in[i] < 0x80) {
 			char f = ascii_fold[in[i]];
 
-			if (marks && ends_sentence[in[i]]) {
+			if (marks && breaks[in[i]]) {
 				out = reserve(bufp, capp, o + 2, len - i);
-				o = emit_stop(out, o);
+				o = emit_break(out, o, breaks[in[i]]);
 			} else if (f != ' ' || out[o - 1] != ' ')
 				out[o++] = f;
 			i++;

@@ -45,7 +45,9 @@ size_t textnorm_fold_buf(const char *s, size_t len, char **buf, size_t *cap);
 /*
  * The same, but each run of sentence ends (. ! ? ; and newlines) becomes
  * the word "." ("bé ngã. cứu" is " be nga . cuu "), so that a reader can
- * keep a match inside one sentence.
+ * keep a match inside one sentence, and each run of other breaks (, : ( ) and
+ * dashes) the word ",", so that a phrase does not run across
+ * one ("nắp đậy, trẻ" holds no "dạy trẻ").
  */
 size_t textnorm_fold_sentences(const char *s, size_t len, char **buf, size_t *cap);
 

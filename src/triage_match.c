@@ -68,9 +68,12 @@ index_words(struct note *n)
 	for (size_t i = 0; i + 1 < n->len; i++) {
 		if (n->text[i] != ' ')
 			continue;
+		n->wordof[i] = k;
+		/* a "," keeps phrases apart but takes nothing from a gap */
+		if (n->text[i + 1] == ',' && n->text[i + 2] == ' ')
+			continue;
 		n->sp[k] = (uint32_t)i;
 		n->sent[k] = s;
-		n->wordof[i] = k;
 		if (n->text[i + 1] == '.' && n->text[i + 2] == ' ')
 			s++;
 		k++;
@@ -80,10 +83,14 @@ index_words(struct note *n)
 	n->nwords = k;
 }
 
+/* Word k's letters: up to its space, not to the next word's (a ","
+ * may stand between them). */
 static uint32_t
 word_len(const struct note *n, uint32_t k)
 {
-	return n->sp[k + 1] - n->sp[k] - 1;
+	const char *w = n->text + n->sp[k] + 1, *end = memchr(w, ' ', n->sp[k + 1] - n->sp[k]);
+
+	return end != NULL ? (uint32_t)(end - w) : n->sp[k + 1] - n->sp[k] - 1;
 }
 
 static int
@@ -578,7 +585,7 @@ note_words(const struct note *n, const struct span *m, char *buf, size_t len)
 		if (oc == NULL)
 			continue;
 		from = n->sp[oc->start] + 1;
-		to = n->sp[oc->end + 1];
+		to = n->sp[oc->end] + 1 + word_len(n, oc->end);
 		if (o > 0 && o + 1 < len)
 			buf[o++] = ' ';
 		if (last != UINT32_MAX && oc->start > last + 1 && o + 4 < len) {

@@ -256,6 +256,37 @@ test_invalid_utf8(void **state)
 	assert_fold("\xff\xfe\xfd", 3, " ");
 }
 
+/* Sentence ends become ".", other breaks ",", the stronger of a run
+ * winning; quotes are spaces. */
+static void
+test_breaks(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"Bé ngã. Cứu!", " be nga . cuu . "},
+	    {"nắp đậy, trẻ", " nap day , tre "},
+	    {"a: b (c) d - e", " a , b , c , d , e "},
+	    {"a ,. b", " a . b "},
+	    {"a ., b", " a . b "},
+	    {"a ,,, : b", " a , b "},
+	    {"trò 'bắt cóc'", " tro bat coc "},
+	    {", a", " , a "},
+	    {"", " "},
+	};
+	char *buf = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = textnorm_fold_sentences(cases[i][0], strlen(cases[i][0]), &buf, &cap);
+
+		if (strcmp(buf, cases[i][1]) != 0)
+			print_error("\"%s\" -> \"%s\", want \"%s\"\n", cases[i][0], buf, cases[i][1]);
+		assert_string_equal(buf, cases[i][1]);
+		assert_int_equal(n, strlen(cases[i][1]));
+	}
+	free(buf);
+}
+
 static void
 test_empty(void **state)
 {
@@ -329,6 +360,7 @@ main(void)
 	    cmocka_unit_test(test_d_stroke),
 	    cmocka_unit_test(test_nfd_input),
 	    cmocka_unit_test(test_word_boundaries),
+	    cmocka_unit_test(test_breaks),
 	    cmocka_unit_test(test_unicode_forms),
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_empty),
