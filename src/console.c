@@ -167,18 +167,55 @@ db_reply(PGresult *res, void *arg)
 }
 
 /*
+ * The queue's callers, masked as the logs mask them (log_mask_number, the
+ * one mask of the project: the database keeps numbers whole, and show,
+ * which an operator calls back from, gives them whole).
+ */
+static void
+queue_reply(PGresult *res, void *arg)
+{
+	json_t *result, *c;
+	size_t i;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    (result = json_loads(PQgetvalue(res, 0, 0), 0, NULL)) == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	json_array_foreach(json_object_get(result, "cases"), i, c) {
+		const char *caller = json_string_value(json_object_get(c, "caller"));
+		char *masked;
+
+		if (caller == NULL)
+			continue;
+		masked = xmalloc(strlen(caller) + 1);
+		log_mask_number(masked, strlen(caller) + 1, caller);
+		json_object_set_new(c, "caller", json_string(masked));
+		free(masked);
+	}
+	reply_ok(arg, result);
+}
+
+/*
  * While the database is lost, a request is refused at once (an operator
  * should know); in the first moments after start-up it waits for the
  * connection instead.
  */
 static void
-query(struct client *cl, const char *sql, int n, const char *const *params)
+query_then(struct client *cl, const char *sql, int n, const char *const *params,
+    void (*done)(PGresult *, void *))
 {
 	if (!db_is_up(cl->con->db) && cl->con->db_was_up) {
 		reply_error(cl, "unavailable", "the database is unreachable; try again");
 		return;
 	}
-	db_query(cl->con->db, sql, n, params, db_reply, cl);
+	db_query(cl->con->db, sql, n, params, done, cl);
+}
+
+static void
+query(struct client *cl, const char *sql, int n, const char *const *params)
+{
+	query_then(cl, sql, n, params, db_reply);
 }
 
 /* --- arguments --------------------------------------------------------- */
@@ -271,7 +308,7 @@ cmd_queue(struct client *cl, json_t *req)
 		return;
 	params[0] = prio[0] ? prio : NULL;
 	params[1] = mine ? cl->name : NULL;
-	query(cl, "SELECT h111_console_queue($1::int, $2)", 2, params);
+	query_then(cl, "SELECT h111_console_queue($1::int, $2)", 2, params, queue_reply);
 }
 
 static void
