@@ -572,6 +572,29 @@ print_section(
 	}
 }
 
+/* Each rule of a decision on a line of its own, with the words it matched
+ * (folded, as the rules read them; a rule on IVR digits or age has none). */
+static void
+print_why(json_t *decision)
+{
+	json_t *why = json_object_get(decision, "why"), *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(decision, "rules"), i, r)
+	{
+		const char *words = json_string_value(json_object_get(why, json_string_value(r)));
+		char *name, *w;
+
+		if (!json_is_string(r))
+			continue;
+		name = safe(json_string_value(r));
+		w = safe(words ? words : "");
+		printf("      %s%s%s\n", name, words ? ": " : "", w);
+		free(name);
+		free(w);
+	}
+}
+
 static void
 print_triage(json_t *result)
 {
@@ -592,6 +615,7 @@ print_triage(json_t *result)
 		id = field(e, "event_id");
 		printf("  %s  %s -> %s  %s  because %s  (%s)\n", at, before, after, cat,
 		    *rules ? rules : "no rule", id);
+		print_why(e);
 		free(at);
 		free(cat);
 		free(rules);
