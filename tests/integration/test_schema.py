@@ -70,6 +70,18 @@ class Schema(unittest.TestCase):
             Schema.fresh_dump = self.dump(db)
         return Schema.fresh_dump
 
+    def test_outcomes_are_one_list(self):
+        """The domain h111_outcome and the C table (src/outcome.h) agree."""
+        with open(os.path.join(TOP, "src", "outcome.h")) as f:
+            c_list = re.findall(r"X\((\w+)\)", re.search(r"#define OUTCOMES\(X\)(.*)",
+                                                             f.read()).group(1))
+        db = self.database()
+        self.assertEqual(self.migrate(db).returncode, 0)
+        check = self.sql(db, "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                             "JOIN pg_type t ON t.oid = c.contypid WHERE t.typname = 'h111_outcome'")
+        self.assertEqual(re.findall(r"'(\w+)'", check), c_list)
+        self.assertEqual(len(c_list), 5)
+
     def test_fixtures_exist(self):
         names = [os.path.basename(f) for f in FIXTURES]
         self.assertIn("v0.1.0.sql", names)
