@@ -8,16 +8,25 @@ replaced or dropped; two daemons migrating at once do it once."""
 import glob
 import os
 import re
+import socket
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import DAEMON, TOP, Daemon, Postgres  # noqa: E402
+from harness import BUILD, DAEMON, TOP, Daemon, Postgres  # noqa: E402
 
 FIXTURES = sorted(glob.glob(os.path.join(TOP, "tests", "data", "schema", "*.sql")))
 # pg_dump's per-run lines: a random \restrict key, its version
 NOISE = re.compile(r"^(\\restrict|\\unrestrict|-- Dumped (from|by)) .*$", re.M)
+
+
+def with_systemd():
+    try:
+        with open(os.path.join(BUILD, "buildconf.h")) as f:
+            return re.search(r"^#define HAVE_SYSTEMD 1", f.read(), re.M) is not None
+    except FileNotFoundError:
+        return False
 
 
 class Schema(unittest.TestCase):
@@ -165,6 +174,32 @@ class Schema(unittest.TestCase):
         self.assertEqual(self.dump(db), self.fresh())
         self.assertEqual(self.sql(db, "SELECT count(*) FROM pg_proc WHERE proname = "
                                       "'h111_obsolete'"), "0")
+
+    @unittest.skipUnless(with_systemd(), "built without libsystemd")
+    def test_progress_is_told_to_systemd(self):
+        """STATUS= and EXTEND_TIMEOUT_USEC= while migrating, so that a long
+        upgrade is not killed by the unit's start timeout."""
+        db = self.database()
+        path = os.path.join(self.d.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        r = subprocess.run([DAEMON, "-c", self.d.conf, "-s", f'database.conninfo="{db}"',
+                            "--migrate"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, NOTIFY_SOCKET=path))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sock.settimeout(5)
+        said = []
+        while True:
+            try:
+                said.append(sock.recv(4096).decode())
+            except socket.timeout:
+                break
+            if "replacing the database functions" in said[-1]:
+                break
+        self.assertIn("STATUS=applying migration 001_baseline", said)
+        self.assertIn("EXTEND_TIMEOUT_USEC=300000000", said)
+        self.assertIn("STATUS=replacing the database functions", said)
 
     def test_two_daemons_migrate_at_once(self):
         db = self.database()
