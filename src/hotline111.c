@@ -62,10 +62,10 @@ struct arg {
 };
 
 struct command {
-	const char *name;                  /* these five from console_proto.h */
-	enum console_role role;            /* the least role the daemon asks for */
-	int changes;                       /* changes state (audited, published) */
-	const char *keys;                  /* the request's keys */
+	const char *name;       /* these five from console_proto.h */
+	enum console_role role; /* the least role the daemon asks for */
+	int changes;            /* changes state (audited, published) */
+	const char *keys;       /* the request's keys */
 	const char *help;
 	int stream;                        /* alerts follow the reply */
 	struct arg args[5];                /* ends with an empty entry */
@@ -806,7 +806,8 @@ print_sources(json_t *a)
 	size_t i;
 	json_t *src;
 
-	json_array_foreach(a, i, src) {
+	json_array_foreach(a, i, src)
+	{
 		char *name = field(src, "source"), *state = field(src, "state");
 		char *err = field(src, "error"), *line;
 		int said = json_string_length(json_object_get(src, "error")) > 0;
@@ -1092,7 +1093,8 @@ print_help(json_t *r)
 		e = help_entry(list, cmd->name);
 		syn = synopsis(cmd);
 		help = e && jstr(e, "help") ? safe(jstr(e, "help")) : xstrdup(cmd->help);
-		role = e && jstr(e, "role") ? safe(jstr(e, "role")) : xstrdup(role_names[cmd->role]);
+		role =
+		    e && jstr(e, "role") ? safe(jstr(e, "role")) : xstrdup(role_names[cmd->role]);
 		printf("hotline111 %s\n    %s (%s%s)%s\n", syn, help, role,
 		    (e ? jtrue(e, "changes") : cmd->changes) ? ", changes state" : "",
 		    e ? "" : " [this daemon does not offer it]");
@@ -1176,7 +1178,6 @@ static const struct command commands[] = {
     {CONSOLE_CMD_HELP, 0, {{0}}, NULL, print_help},
     {NULL, 0, 0, NULL, NULL, 0, {{0}}, NULL, NULL},
 };
-
 
 static const struct command *
 command_list(void)

@@ -40,19 +40,18 @@ static const char SWEEP[] =
 
 /* Every h111_ function, before creating them afresh: the way past a
  * signature that CREATE OR REPLACE cannot change (a return type). */
-static const char DROP_ALL[] =
-    "DO $$ DECLARE f regprocedure; BEGIN "
-    "FOR f IN SELECT p.oid FROM pg_proc p "
-    "WHERE p.pronamespace = current_schema()::regnamespace "
-    "AND p.proname LIKE 'h111\\_%' LOOP "
-    "EXECUTE format('DROP FUNCTION %s', f); END LOOP; END $$";
+static const char DROP_ALL[] = "DO $$ DECLARE f regprocedure; BEGIN "
+                               "FOR f IN SELECT p.oid FROM pg_proc p "
+                               "WHERE p.pronamespace = current_schema()::regnamespace "
+                               "AND p.proname LIKE 'h111\\_%' LOOP "
+                               "EXECUTE format('DROP FUNCTION %s', f); END LOOP; END $$";
 
 static int dropped; /* functions the sweep dropped, from its notices */
 
 /* Runs one statement; 1 ok, 2 ok with a row, 0 failed (err says why). */
 static int
-exec_ok(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
-    size_t errlen)
+exec_ok(
+    PGconn *c, const char *sql, int nparams, const char *const *params, char *err, size_t errlen)
 {
 	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
@@ -93,10 +92,11 @@ rollback(PGconn *c)
 static int
 adopt_legacy(PGconn *c, char *err, size_t errlen)
 {
-	const char *base[2] = { migrations[0].name, migrations[0].sql };
-	int legacy = exec_ok(c, "SELECT 1 FROM schema_migrations WHERE name = '001_init' "
-	    "AND NOT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)", 1, base, err,
-	    errlen);
+	const char *base[2] = {migrations[0].name, migrations[0].sql};
+	int legacy = exec_ok(c,
+	    "SELECT 1 FROM schema_migrations WHERE name = '001_init' "
+	    "AND NOT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)",
+	    1, base, err, errlen);
 
 	if (legacy != 2)
 		return legacy;
@@ -104,8 +104,10 @@ adopt_legacy(PGconn *c, char *err, size_t errlen)
 	if (!run_script(c, sql_legacy, err, errlen) ||
 	    !exec_ok(c, "UPDATE schema_migrations SET checksum = 'legacy' WHERE checksum IS NULL",
 	        0, NULL, err, errlen) ||
-	    !exec_ok(c, "INSERT INTO schema_migrations (name, checksum) VALUES ($1, "
-	        SHA256_OF("$2::text") ")", 2, base, err, errlen))
+	    !exec_ok(c,
+	        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, " SHA256_OF(
+	            "$2::text") ")",
+	        2, base, err, errlen))
 		return 0;
 	log_info("database: tables of hotline111 0.1 or before brought to %s", base[0]);
 	return 1;
@@ -116,7 +118,7 @@ static int
 check_unknown(PGconn *c, char *err, size_t errlen)
 {
 	char names[2048] = "{";
-	const char *p[1] = { names };
+	const char *p[1] = {names};
 	PGresult *r;
 	int ok;
 
@@ -124,13 +126,16 @@ check_unknown(PGconn *c, char *err, size_t errlen)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 		    m == migrations ? "" : ",", m->name);
 	strncat(names, "}", sizeof(names) - strlen(names) - 1);
-	r = PQexecParams(c, "SELECT min(name) FROM schema_migrations WHERE checksum <> 'legacy' "
-	    "AND name <> ALL ($1::text[])", 1, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(c,
+	    "SELECT min(name) FROM schema_migrations WHERE checksum <> 'legacy' "
+	    "AND name <> ALL ($1::text[])",
+	    1, NULL, p, NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
 		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
 	else if (!PQgetisnull(r, 0, 0)) {
-		snprintf(err, errlen, "the database has migration %s, which this hotline111d does "
+		snprintf(err, errlen,
+		    "the database has migration %s, which this hotline111d does "
 		    "not know: a newer version upgraded it; run that version (or newer)",
 		    PQgetvalue(r, 0, 0));
 		ok = 0;
@@ -143,11 +148,13 @@ check_unknown(PGconn *c, char *err, size_t errlen)
 static int
 apply_one(PGconn *c, const struct migration *m, char *err, size_t errlen)
 {
-	const char *p[2] = { m->name, m->sql };
+	const char *p[2] = {m->name, m->sql};
 	PGresult *r;
 
-	r = PQexecParams(c, "SELECT checksum, " SHA256_OF("$2::text") " FROM schema_migrations "
-	    "WHERE name = $1", 2, NULL, p, NULL, NULL, 0);
+	r = PQexecParams(c,
+	    "SELECT checksum, " SHA256_OF("$2::text") " FROM schema_migrations "
+	                                              "WHERE name = $1",
+	    2, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
 		PQclear(r);
@@ -156,12 +163,14 @@ apply_one(PGconn *c, const struct migration *m, char *err, size_t errlen)
 	if (PQntuples(r) == 1) {
 		int same = strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) == 0;
 		if (!same)
-			snprintf(err, errlen, "src/sql/migrations/%s.sql has changed since it was "
+			snprintf(err, errlen,
+			    "src/sql/migrations/%s.sql has changed since it was "
 			    "applied to this database (sha256 %.12s then, %.12s in this build): a "
 			    "released migration never changes; build with the file as released "
-			    "(git checkout v<the release> -- src/sql/migrations/%s.sql) and put the "
-			    "change in a new numbered migration", m->name, PQgetvalue(r, 0, 0),
-			    PQgetvalue(r, 0, 1), m->name);
+			    "(git checkout v<the release> -- src/sql/migrations/%s.sql) and put "
+			    "the "
+			    "change in a new numbered migration",
+			    m->name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), m->name);
 		PQclear(r);
 		return same ? 0 : -1;
 	}
@@ -169,8 +178,10 @@ apply_one(PGconn *c, const struct migration *m, char *err, size_t errlen)
 	notify_extend_timeout(MIGRATE_STEP_S);
 	notify_status("applying migration %s", m->name);
 	if (!exec_ok(c, "BEGIN", 0, NULL, err, errlen) || !run_script(c, m->sql, err, errlen) ||
-	    !exec_ok(c, "INSERT INTO schema_migrations (name, checksum) VALUES ($1, "
-	        SHA256_OF("$2::text") ")", 2, p, err, errlen) ||
+	    !exec_ok(c,
+	        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, " SHA256_OF(
+	            "$2::text") ")",
+	        2, p, err, errlen) ||
 	    !exec_ok(c, "COMMIT", 0, NULL, err, errlen)) {
 		char why[400];
 		snprintf(why, sizeof(why), "%s", err);
@@ -221,9 +232,9 @@ migrate_locked(PGconn *c, char *err, size_t errlen)
 {
 	int applied = 0, rc;
 
-	if (!exec_ok(c, "BEGIN", 0, NULL, err, errlen) || !run_script(c, BOOKKEEPING, err,
-	    errlen) || (rc = adopt_legacy(c, err, errlen)) == 0 || !check_unknown(c, err, errlen) ||
-	    !exec_ok(c, "COMMIT", 0, NULL, err, errlen)) {
+	if (!exec_ok(c, "BEGIN", 0, NULL, err, errlen) ||
+	    !run_script(c, BOOKKEEPING, err, errlen) || (rc = adopt_legacy(c, err, errlen)) == 0 ||
+	    !check_unknown(c, err, errlen) || !exec_ok(c, "COMMIT", 0, NULL, err, errlen)) {
 		rollback(c);
 		return -1;
 	}
@@ -235,7 +246,8 @@ migrate_locked(PGconn *c, char *err, size_t errlen)
 	notify_extend_timeout(MIGRATE_STEP_S);
 	notify_status("replacing the database functions");
 	if (!create_functions(c, 0, err, errlen)) {
-		log_info("database: functions not replaceable in place (%.*s); creating them afresh",
+		log_info(
+		    "database: functions not replaceable in place (%.*s); creating them afresh",
 		    (int)strcspn(err, "\n"), err);
 		if (!create_functions(c, 1, err, errlen))
 			return -1;

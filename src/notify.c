@@ -63,8 +63,8 @@ notify_extend_timeout(unsigned seconds)
 {
 	char buf[64];
 
-	snprintf(buf, sizeof(buf), "EXTEND_TIMEOUT_USEC=%llu",
-	    (unsigned long long)seconds * 1000000ULL);
+	snprintf(
+	    buf, sizeof(buf), "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)seconds * 1000000ULL);
 	sd_notify(0, buf);
 }
 

@@ -23,7 +23,7 @@
 static inline int
 outcome_known(const char *s)
 {
-	static const char *const all[] = { OUTCOMES(OUTCOME_NAME_) NULL };
+	static const char *const all[] = {OUTCOMES(OUTCOME_NAME_) NULL};
 
 	for (size_t i = 0; s != NULL && all[i] != NULL; i++)
 		if (strcmp(all[i], s) == 0)
