@@ -22,6 +22,11 @@ BEGIN
     END IF;
 END $$;
 
+-- the foundation commit (784848b) had no category_by: it comes last here,
+-- where a fresh database has it after category (the same columns, another
+-- order; nothing reads cases by position)
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS category_by h111_category_by;
+
 ALTER TABLE cases DROP CONSTRAINT IF EXISTS cases_status_check,
     DROP CONSTRAINT IF EXISTS cases_priority_check,
     DROP CONSTRAINT IF EXISTS cases_category_by_check;

@@ -17,6 +17,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import BUILD, DAEMON, TOP, Daemon, Postgres  # noqa: E402
 
 FIXTURES = sorted(glob.glob(os.path.join(TOP, "tests", "data", "schema", "*.sql")))
+# The foundation commit had no cases.category_by: added by the upgrade, it
+# comes last where a fresh database has it after category. The same schema
+# in another column order, compared with each table's columns sorted.
+COLUMN_ORDER_ONLY = {"784848b.sql"}
 # pg_dump's per-run lines: a random \restrict key, its version
 NOISE = re.compile(r"^(\\restrict|\\unrestrict|-- Dumped (from|by)) .*$", re.M)
 
@@ -71,6 +75,13 @@ class Schema(unittest.TestCase):
                              capture_output=True, text=True, timeout=60)
         return NOISE.sub("", out.stdout)
 
+    @staticmethod
+    def columns_sorted(dump):
+        return re.sub(r"(CREATE TABLE [^\n]* \(\n)(.*?)(\n\);)",
+                      lambda m: m.group(1) + "\n".join(sorted(
+                          line.rstrip(",") for line in m.group(2).split("\n"))) + m.group(3),
+                      dump, flags=re.S)
+
     def fresh(self):
         if not hasattr(Schema, "fresh_dump"):
             db = self.database()
@@ -94,6 +105,7 @@ class Schema(unittest.TestCase):
     def test_fixtures_exist(self):
         names = [os.path.basename(f) for f in FIXTURES]
         self.assertIn("v0.1.0.sql", names)
+        self.assertIn("c5c3c83.sql", names)
 
     def test_every_release_upgrades_to_a_fresh_schema(self):
         for fixture in FIXTURES:
@@ -105,7 +117,12 @@ class Schema(unittest.TestCase):
                 r = self.migrate(db)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("brought to 001_baseline", r.stderr)
-                self.assertEqual(self.dump(db), self.fresh())
+                if os.path.basename(fixture) in COLUMN_ORDER_ONLY:
+                    self.assertEqual(self.columns_sorted(self.dump(db)),
+                                     self.columns_sorted(self.fresh()))
+                    self.assertNotEqual(self.dump(db), self.fresh())
+                else:
+                    self.assertEqual(self.dump(db), self.fresh())
                 self.assertEqual(self.sql(db, "SELECT priority, outcome FROM cases"),
                                  "2|referred")
                 # and the daemon opens it
