@@ -102,6 +102,37 @@ class Schema(unittest.TestCase):
         self.assertEqual(re.findall(r"'(\w+)'", check), c_list)
         self.assertEqual(len(c_list), 5)
 
+    def test_migrations_hold_no_function_and_functions_no_table(self):
+        for path in glob.glob(os.path.join(TOP, "src", "sql", "migrations", "*.sql")):
+            with open(path) as f:
+                text = re.sub(r"--[^\n]*", "", f.read())
+            self.assertNotRegex(text, r"(?i)\bCREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|VIEW|"
+                                      r"PROCEDURE|TRIGGER)\b", path)
+        for path in glob.glob(os.path.join(TOP, "src", "sql", "functions", "*.sql")):
+            with open(path) as f:
+                text = re.sub(r"--[^\n]*", "", f.read())
+            self.assertNotRegex(text, r"(?i)\b(CREATE|ALTER|DROP)\s+(TABLE|DOMAIN|INDEX|TYPE)\b",
+                                path)
+            self.assertNotRegex(text, r"(?i)\bCREATE\s+(FUNCTION|VIEW)\b",
+                                path + ": CREATE OR REPLACE, so that it applies at every start")
+
+    def test_released_migrations_are_unchanged(self):
+        """Every migration of a release tag (v*) is the file in this tree."""
+        if not os.path.isdir(os.path.join(TOP, ".git")) and not os.path.isfile(
+                os.path.join(TOP, ".git")):
+            self.skipTest("not a git checkout")
+        tags = subprocess.run(["git", "-C", TOP, "tag", "--list", "v*"], capture_output=True,
+                              text=True, timeout=30).stdout.split()
+        for tag in tags:
+            files = subprocess.run(["git", "-C", TOP, "ls-tree", "--name-only", tag,
+                                    "src/sql/migrations/"], capture_output=True, text=True,
+                                   timeout=30).stdout.split()
+            for name in files:
+                released = subprocess.run(["git", "-C", TOP, "show", f"{tag}:{name}"],
+                                          capture_output=True, text=True, timeout=30).stdout
+                with open(os.path.join(TOP, name)) as f:
+                    self.assertEqual(f.read(), released, f"{name} changed since {tag}")
+
     def test_fixtures_exist(self):
         names = [os.path.basename(f) for f in FIXTURES]
         self.assertIn("v0.1.0.sql", names)
