@@ -20,7 +20,7 @@
 #define MIGRATE_STEP_S 300
 
 /* What the migrations apply to is recorded here (checksum: sha256 of the
- * file's text, hex; 'legacy' for the names of 0.1.0 and before). */
+ * file's text, hex; 'legacy' for the rows of 0.1.0 and before). */
 static const char BOOKKEEPING[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
     "applied_at timestamptz NOT NULL DEFAULT now());"
@@ -87,7 +87,9 @@ rollback(PGconn *c)
 /*
  * A database made before migrations were frozen (its schema_migrations
  * name 001_init and on) is brought to the baseline's tables and recorded
- * as having it; its old rows stay, marked legacy.
+ * as having it. Its old rows stay, renamed legacy:NAME: a daemon of 0.1.0
+ * then finds 001_init unapplied, fails to create what exists, and refuses
+ * to start on a schema it does not know (and to mask nothing in its queue).
  */
 static int
 adopt_legacy(PGconn *c, char *err, size_t errlen)
@@ -102,7 +104,9 @@ adopt_legacy(PGconn *c, char *err, size_t errlen)
 		return legacy;
 	notify_status("upgrading a database of hotline111 0.1 or before");
 	if (!run_script(c, sql_legacy, err, errlen) ||
-	    !exec_ok(c, "UPDATE schema_migrations SET checksum = 'legacy' WHERE checksum IS NULL",
+	    !exec_ok(c,
+	        "UPDATE schema_migrations SET name = 'legacy:' || name, "
+	        "checksum = 'legacy' WHERE checksum IS NULL",
 	        0, NULL, err, errlen) ||
 	    !exec_ok(c,
 	        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, " SHA256_OF(

@@ -156,6 +156,13 @@ class Schema(unittest.TestCase):
                     self.assertEqual(self.dump(db), self.fresh())
                 self.assertEqual(self.sql(db, "SELECT priority, outcome FROM cases"),
                                  "2|referred")
+                # the old rows are kept under other names: a daemon of 0.1.0
+                # finds 001_init unapplied and refuses to start on this schema
+                self.assertEqual(self.sql(db, "SELECT count(*) FROM schema_migrations "
+                                              "WHERE name = '001_init'"), "0")
+                self.assertEqual(self.sql(db, "SELECT bool_and(checksum = 'legacy') "
+                                              "FROM schema_migrations WHERE name LIKE 'legacy:%'"),
+                                 "t")
                 # and the daemon opens it
                 r = self.migrate(db)
                 self.assertEqual(r.returncode, 0, r.stderr)
