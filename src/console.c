@@ -20,19 +20,19 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "console_proto.h"
 #include "db.h"
 #include "escalation.h"
 #include "log.h"
 #include "netaddr.h"
+#include "outcome.h"
 #include "xmalloc.h"
 
 #define REQUEST_MAX 65536
 #define TAIL_BACKLOG_MAX (4 * 1024 * 1024) /* unread alerts before a tail is dropped */
 #define REPLY_BACKLOG_MAX (1024 * 1024)    /* unread replies before we stop reading */
-#define PROTO 1
 
-enum role { ROLE_OPERATOR, ROLE_SUPERVISOR, ROLE_ADMIN };
-static const char *const role_names[] = { "operator", "supervisor", "admin" };
+static const char *const role_names[] = CONSOLE_ROLE_NAMES;
 
 struct client {
 	TAILQ_ENTRY(client) entry;
@@ -41,7 +41,7 @@ struct client {
 	struct bufferevent *bev; /* NULL once closed */
 	char name[64];
 	char peer[64];
-	enum role role;
+	enum console_role role;
 	int busy;      /* a request is in the database */
 	int skipping;  /* discarding an over-long request */
 	int tailing;   /* 1: everything, 2: escalations only */
@@ -68,7 +68,7 @@ struct console {
 
 struct command {
 	const char *name;
-	enum role role;
+	enum console_role role;
 	int changes;
 	const char *args;
 	const char *help;
@@ -167,18 +167,55 @@ db_reply(PGresult *res, void *arg)
 }
 
 /*
+ * The queue's callers, masked as the logs mask them (log_mask_number, the
+ * one mask of the project: the database keeps numbers whole, and show,
+ * which an operator calls back from, gives them whole).
+ */
+static void
+queue_reply(PGresult *res, void *arg)
+{
+	json_t *result, *c;
+	size_t i;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    (result = json_loads(PQgetvalue(res, 0, 0), 0, NULL)) == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	json_array_foreach(json_object_get(result, "cases"), i, c) {
+		const char *caller = json_string_value(json_object_get(c, "caller"));
+		char *masked;
+
+		if (caller == NULL)
+			continue;
+		masked = xmalloc(strlen(caller) + 1);
+		log_mask_number(masked, strlen(caller) + 1, caller);
+		json_object_set_new(c, "caller", json_string(masked));
+		free(masked);
+	}
+	reply_ok(arg, result);
+}
+
+/*
  * While the database is lost, a request is refused at once (an operator
  * should know); in the first moments after start-up it waits for the
  * connection instead.
  */
 static void
-query(struct client *cl, const char *sql, int n, const char *const *params)
+query_then(struct client *cl, const char *sql, int n, const char *const *params,
+    void (*done)(PGresult *, void *))
 {
 	if (!db_is_up(cl->con->db) && cl->con->db_was_up) {
 		reply_error(cl, "unavailable", "the database is unreachable; try again");
 		return;
 	}
-	db_query(cl->con->db, sql, n, params, db_reply, cl);
+	db_query(cl->con->db, sql, n, params, done, cl);
+}
+
+static void
+query(struct client *cl, const char *sql, int n, const char *const *params)
+{
+	query_then(cl, sql, n, params, db_reply);
 }
 
 /* --- arguments --------------------------------------------------------- */
@@ -271,7 +308,7 @@ cmd_queue(struct client *cl, json_t *req)
 		return;
 	params[0] = prio[0] ? prio : NULL;
 	params[1] = mine ? cl->name : NULL;
-	query(cl, "SELECT h111_console_queue($1::int, $2)", 2, params);
+	query_then(cl, "SELECT h111_console_queue($1::int, $2)", 2, params, queue_reply);
 }
 
 static void
@@ -289,7 +326,7 @@ own(struct client *cl, json_t *req, int claim)
 {
 	char id[24];
 	const char *params[5] = { id, claim ? "t" : "f", cl->name, cl->peer,
-		cl->role >= ROLE_SUPERVISOR ? "t" : "f" };
+		cl->role >= CONSOLE_SUPERVISOR ? "t" : "f" };
 
 	if (CASE_ARG(cl, req, id))
 		query(cl, "SELECT h111_console_own($1::bigint, $2::boolean, $3, $4, $5::boolean)", 5,
@@ -357,7 +394,7 @@ cmd_set(struct client *cl, json_t *req)
 	params[3] = reason;
 	params[4] = cl->name;
 	params[5] = cl->peer;
-	params[6] = cl->role >= ROLE_SUPERVISOR ? "t" : "f";
+	params[6] = cl->role >= CONSOLE_SUPERVISOR ? "t" : "f";
 	query(cl, "SELECT h111_console_set($1::bigint, $2, $3::int, $4, $5, $6, $7::boolean)", 7,
 	    params);
 }
@@ -365,21 +402,15 @@ cmd_set(struct client *cl, json_t *req)
 static void
 cmd_close(struct client *cl, json_t *req)
 {
-	static const char *const outcomes[] = { "referred", "counselled", "resolved", "no_action",
-		"duplicate", NULL };
 	char id[24];
 	const char *outcome, *to;
 	const char *params[5];
-	int known = 0;
 
 	if (!CASE_ARG(cl, req, id) || !arg_str(cl, req, "outcome", 32, 1, &outcome) ||
 	    !arg_str(cl, req, "referred_to", 256, 0, &to))
 		return;
-	for (int i = 0; outcomes[i] != NULL; i++)
-		known |= strcmp(outcomes[i], outcome) == 0;
-	if (!known) {
-		reply_error(cl, "bad_request", "outcome: referred, counselled, resolved, no_action "
-		    "or duplicate");
+	if (!outcome_known(outcome)) {
+		reply_error(cl, "bad_request", "outcome: must be one of %s", OUTCOME_LIST);
 		return;
 	}
 	if (strcmp(outcome, "referred") == 0 && to == NULL) {
@@ -522,33 +553,21 @@ cmd_reload(struct client *cl, json_t *req)
 }
 
 static const struct command commands[] = {
-	{ "help", ROLE_OPERATOR, 0, "", "the commands, their roles and arguments", cmd_help },
-	{ "queue", ROLE_OPERATOR, 0, "[priority:1..4] [mine:bool]",
-	    "open cases, most urgent and nearest deadline first", cmd_queue },
-	{ "show", ROLE_OPERATOR, 0, "case:int",
-	    "a case with its tickets, notes, events, triage, timers, escalations", cmd_show },
-	{ "claim", ROLE_OPERATOR, 1, "case:int", "take a case (a supervisor may take it over)",
-	    cmd_claim },
-	{ "release", ROLE_OPERATOR, 1, "case:int", "give a case back to the queue", cmd_release },
-	{ "note", ROLE_OPERATOR, 1, "case:int text:string",
-	    "append a note; the case is triaged again on it", cmd_note },
-	{ "set", ROLE_OPERATOR, 1, "case:int [category:string] [priority:1..4] [reason:string]",
-	    "change category or priority; lowering needs a supervisor and a reason", cmd_set },
-	{ "close", ROLE_OPERATOR, 1, "case:int outcome:string [referred_to:string]",
-	    "close with referred|counselled|resolved|no_action|duplicate", cmd_close },
-	{ "ack", ROLE_SUPERVISOR, 1, "escalation:int",
-	    "acknowledge an escalation: its deadline stops escalating", cmd_ack },
-	{ "hold", ROLE_SUPERVISOR, 1, "case:int reason:string",
-	    "pause the act and plan clocks while an outside party acts", cmd_hold },
-	{ "resume", ROLE_SUPERVISOR, 1, "case:int [reason:string]", "restart a held case's clocks",
-	    cmd_resume },
-	{ "tail", ROLE_OPERATOR, 0, "[escalations:bool]",
-	    "stream case changes and escalations as alerts", cmd_tail },
-	{ "report", ROLE_OPERATOR, 0, "from:YYYY-MM-DD to:YYYY-MM-DD",
-	    "calls received, answered, abandoned; cases by category and province", cmd_report },
-	{ "status", ROLE_OPERATOR, 0, "", "daemon, database, connections; today's calls",
-	    cmd_status },
-	{ "reload", ROLE_SUPERVISOR, 1, "", "re-read the configuration and the rules", cmd_reload },
+	{ CONSOLE_CMD_HELP, cmd_help },
+	{ CONSOLE_CMD_QUEUE, cmd_queue },
+	{ CONSOLE_CMD_SHOW, cmd_show },
+	{ CONSOLE_CMD_CLAIM, cmd_claim },
+	{ CONSOLE_CMD_RELEASE, cmd_release },
+	{ CONSOLE_CMD_NOTE, cmd_note },
+	{ CONSOLE_CMD_SET, cmd_set },
+	{ CONSOLE_CMD_CLOSE, cmd_close },
+	{ CONSOLE_CMD_ACK, cmd_ack },
+	{ CONSOLE_CMD_HOLD, cmd_hold },
+	{ CONSOLE_CMD_RESUME, cmd_resume },
+	{ CONSOLE_CMD_TAIL, cmd_tail },
+	{ CONSOLE_CMD_REPORT, cmd_report },
+	{ CONSOLE_CMD_STATUS, cmd_status },
+	{ CONSOLE_CMD_RELOAD, cmd_reload },
 	{ NULL, 0, 0, NULL, NULL, NULL },
 };
 
@@ -785,7 +804,7 @@ identify(struct console *con, int fd, struct client *cl)
 	if (cred.uid == 0 || cred.uid == geteuid()) {
 		pw = getpwuid(cred.uid);
 		snprintf(cl->name, sizeof(cl->name), "%s", pw ? pw->pw_name : "root");
-		cl->role = ROLE_ADMIN;
+		cl->role = CONSOLE_ADMIN;
 		return 1;
 	}
 	for (int i = 0; i < con->operators->n; i++) {
@@ -793,8 +812,8 @@ identify(struct console *con, int fd, struct client *cl)
 		if ((uid_t)op->uid != cred.uid)
 			continue;
 		snprintf(cl->name, sizeof(cl->name), "%s", op->name);
-		cl->role = strcmp(op->role, "admin") == 0 ? ROLE_ADMIN :
-		    strcmp(op->role, "supervisor") == 0 ? ROLE_SUPERVISOR : ROLE_OPERATOR;
+		cl->role = strcmp(op->role, "admin") == 0 ? CONSOLE_ADMIN :
+		    strcmp(op->role, "supervisor") == 0 ? CONSOLE_SUPERVISOR : CONSOLE_OPERATOR;
 		return 1;
 	}
 	snprintf(cl->name, sizeof(cl->name), "uid %u", (unsigned)cred.uid);
@@ -843,7 +862,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	TAILQ_INSERT_TAIL(&con->clients, cl, entry);
 	con->nclients++;
 	log_info("console[%u]: %s (%s, %s)", cl->id, cl->name, role_names[cl->role], cl->peer);
-	hello = json_pack("{s:s, s:i, s:s, s:s}", "hello", "hotline111-console", "proto", PROTO,
+	hello = json_pack("{s:s, s:i, s:s, s:s}", "hello", "hotline111-console", "proto", CONSOLE_PROTO,
 	    "operator", cl->name, "role", role_names[cl->role]);
 	send_json(cl, hello);
 	json_decref(hello);

@@ -25,11 +25,12 @@
 #include <jansson.h>
 #include <utf8proc.h>
 
+#include "console_proto.h"
+#include "outcome.h"
 #include "xmalloc.h"
 
 #define DEFAULT_SOCKET "/run/hotline111/console.sock"
 #define SOCKET_ENV "HOTLINE111_SOCKET"
-#define PROTO 1
 #define MAX_LINE (1024 * 1024) /* the longest line taken from the daemon */
 #define MAX_REQUEST 65536      /* the daemon's limit on a request line */
 #define MAX_TEXT 32768         /* a note */
@@ -61,15 +62,18 @@ struct arg {
 };
 
 struct command {
-	const char *name;
-	const char *role;                  /* the least role the daemon asks for */
-	int changes;                       /* changes state (audited, published) */
+	const char *name;       /* these five from console_proto.h */
+	enum console_role role; /* the least role the daemon asks for */
+	int changes;            /* changes state (audited, published) */
+	const char *keys;       /* the request's keys */
+	const char *help;
 	int stream;                        /* alerts follow the reply */
 	struct arg args[5];                /* ends with an empty entry */
 	const char *(*check)(json_t *req); /* what is wrong across arguments */
 	void (*print)(json_t *result);
-	const char *help;
 };
+
+static const char *const role_names[] = CONSOLE_ROLE_NAMES;
 
 struct conn {
 	int fd;
@@ -572,6 +576,29 @@ print_section(
 	}
 }
 
+/* Each rule of a decision on a line of its own, with the words it matched
+ * (folded, as the rules read them; a rule on IVR digits or age has none). */
+static void
+print_why(json_t *decision)
+{
+	json_t *why = json_object_get(decision, "why"), *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(decision, "rules"), i, r)
+	{
+		const char *words = json_string_value(json_object_get(why, json_string_value(r)));
+		char *name, *w;
+
+		if (!json_is_string(r))
+			continue;
+		name = safe(json_string_value(r));
+		w = safe(words ? words : "");
+		printf("      %s%s%s\n", name, words ? ": " : "", w);
+		free(name);
+		free(w);
+	}
+}
+
 static void
 print_triage(json_t *result)
 {
@@ -592,6 +619,7 @@ print_triage(json_t *result)
 		id = field(e, "event_id");
 		printf("  %s  %s -> %s  %s  because %s  (%s)\n", at, before, after, cat,
 		    *rules ? rules : "no rule", id);
+		print_why(e);
 		free(at);
 		free(cat);
 		free(rules);
@@ -778,7 +806,8 @@ print_sources(json_t *a)
 	size_t i;
 	json_t *src;
 
-	json_array_foreach(a, i, src) {
+	json_array_foreach(a, i, src)
+	{
 		char *name = field(src, "source"), *state = field(src, "state");
 		char *err = field(src, "error"), *line;
 		int said = json_string_length(json_object_get(src, "error")) > 0;
@@ -1064,7 +1093,8 @@ print_help(json_t *r)
 		e = help_entry(list, cmd->name);
 		syn = synopsis(cmd);
 		help = e && jstr(e, "help") ? safe(jstr(e, "help")) : xstrdup(cmd->help);
-		role = e && jstr(e, "role") ? safe(jstr(e, "role")) : xstrdup(cmd->role);
+		role =
+		    e && jstr(e, "role") ? safe(jstr(e, "role")) : xstrdup(role_names[cmd->role]);
 		printf("hotline111 %s\n    %s (%s%s)%s\n", syn, help, role,
 		    (e ? jtrue(e, "changes") : cmd->changes) ? ", changes state" : "",
 		    e ? "" : " [this daemon does not offer it]");
@@ -1117,45 +1147,36 @@ check_report(json_t *req)
 	}
 
 static const struct command commands[] = {
-    {"queue", "operator", 0, 0,
+    {CONSOLE_CMD_QUEUE, 0,
         {{"--priority", "priority", ARG_PRIORITY, "N", 0}, {"--mine", "mine", ARG_FLAG, NULL, 0}},
-        NULL, print_queue, "open cases by priority, then the nearest deadline, then age"},
-    {"show", "operator", 0, 0, {CASE_ARG}, NULL, print_show,
-        "a case with its tickets, notes, events, triage decisions, timers, escalations"},
-    {"claim", "operator", 1, 0, {CASE_ARG}, NULL, print_claim,
-        "take a case (a supervisor may take it over)"},
-    {"release", "operator", 1, 0, {CASE_ARG}, NULL, print_release,
-        "give a case back (its owner or a supervisor)"},
-    {"note", "operator", 1, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL,
-        print_note, "append a note; the case is triaged again on it"},
-    {"set", "operator", 1, 0,
+        NULL, print_queue},
+    {CONSOLE_CMD_SHOW, 0, {CASE_ARG}, NULL, print_show},
+    {CONSOLE_CMD_CLAIM, 0, {CASE_ARG}, NULL, print_claim},
+    {CONSOLE_CMD_RELEASE, 0, {CASE_ARG}, NULL, print_release},
+    {CONSOLE_CMD_NOTE, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL, print_note},
+    {CONSOLE_CMD_SET, 0,
         {CASE_ARG, {"category=", "category", ARG_STRING, "CATEGORY", 0},
             {"priority=", "priority", ARG_PRIORITY, "N", 0},
             {"--reason", "reason", ARG_STRING, "TEXT", 0}},
-        check_set, print_set, "set category or priority; lowering needs supervisor and --reason"},
-    {"close", "operator", 1, 0,
-        {CASE_ARG,
-            {"--outcome", "outcome", ARG_CHOICE, "referred|counselled|resolved|no_action|duplicate",
-                1},
+        check_set, print_set},
+    {CONSOLE_CMD_CLOSE, 0,
+        {CASE_ARG, {"--outcome", "outcome", ARG_CHOICE, OUTCOME_CHOICES, 1},
             {"--referred-to", "referred_to", ARG_STRING, "ORG", 0}},
-        check_close, print_close, "close a case with its outcome (referred needs --referred-to)"},
-    {"ack", "supervisor", 1, 0, {{NULL, "escalation", ARG_ID, "ESCALATION", 1}}, NULL, print_ack,
-        "acknowledge an escalation: its deadline's chain stops"},
-    {"hold", "supervisor", 1, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 1}}, NULL,
-        print_hold, "pause a case's act and plan clocks while it waits on an outside party"},
-    {"resume", "supervisor", 1, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 0}}, NULL,
-        print_hold, "restart a held case's clocks"},
-    {"tail", "operator", 0, 1, {{"--escalations", "escalations", ARG_FLAG, NULL, 0}}, NULL,
-        print_tailing, "print escalations and case changes as they happen"},
-    {"report", "operator", 0, 0,
+        check_close, print_close},
+    {CONSOLE_CMD_ACK, 0, {{NULL, "escalation", ARG_ID, "ESCALATION", 1}}, NULL, print_ack},
+    {CONSOLE_CMD_HOLD, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 1}}, NULL,
+        print_hold},
+    {CONSOLE_CMD_RESUME, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 0}}, NULL,
+        print_hold},
+    {CONSOLE_CMD_TAIL, 1, {{"--escalations", "escalations", ARG_FLAG, NULL, 0}}, NULL,
+        print_tailing},
+    {CONSOLE_CMD_REPORT, 0,
         {{"--from", "from", ARG_DATE, "DATE", 1}, {"--to", "to", ARG_DATE, "DATE", 1}},
-        check_report, print_report,
-        "calls and cases received, referred, closed by category and province"},
-    {"status", "operator", 0, 0, {{0}}, NULL, print_status,
-        "the daemon, its database and connections; today's calls"},
-    {"reload", "supervisor", 1, 0, {{0}}, NULL, print_reload, "re-read the triage rules"},
-    {"help", "operator", 0, 0, {{0}}, NULL, print_help, "the commands the daemon offers"},
-    {NULL, NULL, 0, 0, {{0}}, NULL, NULL, NULL},
+        check_report, print_report},
+    {CONSOLE_CMD_STATUS, 0, {{0}}, NULL, print_status},
+    {CONSOLE_CMD_RELOAD, 0, {{0}}, NULL, print_reload},
+    {CONSOLE_CMD_HELP, 0, {{0}}, NULL, print_help},
+    {NULL, 0, 0, NULL, NULL, 0, {{0}}, NULL, NULL},
 };
 
 static const struct command *
@@ -1211,7 +1232,7 @@ usage_text(FILE *f)
 	    "  --json     print the daemon's result as JSON, one line\n\ncommands:\n");
 	for (cmd = commands; cmd->name; cmd++) {
 		syn = synopsis(cmd);
-		fprintf(f, "  %s\n      %s (%s)\n", syn, cmd->help, cmd->role);
+		fprintf(f, "  %s\n      %s (%s)\n", syn, cmd->help, role_names[cmd->role]);
 		free(syn);
 	}
 	fprintf(f, "\nSee hotline111(1).\n");
@@ -1577,9 +1598,9 @@ read_hello(struct conn *c)
 	check_refusal(hello);
 	if (!jstr(hello, "hello") || strcmp(jstr(hello, "hello"), "hotline111-console") != 0)
 		die(EXIT_FAIL, "%s is not a hotline111 console socket", c->path);
-	if (jint(hello, "proto", 0) != PROTO)
+	if (jint(hello, "proto", 0) != CONSOLE_PROTO)
 		die(EXIT_FAIL, "the daemon speaks console protocol %lld, this program %d",
-		    jint(hello, "proto", 0), PROTO);
+		    jint(hello, "proto", 0), CONSOLE_PROTO);
 	json_decref(hello);
 }
 
@@ -1766,7 +1787,8 @@ main(int argc, char **argv)
 			usage_text(stdout);
 			return EXIT_OK;
 		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-			printf("hotline111 %s (console protocol %d)\n", PACKAGE_VERSION, PROTO);
+			printf("hotline111 %s (console protocol %d)\n", PACKAGE_VERSION,
+			    CONSOLE_PROTO);
 			return EXIT_OK;
 		} else
 			usage_error("unknown option %s (see hotline111 --help)", argv[i]);

@@ -57,6 +57,17 @@ notify_status(const char *fmt, ...)
 	sd_notify(0, buf);
 }
 
+/* A long step (a migration) asks systemd for more time to start or stop. */
+void
+notify_extend_timeout(unsigned seconds)
+{
+	char buf[64];
+
+	snprintf(
+	    buf, sizeof(buf), "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)seconds * 1000000ULL);
+	sd_notify(0, buf);
+}
+
 static void
 watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {

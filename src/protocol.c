@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "outcome.h"
 #include "xmalloc.h"
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
@@ -48,10 +49,6 @@ static const char *const error_names[] = {
 	[PROTO_UNAVAILABLE] = "unavailable",
 };
 
-static const char *const outcomes[] = {
-	"referred", "counselled", "resolved", "no_action", "duplicate",
-};
-
 /* Sets of event types, one bit per enum event_type. */
 #define T(x) (1u << (x))
 #define T_OFFERED T(EV_CALL_OFFERED)
@@ -69,7 +66,7 @@ enum kind {
 	K_ID,       /* string min..max bytes, no control characters */
 	K_STR,      /* string min..max bytes */
 	K_CATEGORY, /* string min..max bytes of [a-z0-9_.] */
-	K_OUTCOME,  /* one of outcomes[] */
+	K_OUTCOME,  /* one of OUTCOMES (outcome.h) */
 	K_TS,       /* RFC 3339 date-time with a zone */
 	K_INT,      /* integer min..max */
 	K_NUM,      /* integer or real min..max */
@@ -285,13 +282,7 @@ category_ok(json_t *v, long min, long max)
 static int
 outcome_ok(json_t *v)
 {
-	if (!json_is_string(v))
-		return 0;
-	for (size_t i = 0; i < nitems(outcomes); i++) {
-		if (strcmp(json_string_value(v), outcomes[i]) == 0)
-			return 1;
-	}
-	return 0;
+	return json_is_string(v) && outcome_known(json_string_value(v));
 }
 
 /* An IVR choice: a key the caller pressed ("1", "*9#") or a digit 0..9. */
@@ -386,8 +377,7 @@ bad_value(const struct field *f, struct proto_fail *fail)
 		    "%s: must be %ld..%ld characters from a-z 0-9 _ .", n, f->min,
 		    f->max);
 	case K_OUTCOME:
-		return set_fail(fail, e, "%s: must be one of referred, "
-		    "counselled, resolved, no_action, duplicate", n);
+		return set_fail(fail, e, "%s: must be one of %s", n, OUTCOME_LIST);
 	case K_TS:
 		return set_fail(fail, e, "%s: must be an RFC 3339 date-time "
 		    "with a zone, e.g. 2025-06-01T08:30:00+07:00", n);

@@ -133,7 +133,7 @@ class WithDatabase(unittest.TestCase):
         r = run("-c", d.conf, "--migrate")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("applied migration", r.stderr)
-        migrations = glob.glob(os.path.join(TOP, "src", "sql", "*.sql"))
+        migrations = glob.glob(os.path.join(TOP, "src", "sql", "migrations", "*.sql"))
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM schema_migrations"),
                          str(len(migrations)))
 

@@ -239,8 +239,15 @@ class Console(unittest.TestCase):
         self.assertIn("      " + DROWNING + "\n", shown, "the note's text")
         self.assertRegex(shown, r"P4 -> P1  drowning  because [^\n]*drowning-in-water",
                          "the triage decision says why")
+        self.assertIn("\n      drowning-in-water: duoi nuoc\n", shown,
+                      "each fired rule with the words it matched")
         full = js("show", str(case))
         self.assertEqual([n["text"] for n in full["notes"]], [DROWNING, "gia đình đang tìm"])
+        fired = [t for t in full["triage"] if "drowning-in-water" in t["rules"]][0]
+        self.assertEqual(fired["why"]["drowning-in-water"], "duoi nuoc", "stored with the decision")
+        self.assertEqual(pg.scalar(
+            "SELECT why->>'drowning-in-water' FROM triage WHERE case_id = :'p1' "
+            "AND why ? 'drowning-in-water'", case), "duoi nuoc")
         self.assertEqual(full["case"]["operator"], ME)
 
         self.assertEqual(ok("close", str(case), "--outcome", "referred", "--referred-to",

@@ -2,10 +2,11 @@
 every path that logs what it was given (a stored event, a bridge nack's
 debug line with the parser's error text, an unknown type, the CTI webhook's
 JSON parser error) are looked for in the daemon's log, debug level on. The
-console's mask (h111_mask in SQL) and the log's (log_mask_number in C) keep
-the same at most 5 digits. Every daemon log of the suite is also checked
+console's queue masks callers with the log's mask (log_mask_number in C,
+the one mask: the database keeps numbers whole). Every daemon log of the suite is also checked
 for whole numbers when its test ends (harness.Daemon.destroy)."""
 import http.client
+import json
 import os
 import socket
 import sys
@@ -16,7 +17,7 @@ from harness import Client, Daemon, Postgres, ev, whole_numbers  # noqa: E402
 
 TOKEN = "masking-test-token_0123456789"
 
-# log_mask_number's table in tests/unit/test_timers.c, which h111_mask follows
+# log_mask_number's table in tests/unit/test_timers.c
 MASKS = [
     ("+84912345678", "+849******78"),
     ("0912345678", "091*****78"),
@@ -81,11 +82,22 @@ class Masking(unittest.TestCase):
         self.assertNotIn(number.lstrip("+0"), log)
         self.assertIn(masked, log)
 
-    def test_sql_mask_matches_the_log_mask(self):
-        for number, masked in MASKS:
-            self.assertEqual(self.pg.query("SELECT h111_mask(:'p1')", number), [[masked]],
-                             number)
-        self.assertEqual(self.pg.query("SELECT h111_mask(NULL) IS NULL"), [["t"]])
+    def test_queue_masks_callers_as_the_log_does(self):
+        c = self.client()
+        sent = {}
+        for i, (number, masked) in enumerate(MASKS):
+            if number in ("", "+"):
+                continue
+            r = c.call(ev(f"qm-{i}", "call.offered", call_id=f"qm-{i}", caller=number))
+            self.assertIn("ack", r, number)
+            sent[r["case"]] = (number, masked)
+        out = self.d.cli("--json", "queue")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        shown = {q["case"]: q["caller"] for q in json.loads(out.stdout)["cases"]}
+        for case, (number, masked) in sent.items():
+            self.assertEqual(shown.get(case), masked, number)
+        self.assertEqual(self.pg.query("SELECT count(*) FROM pg_proc WHERE proname = 'h111_mask'"),
+                         [["0"]], "masking lives in C only")
 
     def test_bridge_nack_lines_mask_numbers(self):
         c = self.client()

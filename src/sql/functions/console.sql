@@ -1,78 +1,19 @@
--- hotline111 schema, version 3: what the console asks and changes.
---
--- One function per console command, each returning jsonb. Refusals are
--- errors with SQLSTATEs of our own, which the daemon maps onto the console
--- protocol's codes: H1400 bad_request, H1403 not_permitted, H1404
--- not_found, H1409 conflict. Every change writes an audit row and is
--- published with NOTIFY on channel hotline111, so every console of every
--- daemon on this database sees it.
-
-CREATE FUNCTION h111_tz() RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT coalesce(h111_policy()->>'tz', 'UTC')
-$$;
-
--- RFC 3339 in the hotline's time zone, as the console shows times. In
--- plpgsql: one look at the policy and plans kept for the session (the
--- intake transaction calls it for every event).
-CREATE FUNCTION h111_time(t timestamptz) RETURNS text LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    local timestamp := t AT TIME ZONE coalesce(h111_policy()->>'tz', 'UTC');
-    off int := extract(epoch FROM local - (t AT TIME ZONE 'UTC'))::int;
-BEGIN
-    RETURN to_char(local, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN off < 0 THEN '-' ELSE '+' END
-        || to_char(abs(off) / 3600, 'FM00') || ':' || to_char(abs(off) % 3600 / 60, 'FM00');
-END $$;
-
-CREATE FUNCTION h111_mask(caller text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN caller IS NULL THEN NULL
-                WHEN length(caller) > 9 THEN left(caller, 5) || repeat('*', length(caller) - 7)
-                                             || right(caller, 2)
-                WHEN length(caller) > 6 THEN left(caller, 2) || repeat('*', length(caller) - 4)
-                                             || right(caller, 2)
-                WHEN length(caller) > 4 THEN left(caller, 2) || repeat('*', length(caller) - 2)
-                ELSE repeat('*', length(caller)) END
-$$;
-
-CREATE FUNCTION h111_case_brief(c cases, change text, actor text) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('ts', h111_time(now()), 'case', c.id, 'priority', c.priority,
-        'category', c.category, 'status', c.status, 'operator', c.operator, 'change', change,
-        'by', actor)
-$$;
-
-CREATE FUNCTION h111_publish(c cases, change text, actor text) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_notify('hotline111', jsonb_build_object('alert', 'case',
-        'case', h111_case_brief(c, change, actor))::text)
-$$;
-
--- actor is the operator's name; the audit trail says where it came from.
-CREATE FUNCTION h111_audit(actor text, peer text, action text, cid bigint, before jsonb,
-                           after jsonb) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO audit (actor, peer, action, case_id, before, after)
-        VALUES ('console:' || actor, peer, action, cid, before, after)
-$$;
-
-CREATE FUNCTION h111_case_for_update(cid bigint) RETURNS cases LANGUAGE plpgsql AS $$
-DECLARE
-    c cases;
-BEGIN
-    SELECT * INTO c FROM cases WHERE id = cid FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
-    END IF;
-    RETURN c;
-END $$;
+-- Functions by job: console, one function per console command, each
+-- returning jsonb. Refusals are errors with SQLSTATEs of our own, which the
+-- daemon maps onto the console protocol's codes: H1400 bad_request, H1403
+-- not_permitted, H1404 not_found, H1409 conflict. Every change writes an
+-- audit row and is published with NOTIFY on channel hotline111, so every
+-- console of every daemon on this database sees it.
 
 -- The case's most pressing deadline, overdue ones first (left_s < 0).
-CREATE FUNCTION h111_next_deadline(cid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+CREATE OR REPLACE FUNCTION h111_next_deadline(cid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('deadline', t.deadline, 'due', h111_time(t.due_at),
         'left_s', floor(extract(epoch FROM t.due_at - now()))::bigint, 'held', t.held)
       FROM timers t WHERE t.case_id = cid
      ORDER BY t.held, t.due_at LIMIT 1
 $$;
 
-CREATE FUNCTION h111_console_queue(p_priority int, p_operator text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION h111_console_queue(p_priority int, p_operator text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('cases', coalesce(jsonb_agg(row ORDER BY ord), '[]'))
       FROM (SELECT jsonb_build_object(
@@ -85,7 +26,7 @@ LANGUAGE sql STABLE AS $$
                                  WHERE e.case_id = c.id AND e.acked_at IS NULL
                                    AND e.kind = 'escalation'),
                 'rules', to_jsonb(c.rules), 'province', c.province,
-                'caller', h111_mask(c.caller)) AS row,
+                'caller', c.caller) AS row,  -- masked by the daemon
                    row_number() OVER (ORDER BY c.priority,
                        (SELECT min(t.due_at) FROM timers t WHERE t.case_id = c.id
                            AND NOT t.held) NULLS LAST, c.opened_at) AS ord
@@ -96,7 +37,7 @@ LANGUAGE sql STABLE AS $$
              ORDER BY ord LIMIT 500) q
 $$;
 
-CREATE FUNCTION h111_console_show(cid bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+CREATE OR REPLACE FUNCTION h111_console_show(cid bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     c cases;
 BEGIN
@@ -126,7 +67,8 @@ BEGIN
         'triage', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', h111_time(at),
             'event_id', event_id, 'priority_before', priority_before,
             'priority_after', priority_after, 'category_after', category_after,
-            'rules', to_jsonb(rules)) ORDER BY id), '[]') FROM triage WHERE case_id = cid),
+            'rules', to_jsonb(rules), 'why', coalesce(why, '{}'))
+            ORDER BY id), '[]') FROM triage WHERE case_id = cid),
         'timers', (SELECT coalesce(jsonb_agg(jsonb_build_object('deadline', deadline,
             'due', h111_time(due_at), 'level', level, 'next', h111_time(next_at), 'held', held)
             ORDER BY due_at), '[]') FROM timers WHERE case_id = cid),
@@ -138,7 +80,7 @@ BEGIN
 END $$;
 
 -- claim (owner = actor) and release (owner = NULL).
-CREATE FUNCTION h111_console_own(cid bigint, p_claim boolean, actor text, peer text,
+CREATE OR REPLACE FUNCTION h111_console_own(cid bigint, p_claim boolean, actor text, peer text,
                                  supervisor boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c cases := h111_case_for_update(cid);
@@ -161,7 +103,7 @@ END $$;
 
 -- A note from the console: appended, then the case triaged again on it
 -- (the daemon evaluated the rules: decision is as in h111_apply_triage).
-CREATE FUNCTION h111_console_note(cid bigint, p_text text, decision jsonb, actor text,
+CREATE OR REPLACE FUNCTION h111_console_note(cid bigint, p_text text, decision jsonb, actor text,
                                   peer text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c cases := h111_case_for_update(cid);
@@ -185,7 +127,7 @@ END $$;
 -- set category and/or priority. Raising is anyone's; lowering (a larger
 -- number) is a supervisor's, with a reason, and re-arms nothing later than
 -- the deadlines already running.
-CREATE FUNCTION h111_console_set(cid bigint, p_category text, p_priority int, p_reason text,
+CREATE OR REPLACE FUNCTION h111_console_set(cid bigint, p_category text, p_priority int, p_reason text,
                                  actor text, peer text, supervisor boolean)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -212,20 +154,16 @@ BEGIN
     RETURN jsonb_build_object('case', cid, 'priority', c.priority, 'category', c.category);
 END $$;
 
-CREATE FUNCTION h111_console_close(cid bigint, p_outcome text, p_referred_to text, actor text,
-                                   peer text) RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION h111_console_close(cid bigint, p_outcome text, p_referred_to text,
+                                              actor text, peer text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
 DECLARE
     c cases := h111_case_for_update(cid);
 BEGIN
     IF c.status <> 'open' THEN
         RAISE EXCEPTION 'case % is already closed', cid USING ERRCODE = 'H1409';
     END IF;
-    UPDATE cases SET status = 'closed', outcome = p_outcome, closed_at = now(),
-        referred_to = coalesce(p_referred_to, referred_to),
-        referred_at = CASE WHEN p_outcome = 'referred' THEN coalesce(referred_at, now())
-                           ELSE referred_at END,
-        updated_at = now()
-      WHERE id = cid RETURNING * INTO c;
+    c := h111_close(cid, p_outcome, p_referred_to, now(), false);
     PERFORM h111_rearm(cid);
     PERFORM h111_audit(actor, peer, 'case.close', cid, jsonb_build_object('status', 'open'),
         jsonb_build_object('outcome', p_outcome, 'referred_to', p_referred_to));
@@ -233,7 +171,7 @@ BEGIN
     RETURN jsonb_build_object('case', cid, 'status', 'closed', 'outcome', p_outcome);
 END $$;
 
-CREATE FUNCTION h111_console_ack(p_escalation bigint, actor text, peer text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION h111_console_ack(p_escalation bigint, actor text, peer text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     e escalations;
@@ -252,7 +190,7 @@ BEGIN
     RETURN jsonb_build_object('escalation', e.id, 'case', e.case_id, 'deadline', e.deadline);
 END $$;
 
-CREATE FUNCTION h111_console_hold(cid bigint, p_hold boolean, p_reason text, actor text,
+CREATE OR REPLACE FUNCTION h111_console_hold(cid bigint, p_hold boolean, p_reason text, actor text,
                                   peer text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c cases := h111_case_for_update(cid);
@@ -273,43 +211,7 @@ BEGIN
     RETURN jsonb_build_object('case', cid, 'held', p_hold);
 END $$;
 
--- The figures the hotline publishes, for dates inclusive in its time zone.
-CREATE FUNCTION h111_console_report(p_from date, p_to date) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    WITH span AS (
-        SELECT (p_from::timestamp AT TIME ZONE h111_tz()) AS lo,
-               ((p_to + 1)::timestamp AT TIME ZONE h111_tz()) AS hi
-    ), calls AS (
-        SELECT c.* FROM cases c, span
-         WHERE c.offered_at >= span.lo AND c.offered_at < span.hi
-    ), opened AS (
-        SELECT c.* FROM cases c, span
-         WHERE c.opened_at >= span.lo AND c.opened_at < span.hi
-           AND NOT c.closed_auto
-    )
-    SELECT jsonb_build_object('from', p_from, 'to', p_to,
-        'calls', (SELECT jsonb_build_object(
-            'received', count(*),
-            'answered', count(*) FILTER (WHERE answered_at IS NOT NULL),
-            'abandoned', count(*) FILTER (WHERE answered_at IS NULL
-                                            AND (abandoned_at IS NOT NULL OR ended_at IS NOT NULL)),
-            'answered_within_20s', count(*) FILTER (WHERE answered_at - offered_at
-                                                      <= interval '20 seconds'))
-            FROM calls),
-        'cases', (SELECT jsonb_build_object(
-            'opened', count(*),
-            'referred', count(*) FILTER (WHERE referred_at IS NOT NULL),
-            'closed', count(*) FILTER (WHERE status = 'closed'),
-            'by_category', (SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM
-                (SELECT coalesce(category, 'none') AS k, count(*) AS n FROM opened
-                  GROUP BY 1) x),
-            'by_province', (SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM
-                (SELECT coalesce(province, 'unknown') AS k, count(*) AS n FROM opened
-                  GROUP BY 1) y))
-            FROM opened))
-$$;
-
-CREATE FUNCTION h111_console_status() RETURNS jsonb LANGUAGE sql STABLE AS $$
+CREATE OR REPLACE FUNCTION h111_console_status() RETURNS jsonb LANGUAGE sql STABLE AS $$
     WITH today AS (
         SELECT c.* FROM cases c
          WHERE c.offered_at >= (now() AT TIME ZONE h111_tz())::date::timestamp
@@ -330,3 +232,4 @@ CREATE FUNCTION h111_console_status() RETURNS jsonb LANGUAGE sql STABLE AS $$
                 ended_at, now()) - offered_at))::bigint, 0))
             FROM today))
 $$;
+

@@ -1,115 +1,9 @@
--- hotline111 schema, version 1: cases, the calls and tickets that make
--- them, the append-only event log, triage decisions and the audit trail.
-
--- Domains rather than table CHECKs: a domain's check is cached with the type
--- and runs only where the column is written, while a table CHECK is planned
--- again at every UPDATE of any column of the row.
-CREATE DOMAIN h111_case_status AS text CHECK (VALUE IN ('open', 'closed'));
-CREATE DOMAIN h111_priority AS smallint CHECK (VALUE BETWEEN 1 AND 4);
-CREATE DOMAIN h111_category_by AS text CHECK (VALUE IN ('operator', 'rule'));
-
-CREATE TABLE cases (
-    id             bigserial PRIMARY KEY,
-    opened_at      timestamptz NOT NULL,
-    status         h111_case_status NOT NULL DEFAULT 'open',
-    priority       h111_priority NOT NULL,
-    category       text,
-    category_by    h111_category_by,
-    rules          text[] NOT NULL DEFAULT '{}',
-    tags           text[] NOT NULL DEFAULT '{}',
-    call_id        text UNIQUE,
-    caller         text,
-    line           text,
-    queue          text,
-    ivr            text,
-    lang           text,
-    province       text,
-    district       text,
-    child_age      smallint,
-    child_gender   text,
-    operator       text,            -- the owner: who answered or claimed it
-    offered_at     timestamptz,
-    answered_at    timestamptz,
-    abandoned_at   timestamptz,
-    wait_s         numeric,
-    transferred_to text,
-    ended_at       timestamptz,
-    duration_s     numeric,
-    end_cause      text,
-    outcome        text,
-    referred_to    text,
-    closed_at      timestamptz,
-    updated_at     timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX cases_open ON cases (priority, opened_at) WHERE status = 'open';
-CREATE INDEX cases_caller ON cases (caller, opened_at) WHERE caller IS NOT NULL;
-
-CREATE TABLE tickets (
-    ticket_id  text PRIMARY KEY,
-    case_id    bigint NOT NULL REFERENCES cases,
-    created_at timestamptz NOT NULL,
-    operator   text,
-    text       text,
-    category   text
-);
-CREATE INDEX tickets_case ON tickets (case_id);
-
-CREATE TABLE notes (
-    id        bigserial PRIMARY KEY,
-    case_id   bigint NOT NULL REFERENCES cases,
-    ticket_id text,
-    at        timestamptz NOT NULL,
-    author    text,
-    text      text NOT NULL
-);
-CREATE INDEX notes_case ON notes (case_id);
-
--- One row per event ever accepted; event_id is the PBX's idempotency key
--- and the row keeps the first result, which a resent id gets back.
-CREATE TABLE events (
-    event_id    text PRIMARY KEY,
-    type        text NOT NULL,
-    ts          timestamptz NOT NULL,
-    received_at timestamptz NOT NULL,
-    stored_at   timestamptz NOT NULL DEFAULT now(),
-    client      text,
-    case_id     bigint NOT NULL REFERENCES cases,
-    priority    smallint NOT NULL,
-    category    text,
-    rules       text[] NOT NULL DEFAULT '{}',
-    body        jsonb NOT NULL
-);
-CREATE INDEX events_case ON events (case_id);
-
--- Every triage decision: what it saw, what it changed, which rules fired.
-CREATE TABLE triage (
-    id              bigserial PRIMARY KEY,
-    case_id         bigint NOT NULL REFERENCES cases,
-    event_id        text NOT NULL,
-    at              timestamptz NOT NULL DEFAULT now(),
-    priority_before smallint NOT NULL,
-    priority_after  smallint NOT NULL,
-    category_before text,
-    category_after  text,
-    rules           text[] NOT NULL
-);
-CREATE INDEX triage_case ON triage (case_id);
-
-CREATE TABLE audit (
-    id      bigserial PRIMARY KEY,
-    at      timestamptz NOT NULL DEFAULT now(),
-    actor   text NOT NULL,          -- bridge:CLIENT, console:OPERATOR, daemon
-    peer    text,
-    action  text NOT NULL,
-    case_id bigint,
-    before  jsonb,
-    after   jsonb
-);
-CREATE INDEX audit_case ON audit (case_id);
+-- Functions by job: intake, the bridge's events into cases. h111_apply is
+-- the daemon's one intake statement.
 
 -- The case an event belongs to, opened when the event names a call or a
 -- ticket not seen yet (PBXs deliver out of order).
-CREATE FUNCTION h111_case_of_call(p_call text, p_ts timestamptz, p_prio int)
+CREATE OR REPLACE FUNCTION h111_case_of_call(p_call text, p_ts timestamptz, p_prio int)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     cid bigint;
@@ -126,7 +20,7 @@ BEGIN
     RETURN cid;
 END $$;
 
-CREATE FUNCTION h111_case_of_ticket(ev jsonb, p_ts timestamptz, p_prio int)
+CREATE OR REPLACE FUNCTION h111_case_of_ticket(ev jsonb, p_ts timestamptz, p_prio int)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     cid bigint;
@@ -151,13 +45,13 @@ BEGIN
     RETURN cid;
 END $$;
 
-CREATE FUNCTION h111_ivr_text(ivr jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+CREATE OR REPLACE FUNCTION h111_ivr_text(ivr jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT string_agg(d, '' ORDER BY n)
       FROM jsonb_array_elements_text(ivr) WITH ORDINALITY AS t(d, n)
 $$;
 
 -- What one event changes in its case.
-CREATE FUNCTION h111_apply_fields(cid bigint, ev jsonb, p_ts timestamptz, actor text)
+CREATE OR REPLACE FUNCTION h111_apply_fields(cid bigint, ev jsonb, p_ts timestamptz, actor text)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     kind text := ev->>'type';
@@ -186,16 +80,14 @@ BEGIN
         PERFORM h111_apply_ticket(cid, ev, p_ts);
     ELSIF kind = 'ticket.closed' THEN
         PERFORM h111_apply_ticket(cid, ev, p_ts);
-        UPDATE cases SET status = 'closed', outcome = ev->>'outcome',
-            referred_to = coalesce(ev->>'referred_to', referred_to),
-            closed_at = coalesce(closed_at, p_ts) WHERE id = cid;
+        PERFORM h111_close(cid, ev->>'outcome', ev->>'referred_to', p_ts, false);
         INSERT INTO audit (actor, action, case_id, after)
             VALUES (actor, 'case.close', cid, jsonb_build_object('outcome', ev->>'outcome',
                 'referred_to', ev->>'referred_to', 'event', ev->>'id'));
     END IF;
 END $$;
 
-CREATE FUNCTION h111_apply_ticket(cid bigint, ev jsonb, p_ts timestamptz)
+CREATE OR REPLACE FUNCTION h111_apply_ticket(cid bigint, ev jsonb, p_ts timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF ev->>'type' = 'ticket.created' THEN
@@ -218,10 +110,10 @@ BEGIN
       WHERE id = cid;
 END $$;
 
--- Raise-only triage: the decision names a priority floor, maybe a category
--- and the rules that fired; the case keeps the union of rules and tags. A
+-- Raise-only triage: the decision names a priority floor, maybe a category,
+-- the rules that fired and why each fired ({"RULE": "words matched"}); the case keeps the union of rules and tags. A
 -- category an operator chose is never replaced by a rule's.
-CREATE FUNCTION h111_apply_triage(cid bigint, ev jsonb, t jsonb)
+CREATE OR REPLACE FUNCTION h111_apply_triage(cid bigint, ev jsonb, t jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     c cases%ROWTYPE;
@@ -243,6 +135,99 @@ BEGIN
                              WHERE g <> ALL (tags))
       WHERE id = cid;
     INSERT INTO triage (case_id, event_id, priority_before, priority_after,
-        category_before, category_after, rules)
-      VALUES (cid, ev->>'id', c.priority, new_prio, c.category, new_cat, fired);
+        category_before, category_after, rules, why)
+      VALUES (cid, ev->>'id', c.priority, new_prio, c.category, new_cat, fired,
+              nullif(t->'why', '{}'::jsonb));
 END $$;
+
+-- A triage decision for a call may come with variants for repeat callers
+-- (rules that look at the caller's earlier cases): the count is made here,
+-- in the transaction that stores the event, and the variant it reaches wins.
+CREATE OR REPLACE FUNCTION h111_repeat_decision(cid bigint, t jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c cases;
+    earlier int;
+    chosen jsonb := t - 'repeat';
+    v jsonb;
+BEGIN
+    IF NOT t ? 'repeat' THEN
+        RETURN t;
+    END IF;
+    SELECT * INTO c FROM cases WHERE id = cid;
+    IF c.caller IS NULL THEN
+        RETURN chosen;
+    END IF;
+    -- counted up to the highest threshold only: a caller with hundreds of
+    -- calls (pranks, silent calls) costs no more than one with three
+    SELECT count(*) INTO earlier FROM (
+        SELECT 1 FROM cases x
+         WHERE x.caller = c.caller AND x.id <> cid AND x.opened_at < c.opened_at
+           AND x.opened_at >= c.opened_at - make_interval(days => (t->'repeat'->>'days')::int)
+         ORDER BY x.caller, x.opened_at DESC
+         LIMIT (SELECT max((m.value->>'min')::int)
+                  FROM jsonb_array_elements(t->'repeat'->'variants') m)) s;
+    FOR v IN SELECT value FROM jsonb_array_elements(t->'repeat'->'variants') LOOP
+        IF earlier >= (v->>'min')::int THEN
+            chosen := v->'decision';
+        END IF;
+    END LOOP;
+    RETURN chosen;
+END $$;
+
+-- The daemon's one statement: applies a batch of events in order, in the
+-- caller's transaction. Each element is {"ev": EVENT, "rx": RECEIVED_AT,
+-- "client": BRIDGE_CLIENT, "triage": DECISION or absent}. Returns one row
+-- per element, in order; dup is true for an id already recorded, with the
+-- first result; next_at is when the case's deadlines next need attention.
+CREATE OR REPLACE FUNCTION h111_apply(batch jsonb, p_default int)
+RETURNS TABLE (idx int, case_id bigint, priority smallint, category text,
+               rules text[], dup boolean, next_at timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+    el jsonb;
+    ev jsonb;
+    n int;
+    cid bigint;
+    p_ts timestamptz;
+BEGIN
+    FOR el, n IN SELECT value, ordinality FROM jsonb_array_elements(batch) WITH ORDINALITY LOOP
+        ev := el->'ev';
+        idx := n;
+        next_at := NULL;
+        SELECT e.case_id, e.priority, e.category, e.rules
+          INTO case_id, priority, category, rules
+          FROM events e WHERE e.event_id = ev->>'id';
+        IF FOUND THEN
+            dup := true;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        p_ts := coalesce((ev->>'ts')::timestamptz, (el->>'rx')::timestamptz);
+        IF ev ? 'ticket_id' THEN
+            cid := h111_case_of_ticket(ev, p_ts, p_default);
+        ELSE
+            cid := h111_case_of_call(ev->>'call_id', p_ts, p_default);
+        END IF;
+        PERFORM h111_apply_fields(cid, ev, p_ts, 'bridge:' || coalesce(el->>'client', '-'));
+        IF el ? 'triage' THEN
+            PERFORM h111_apply_triage(cid, ev, h111_repeat_decision(cid, el->'triage'));
+        END IF;
+        PERFORM h111_apply_deadline_fields(cid, ev, p_ts);
+        next_at := h111_rearm(cid);
+        UPDATE cases c SET updated_at = now() WHERE c.id = cid
+          RETURNING c.priority, c.category, c.rules INTO priority, category, rules;
+        INSERT INTO events (event_id, type, ts, received_at, client, case_id, priority,
+                            category, rules, body)
+          VALUES (ev->>'id', ev->>'type', p_ts, (el->>'rx')::timestamptz, el->>'client', cid,
+                  priority, category, rules, ev);
+        -- consoles that tail hear of every change (LISTEN hotline111)
+        PERFORM pg_notify('hotline111', jsonb_build_object('alert', 'case', 'case',
+            (SELECT h111_case_brief(c, 'event', 'bridge:' || coalesce(el->>'client', '-'))
+                    || jsonb_build_object('event', ev->>'id') FROM cases c WHERE c.id = cid))::text);
+        case_id := cid;
+        dup := false;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+

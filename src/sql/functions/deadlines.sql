@@ -1,62 +1,13 @@
--- hotline111 schema, version 2: deadlines that escalate.
---
--- Each open case carries at most one timer per deadline (answer, claim,
--- act, plan). The intake transaction arms, tightens and stops them as the
--- case changes (h111_rearm), so a timer can never disagree with its case.
--- Firing claims due timers with FOR UPDATE SKIP LOCKED and records each
--- escalation in the same transaction, so two daemons, or a daemon killed
--- mid-fire, never escalate a deadline and level twice nor skip one.
-
-ALTER TABLE cases
-    ADD COLUMN referred_at timestamptz,   -- a referral or intervention recorded: act met
-    ADD COLUMN plan_at     timestamptz,   -- the intervention plan recorded: plan met
-    ADD COLUMN closed_auto boolean NOT NULL DEFAULT false,  -- silent P4 call, closed by itself
-    ADD COLUMN held_at     timestamptz,   -- on hold: act and plan clocks paused
-    ADD COLUMN held_s      double precision NOT NULL DEFAULT 0;  -- seconds held so far
-
--- The escalation policy of the daemons (escalation.* in hotline111d.conf),
--- written by each daemon at start and on reload.
-CREATE TABLE settings (
-    key        text PRIMARY KEY,
-    value      jsonb NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE timers (
-    id         bigserial PRIMARY KEY,
-    case_id    bigint NOT NULL REFERENCES cases,
-    deadline   text NOT NULL CHECK (deadline IN ('answer', 'claim', 'act', 'plan')),
-    started_at timestamptz NOT NULL,   -- when its clock started
-    due_at     timestamptz NOT NULL,   -- the deadline
-    warn_at    timestamptz,            -- the early warning, NULL once sent or when off
-    level      int NOT NULL DEFAULT 0, -- escalation levels fired so far
-    next_at    timestamptz NOT NULL,   -- when it next needs attention
-    held       boolean NOT NULL DEFAULT false,
-    UNIQUE (case_id, deadline)
-);
-CREATE INDEX timers_next ON timers (next_at) WHERE NOT held;
-
-CREATE TABLE escalations (
-    id         bigserial PRIMARY KEY,
-    case_id    bigint NOT NULL REFERENCES cases,
-    deadline   text NOT NULL,
-    kind       text NOT NULL CHECK (kind IN ('warning', 'escalation')),
-    level      int NOT NULL,
-    due_at     timestamptz NOT NULL,
-    fired_at   timestamptz NOT NULL,
-    late_ms    bigint NOT NULL,
-    priority   smallint NOT NULL,
-    category   text,
-    rules      text[] NOT NULL DEFAULT '{}',
-    acked_at   timestamptz,
-    acked_by   text,
-    UNIQUE (case_id, deadline, kind, level, due_at)
-);
-CREATE INDEX escalations_case ON escalations (case_id);
-CREATE INDEX escalations_unacked ON escalations (fired_at) WHERE acked_at IS NULL;
+-- Functions by job: deadlines. Each open case carries at most one timer per
+-- deadline (answer, claim, act, plan). The intake transaction arms,
+-- tightens and stops them as the case changes (h111_rearm), so a timer can
+-- never disagree with its case. Firing claims due timers with FOR UPDATE
+-- SKIP LOCKED and records each escalation in the same transaction, so two
+-- daemons, or a daemon killed mid-fire, never escalate a deadline and level
+-- twice nor skip one.
 
 -- A working day: not a weekend day (ISO 1 Monday .. 7 Sunday), not a holiday.
-CREATE FUNCTION h111_working_day(d date, pol jsonb) RETURNS boolean
+CREATE OR REPLACE FUNCTION h111_working_day(d date, pol jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
     SELECT NOT (pol->'weekend' @> to_jsonb(extract(isodow FROM d)::int))
        AND NOT (pol->'holidays' @> to_jsonb(to_char(d, 'YYYY-MM-DD')))
@@ -65,7 +16,7 @@ $$;
 -- start + n working days, in the hotline's time zone: the same time of day
 -- on the n-th working day after; a clock started on a day off starts at the
 -- beginning of the next working day.
-CREATE FUNCTION h111_add_working_days(start timestamptz, n int, pol jsonb)
+CREATE OR REPLACE FUNCTION h111_add_working_days(start timestamptz, n int, pol jsonb)
 RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE
     tz text := coalesce(pol->>'tz', 'UTC');
@@ -100,7 +51,7 @@ END $$;
 -- When a deadline of this priority falls for a clock started at `start`;
 -- NULL when the policy has none. One expression, so that it is inlined
 -- where it is called rather than parsed and planned at every call.
-CREATE FUNCTION h111_due(start timestamptz, prio int, deadline text, pol jsonb)
+CREATE OR REPLACE FUNCTION h111_due(start timestamptz, prio int, deadline text, pol jsonb)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN start IS NULL THEN NULL
@@ -111,18 +62,11 @@ RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
--- plpgsql keeps its plan for the session; an SQL function with a FROM
--- would be planned at every call.
-CREATE FUNCTION h111_policy() RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN (SELECT value FROM settings WHERE key = 'escalation');
-END $$;
-
 -- Makes a case's timers match the case: arms what its state asks for,
 -- moves a deadline earlier after a priority raise (counted from the
 -- original start, never later than before), and stops what was met.
 -- Returns the earliest moment any of its timers needs attention.
-CREATE FUNCTION h111_rearm(cid bigint) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION h111_rearm(cid bigint) RETURNS timestamptz
 LANGUAGE plpgsql AS $$
 DECLARE
     c cases%ROWTYPE;
@@ -181,12 +125,7 @@ BEGIN
     RETURN (SELECT min(next_at) FROM timers WHERE case_id = cid AND NOT held GROUP BY case_id);
 END $$;
 
--- Claims the timers due now (at most p_limit, oldest first), records one
--- warning or escalation for each, and moves each timer on: a warning to
--- its deadline, an escalation to the next level `repeat` seconds later
--- (the last level repeats). Returns the escalation log records, each with
--- its timer's next moment, then the earliest moment pending overall.
-CREATE FUNCTION h111_fire(p_limit int)
+CREATE OR REPLACE FUNCTION h111_fire(p_limit int)
 RETURNS TABLE (record jsonb, next_at timestamptz) LANGUAGE plpgsql AS $$
 DECLARE
     pol jsonb := h111_policy();
@@ -206,12 +145,17 @@ BEGIN
     FOR t IN SELECT * FROM timers x WHERE x.next_at <= fired AND NOT x.held
              ORDER BY x.next_at LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
         SELECT * INTO c FROM cases WHERE id = t.case_id;
-        due := t.next_at;
+        -- the deadline's own due time: the first level is due when the
+        -- deadline is, whether or not a warning came first (next_at is the
+        -- warning's moment until it fires); a later level when it was armed
+        due := CASE WHEN t.level = 0 THEN t.due_at ELSE t.next_at END;
         -- a warning whose deadline has passed already says nothing new
         IF t.warn_at IS NOT NULL AND t.level = 0 AND t.due_at > fired THEN
             k := 'warning';
             lvl := 0;
             nxt := t.due_at;
+            -- a warning names the deadline it warns of: its late_ms is
+            -- negative, the time left
             UPDATE timers SET warn_at = NULL, next_at = nxt WHERE id = t.id;
         ELSE
             k := 'escalation';
@@ -254,7 +198,7 @@ BEGIN
 END $$;
 
 -- A supervisor acknowledges an escalation: the chain of its deadline stops.
-CREATE FUNCTION h111_ack(p_escalation bigint, p_actor text, p_peer text)
+CREATE OR REPLACE FUNCTION h111_ack(p_escalation bigint, p_actor text, p_peer text)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     e escalations%ROWTYPE;
@@ -275,7 +219,7 @@ END $$;
 
 -- Hold pauses a case's act and plan clocks while it waits on an outside
 -- party; resume moves those deadlines on by the time held.
-CREATE FUNCTION h111_hold(cid bigint, p_hold boolean, p_reason text, p_actor text, p_peer text)
+CREATE OR REPLACE FUNCTION h111_hold(cid bigint, p_hold boolean, p_reason text, p_actor text, p_peer text)
 RETURNS timestamptz LANGUAGE plpgsql AS $$
 DECLARE
     c cases%ROWTYPE;
@@ -311,6 +255,7 @@ DECLARE
     kind text := ev->>'type';
 BEGIN
     IF kind LIKE 'ticket.%' THEN
+        -- (a ticket.closed has recorded its referral in h111_close)
         IF ev ? 'referred_to' OR ev->>'outcome' = 'referred' THEN
             UPDATE cases SET referred_at = coalesce(referred_at, p_ts) WHERE id = cid;
         END IF;
@@ -318,106 +263,14 @@ BEGIN
             UPDATE cases SET plan_at = coalesce(plan_at, p_ts) WHERE id = cid;
         END IF;
         -- a ticket for a call that had closed itself as silent reopens it
-        UPDATE cases SET status = 'open', outcome = NULL, closed_at = NULL, closed_auto = false
-         WHERE id = cid AND closed_auto AND kind <> 'ticket.closed';
+        IF kind <> 'ticket.closed' THEN
+            PERFORM h111_reopen_auto(cid);
+        END IF;
     ELSIF kind = 'call.ended' THEN
-        UPDATE cases SET status = 'closed', outcome = 'no_action', closed_at = p_ts,
-            closed_auto = true
-         WHERE id = cid AND status = 'open' AND priority = 4
-           AND NOT EXISTS (SELECT 1 FROM tickets WHERE tickets.case_id = cid);
+        IF EXISTS (SELECT 1 FROM cases WHERE id = cid AND status = 'open' AND priority = 4)
+           AND NOT EXISTS (SELECT 1 FROM tickets WHERE tickets.case_id = cid) THEN
+            PERFORM h111_close(cid, 'no_action', NULL, p_ts, true);
+        END IF;
     END IF;
 END $$;
 
--- A triage decision for a call may come with variants for repeat callers
--- (rules that look at the caller's earlier cases): the count is made here,
--- in the transaction that stores the event, and the variant it reaches wins.
-CREATE FUNCTION h111_repeat_decision(cid bigint, t jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    c cases;
-    earlier int;
-    chosen jsonb := t - 'repeat';
-    v jsonb;
-BEGIN
-    IF NOT t ? 'repeat' THEN
-        RETURN t;
-    END IF;
-    SELECT * INTO c FROM cases WHERE id = cid;
-    IF c.caller IS NULL THEN
-        RETURN chosen;
-    END IF;
-    -- counted up to the highest threshold only: a caller with hundreds of
-    -- calls (pranks, silent calls) costs no more than one with three
-    SELECT count(*) INTO earlier FROM (
-        SELECT 1 FROM cases x
-         WHERE x.caller = c.caller AND x.id <> cid AND x.opened_at < c.opened_at
-           AND x.opened_at >= c.opened_at - make_interval(days => (t->'repeat'->>'days')::int)
-         ORDER BY x.caller, x.opened_at DESC
-         LIMIT (SELECT max((m.value->>'min')::int)
-                  FROM jsonb_array_elements(t->'repeat'->'variants') m)) s;
-    FOR v IN SELECT value FROM jsonb_array_elements(t->'repeat'->'variants') LOOP
-        IF earlier >= (v->>'min')::int THEN
-            chosen := v->'decision';
-        END IF;
-    END LOOP;
-    RETURN chosen;
-END $$;
-
--- The daemon's one statement: applies a batch of events in order, in the
--- caller's transaction. Each element is {"ev": EVENT, "rx": RECEIVED_AT,
--- "client": BRIDGE_CLIENT, "triage": DECISION or absent}. Returns one row
--- per element, in order; dup is true for an id already recorded, with the
--- first result; next_at is when the case's deadlines next need attention.
-CREATE FUNCTION h111_apply(batch jsonb, p_default int)
-RETURNS TABLE (idx int, case_id bigint, priority smallint, category text,
-               rules text[], dup boolean, next_at timestamptz)
-LANGUAGE plpgsql AS $$
-DECLARE
-    el jsonb;
-    ev jsonb;
-    n int;
-    cid bigint;
-    p_ts timestamptz;
-BEGIN
-    FOR el, n IN SELECT value, ordinality FROM jsonb_array_elements(batch) WITH ORDINALITY LOOP
-        ev := el->'ev';
-        idx := n;
-        next_at := NULL;
-        SELECT e.case_id, e.priority, e.category, e.rules
-          INTO case_id, priority, category, rules
-          FROM events e WHERE e.event_id = ev->>'id';
-        IF FOUND THEN
-            dup := true;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        p_ts := coalesce((ev->>'ts')::timestamptz, (el->>'rx')::timestamptz);
-        IF ev ? 'ticket_id' THEN
-            cid := h111_case_of_ticket(ev, p_ts, p_default);
-        ELSE
-            cid := h111_case_of_call(ev->>'call_id', p_ts, p_default);
-        END IF;
-        PERFORM h111_apply_fields(cid, ev, p_ts, 'bridge:' || coalesce(el->>'client', '-'));
-        IF el ? 'triage' THEN
-            PERFORM h111_apply_triage(cid, ev, h111_repeat_decision(cid, el->'triage'));
-        END IF;
-        PERFORM h111_apply_deadline_fields(cid, ev, p_ts);
-        next_at := h111_rearm(cid);
-        UPDATE cases c SET updated_at = now() WHERE c.id = cid
-          RETURNING c.priority, c.category, c.rules INTO priority, category, rules;
-        INSERT INTO events (event_id, type, ts, received_at, client, case_id, priority,
-                            category, rules, body)
-          VALUES (ev->>'id', ev->>'type', p_ts, (el->>'rx')::timestamptz, el->>'client', cid,
-                  priority, category, rules, ev);
-        -- consoles that tail hear of every change (LISTEN hotline111)
-        PERFORM pg_notify('hotline111', jsonb_build_object('alert', 'case', 'case',
-            (SELECT jsonb_build_object('ts', h111_time(now()),  -- 003_console.sql
-                 'case', c.id, 'priority', c.priority,
-                 'category', c.category, 'status', c.status, 'operator', c.operator,
-                 'change', 'event', 'by', 'bridge:' || coalesce(el->>'client', '-'),
-                 'event', ev->>'id') FROM cases c WHERE c.id = cid))::text);
-        case_id := cid;
-        dup := false;
-        RETURN NEXT;
-    END LOOP;
-END $$;

@@ -1,0 +1,270 @@
+"""A schema that upgrades (hotline111d(8), DATABASE SCHEMA): each database
+made by an earlier release (tests/data/schema/*.sql, the SQL its daemon ran)
+is opened by today's daemon, and `pg_dump --schema-only` of the result must
+equal a fresh database's; a migration changed after it was applied, or one
+this build does not know, stops the daemon with a message that names the
+file and says what to do; functions an older build left behind are
+replaced or dropped; two daemons migrating at once do it once."""
+import glob
+import os
+import re
+import socket
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import BUILD, DAEMON, TOP, Daemon, Postgres  # noqa: E402
+
+FIXTURES = sorted(glob.glob(os.path.join(TOP, "tests", "data", "schema", "*.sql")))
+# The foundation commit had no cases.category_by: added by the upgrade, it
+# comes last where a fresh database has it after category. The same schema
+# in another column order, compared with each table's columns sorted.
+COLUMN_ORDER_ONLY = {"784848b.sql"}
+# pg_dump's per-run lines: a random \restrict key, its version
+NOISE = re.compile(r"^(\\restrict|\\unrestrict|-- Dumped (from|by)) .*$", re.M)
+
+
+def with_systemd():
+    try:
+        with open(os.path.join(BUILD, "buildconf.h")) as f:
+            return re.search(r"^#define HAVE_SYSTEMD 1", f.read(), re.M) is not None
+    except FileNotFoundError:
+        return False
+
+
+class Schema(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres()
+        cls.d = Daemon(cls.pg)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.destroy()
+        cls.pg.destroy()
+
+    def database(self, fixture=None):
+        """A new empty database (or one loaded from a fixture): its conninfo."""
+        Schema.n += 1
+        name = f"s{Schema.n}"
+        self.pg.query(f"CREATE DATABASE {name}")
+        conninfo = re.sub(r"dbname=\S+", f"dbname={name}", self.pg.conninfo)
+        if fixture:
+            subprocess.run(["psql", conninfo, "-Xq", "-v", "ON_ERROR_STOP=1", "-f", fixture],
+                           check=True, capture_output=True, text=True, timeout=60)
+        return conninfo
+
+    def migrate(self, conninfo, *more, wait=True):
+        args = [DAEMON, "-c", self.d.conf, "-s", f'database.conninfo="{conninfo}"', *more,
+                "--migrate"]
+        if not wait:
+            return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+    def sql(self, conninfo, sql):
+        out = subprocess.run(["psql", conninfo, "-XAtq", "-v", "ON_ERROR_STOP=1"], input=sql,
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout.strip()
+
+    def dump(self, conninfo):
+        out = subprocess.run(["pg_dump", "--schema-only", conninfo], check=True,
+                             capture_output=True, text=True, timeout=60)
+        return NOISE.sub("", out.stdout)
+
+    @staticmethod
+    def columns_sorted(dump):
+        return re.sub(r"(CREATE TABLE [^\n]* \(\n)(.*?)(\n\);)",
+                      lambda m: m.group(1) + "\n".join(sorted(
+                          line.rstrip(",") for line in m.group(2).split("\n"))) + m.group(3),
+                      dump, flags=re.S)
+
+    def fresh(self):
+        if not hasattr(Schema, "fresh_dump"):
+            db = self.database()
+            r = self.migrate(db)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            Schema.fresh_dump = self.dump(db)
+        return Schema.fresh_dump
+
+    def test_outcomes_are_one_list(self):
+        """The domain h111_outcome and the C table (src/outcome.h) agree."""
+        with open(os.path.join(TOP, "src", "outcome.h")) as f:
+            c_list = re.findall(r"X\((\w+)\)", re.search(r"#define OUTCOMES\(X\)(.*)",
+                                                             f.read()).group(1))
+        db = self.database()
+        self.assertEqual(self.migrate(db).returncode, 0)
+        check = self.sql(db, "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                             "JOIN pg_type t ON t.oid = c.contypid WHERE t.typname = 'h111_outcome'")
+        self.assertEqual(re.findall(r"'(\w+)'", check), c_list)
+        self.assertEqual(len(c_list), 5)
+
+    def test_migrations_hold_no_function_and_functions_no_table(self):
+        for path in glob.glob(os.path.join(TOP, "src", "sql", "migrations", "*.sql")):
+            with open(path) as f:
+                text = re.sub(r"--[^\n]*", "", f.read())
+            self.assertNotRegex(text, r"(?i)\bCREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|VIEW|"
+                                      r"PROCEDURE|TRIGGER)\b", path)
+        for path in glob.glob(os.path.join(TOP, "src", "sql", "functions", "*.sql")):
+            with open(path) as f:
+                text = re.sub(r"--[^\n]*", "", f.read())
+            self.assertNotRegex(text, r"(?i)\b(CREATE|ALTER|DROP)\s+(TABLE|DOMAIN|INDEX|TYPE)\b",
+                                path)
+            self.assertNotRegex(text, r"(?i)\bCREATE\s+(FUNCTION|VIEW)\b",
+                                path + ": CREATE OR REPLACE, so that it applies at every start")
+
+    def test_released_migrations_are_unchanged(self):
+        """Every migration of a release tag (v*) is the file in this tree."""
+        if not os.path.isdir(os.path.join(TOP, ".git")) and not os.path.isfile(
+                os.path.join(TOP, ".git")):
+            self.skipTest("not a git checkout")
+        tags = subprocess.run(["git", "-C", TOP, "tag", "--list", "v*"], capture_output=True,
+                              text=True, timeout=30).stdout.split()
+        for tag in tags:
+            files = subprocess.run(["git", "-C", TOP, "ls-tree", "--name-only", tag,
+                                    "src/sql/migrations/"], capture_output=True, text=True,
+                                   timeout=30).stdout.split()
+            for name in files:
+                released = subprocess.run(["git", "-C", TOP, "show", f"{tag}:{name}"],
+                                          capture_output=True, text=True, timeout=30).stdout
+                with open(os.path.join(TOP, name)) as f:
+                    self.assertEqual(f.read(), released, f"{name} changed since {tag}")
+
+    def test_fixtures_exist(self):
+        names = [os.path.basename(f) for f in FIXTURES]
+        self.assertIn("v0.1.0.sql", names)
+        self.assertIn("c5c3c83.sql", names)
+
+    def test_every_release_upgrades_to_a_fresh_schema(self):
+        for fixture in FIXTURES:
+            with self.subTest(fixture=os.path.basename(fixture)):
+                db = self.database(fixture)
+                # a case of the old release survives the upgrade
+                self.sql(db, "INSERT INTO cases (opened_at, priority, caller, outcome, status)"
+                             " VALUES (now(), 2, '+84912345678', 'referred', 'closed')")
+                r = self.migrate(db)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("brought to 001_baseline", r.stderr)
+                if os.path.basename(fixture) in COLUMN_ORDER_ONLY:
+                    self.assertEqual(self.columns_sorted(self.dump(db)),
+                                     self.columns_sorted(self.fresh()))
+                    self.assertNotEqual(self.dump(db), self.fresh())
+                else:
+                    self.assertEqual(self.dump(db), self.fresh())
+                self.assertEqual(self.sql(db, "SELECT priority, outcome FROM cases"),
+                                 "2|referred")
+                # the old rows are kept under other names: a daemon of 0.1.0
+                # finds 001_init unapplied and refuses to start on this schema
+                self.assertEqual(self.sql(db, "SELECT count(*) FROM schema_migrations "
+                                              "WHERE name = '001_init'"), "0")
+                self.assertEqual(self.sql(db, "SELECT bool_and(checksum = 'legacy') "
+                                              "FROM schema_migrations WHERE name LIKE 'legacy:%'"),
+                                 "t")
+                # and the daemon opens it
+                r = self.migrate(db)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertNotIn("applied migration", r.stderr)
+
+    def test_migrating_twice_changes_nothing(self):
+        db = self.database()
+        self.assertEqual(self.migrate(db).returncode, 0)
+        r = self.migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("applied migration", r.stderr)
+        self.assertEqual(self.dump(db), self.fresh())
+        names = sorted(os.path.basename(f)[:-4] for f in
+                       glob.glob(os.path.join(TOP, "src", "sql", "migrations", "*.sql")))
+        self.assertEqual(self.sql(db, "SELECT string_agg(name, ' ' ORDER BY name) "
+                                      "FROM schema_migrations WHERE checksum ~ '^[0-9a-f]{64}$'"),
+                         " ".join(names))
+
+    def test_a_changed_applied_migration_is_refused(self):
+        db = self.database()
+        self.assertEqual(self.migrate(db).returncode, 0)
+        # as if 002 had been applied as released, then edited by hand in
+        # this build: the recorded checksum is of the text as released
+        path = os.path.join(TOP, "src", "sql", "migrations", "002_triage_why.sql")
+        with open(path) as f:
+            released = f.read() + "-- an older text\n"
+        self.sql(db, "UPDATE schema_migrations SET checksum = "
+                     "encode(sha256(convert_to(:'t', 'UTF8')), 'hex') "
+                     "WHERE name = '002_triage_why'".replace(":'t'", "$q$" + released + "$q$"))
+        r = self.migrate(db)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("src/sql/migrations/002_triage_why.sql has changed since it was applied",
+                      r.stderr)
+        self.assertIn("put the change in a new numbered migration", r.stderr)
+        # the daemon itself refuses to start the same way
+        out = subprocess.run([DAEMON, "-c", self.d.conf, "-s", f'database.conninfo="{db}"'],
+                             capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("002_triage_why.sql has changed", out.stderr)
+
+    def test_a_migration_from_a_newer_build_is_refused(self):
+        db = self.database()
+        self.assertEqual(self.migrate(db).returncode, 0)
+        self.sql(db, "INSERT INTO schema_migrations (name, checksum) VALUES ('999_future', "
+                     "repeat('0', 64))")
+        r = self.migrate(db)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("migration 999_future, which this hotline111d does not know", r.stderr)
+
+    def test_old_function_bodies_never_survive(self):
+        db = self.database(os.path.join(TOP, "tests", "data", "schema", "v0.1.0.sql"))
+        self.sql(db, """
+            CREATE OR REPLACE FUNCTION h111_due(start timestamptz, prio int, deadline text,
+                pol jsonb) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$ SELECT NULL::timestamptz $$;
+            CREATE FUNCTION h111_obsolete(x int) RETURNS int LANGUAGE sql AS $$ SELECT x $$;
+            -- a return type that CREATE OR REPLACE cannot change
+            DROP FUNCTION h111_next_deadline(bigint);
+            CREATE FUNCTION h111_next_deadline(cid bigint) RETURNS text LANGUAGE sql
+                AS $$ SELECT 'old' $$;
+        """)
+        r = self.migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("creating them afresh", r.stderr)
+        self.assertEqual(self.dump(db), self.fresh())
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM pg_proc WHERE proname = "
+                                      "'h111_obsolete'"), "0")
+
+    @unittest.skipUnless(with_systemd(), "built without libsystemd")
+    def test_progress_is_told_to_systemd(self):
+        """STATUS= and EXTEND_TIMEOUT_USEC= while migrating, so that a long
+        upgrade is not killed by the unit's start timeout."""
+        db = self.database()
+        path = os.path.join(self.d.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        r = subprocess.run([DAEMON, "-c", self.d.conf, "-s", f'database.conninfo="{db}"',
+                            "--migrate"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, NOTIFY_SOCKET=path))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sock.settimeout(5)
+        said = []
+        while True:
+            try:
+                said.append(sock.recv(4096).decode())
+            except socket.timeout:
+                break
+            if "replacing the database functions" in said[-1]:
+                break
+        self.assertIn("STATUS=applying migration 001_baseline", said)
+        self.assertIn("EXTEND_TIMEOUT_USEC=300000000", said)
+        self.assertIn("STATUS=replacing the database functions", said)
+
+    def test_two_daemons_migrate_at_once(self):
+        db = self.database()
+        procs = [self.migrate(db, wait=False) for _ in range(2)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        for p, (_, err) in zip(procs, outs):
+            self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(sum(e.count("applied migration 001_baseline") for _, e in outs), 1)
+        self.assertEqual(self.dump(db), self.fresh())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
