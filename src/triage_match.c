@@ -465,10 +465,19 @@ in_atoms(const struct note *n, const struct span *m, uint32_t word)
 	return 0;
 }
 
+/* A "," between word a and a later word b: "khong ai can, nhanh len". */
+static int
+comma_between(const struct note *n, uint32_t a, uint32_t b)
+{
+	size_t from = n->sp[a] + 1 + word_len(n, a);
+
+	return n->sp[b] > from && memchr(n->text + from, ',', n->sp[b] - from) != NULL;
+}
+
 /*
  * A negator cancels a match when it ends at most scope words before the
- * match, in its sentence, or stands in one of the match's gaps: "khong
- * bi ai xam hai", "ba khong co danh em".
+ * match, in its clause (no comma between), or stands in one of the
+ * match's gaps: "khong bi ai xam hai", "ba khong co danh em".
  */
 static int
 negated(const struct note *n, const struct span *m)
@@ -490,7 +499,8 @@ negated(const struct note *n, const struct span *m)
 			break;
 		if (n->sent[o->start] != n->sent[s])
 			continue;
-		if (o->start < s && o->end + 1 + (uint32_t)r->neg_scope >= s)
+		if (o->start < s && o->end + 1 + (uint32_t)r->neg_scope >= s &&
+		    !comma_between(n, o->end, s))
 			return 1;
 		if (o->start > s && !in_atoms(n, m, o->start))
 			return 1;

@@ -553,9 +553,11 @@ static const struct row negation_rows[] = {
     {"bố chưa đánh", "P2 a hit[bo … danh]"},      /* "chưa" alone is none */
     {"không. bố đánh", "P2 a hit[bo danh]"},      /* another sentence */
     {"không!\nbố x đánh", "P2 a hit[bo … danh]"},
-    {"không, bố đánh", "P4 -"},                            /* a comma is no sentence end */
+    {"không, bố đánh", "P2 a hit[bo danh]"},               /* a comma ends its reach */
+    {"không ai can, bố đánh", "P2 a hit[bo danh]"},
+    {"không x bố đánh", "P4 -"},
     {"bố đánh, không", "P2 a hit[bo danh]"},               /* after the match */
-    {"bố không đánh, bố đánh", "P4 -"},                    /* "không" is 1 word before it */
+    {"bố không đánh, bố đánh", "P2 a hit[bo danh]"}, /* the second: "không" is behind a comma */
     {"bố không đánh, rồi x bố đánh", "P2 a hit[bo danh]"}, /* a later match stands */
     /* text_none sees the words as written: a negator does not lift it */
     {"em", "P4 - guarded[em]"},
