@@ -238,7 +238,8 @@ slot_done(struct store_item *item, const struct store_result *res)
 	else
 		slot_fill(c, s, protocol_ack(&(struct proto_ack){ .id = item->ev.id,
 		    .case_id = res->case_id, .priority = res->priority,
-		    .category = res->category, .rules = res->rules, .dup = res->dup }));
+		    .category = res->category, .rules = res->rules, .dup = res->dup,
+		    .spooled = res->spooled }));
 	protocol_event_clear(&item->ev);
 	json_decref(item->triage);
 	item->triage = NULL;
