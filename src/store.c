@@ -62,7 +62,7 @@ struct store {
 	size_t replay_end, replay_n;
 	size_t replayed;   /* events replayed since the start */
 	char replay_first[80]; /* the first event id of the batch in flight */
-	int spool_said;    /* "full" or "failed" logged for this outage */
+	const char *spool_refusing; /* why, once the spool refused one, until the outage ends */
 };
 
 static void send_batch(struct store *st);
@@ -343,6 +343,11 @@ spool_items(struct store *st, struct store_queue *q, const char **why)
 	struct store_item *it;
 	size_t n = 0;
 
+	/* once one is refused, so is every later one: the order stays */
+	if (st->spool_refusing != NULL) {
+		*why = st->spool_refusing;
+		return 0;
+	}
 	TAILQ_FOREACH(it, q, entry) {
 		json_t *el = batch_element(it);
 		char *body = json_dumps(el, JSON_COMPACT);
@@ -363,11 +368,23 @@ spool_items(struct store *st, struct store_queue *q, const char **why)
 	*why = rc == SPOOL_FULL ? "not stored: the database is unreachable and the spool is full; "
 	    "send again later" : "not stored: the database is unreachable and the spool cannot be "
 	    "written; send again later";
+	if (rc != SPOOL_APPENDED) {
+		if (spooling(st))
+			log_error("spool: %zu of %zu bytes used; events are answered unavailable "
+			    "until the database returns (%s)", spool_bytes(st->spool),
+			    spool_max_bytes(st->spool), *why);
+		else
+			log_warn("spool: %zu of %zu bytes used; new events wait for the replay",
+			    spool_bytes(st->spool), spool_max_bytes(st->spool));
+		st->spool_refusing = *why;
+	}
 	return n;
 }
 
-/* Everything queued goes to the spool and is answered spooled, or, what
- * does not fit, unavailable (the sender resends it later). */
+/* Everything queued goes to the spool and is answered spooled. What does
+ * not fit is answered unavailable (the sender resends it later) while the
+ * database is away; while it is up (a replay) it waits in memory for the
+ * replay to end. */
 static void
 spool_queue(struct store *st)
 {
@@ -383,9 +400,12 @@ spool_queue(struct store *st)
 	n = spool_items(st, &q, &why);
 	log_debug("store: %zu events spooled, %zu waiting to be replayed", n,
 	    spool_records(st->spool));
-	if (n < total && !st->spool_said++)
-		log_error("spool: %zu of %zu bytes used; events are answered unavailable until the "
-		    "database returns (%s)", spool_bytes(st->spool), spool_max_bytes(st->spool), why);
+	for (; !spooling(st) && total > n; total--) { /* back first: older than any new one */
+		it = TAILQ_LAST(&q, store_queue);
+		TAILQ_REMOVE(&q, it, entry);
+		TAILQ_INSERT_HEAD(&st->queue, it, entry);
+		st->nqueue++;
+	}
 	while ((it = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, it, entry);
 		if (n > 0) {
@@ -470,8 +490,10 @@ replay_rows(struct store *st, PGresult *r)
 	st->replayed += st->replay_n;
 	st->replay_single -= st->replay_single > 0;
 	spool_replayed(st->spool, st->replay_end, st->replay_n);
-	if (spool_records(st->spool) == 0)
+	if (spool_records(st->spool) == 0) {
 		log_info("spool: replay done; %zu events replayed since the start", st->replayed);
+		st->spool_refusing = NULL;
+	}
 }
 
 /* A replayed batch the database refused: as batch_refused, but the events
@@ -548,15 +570,15 @@ send_batch(struct store *st)
 	const char *params[2];
 	json_t *arr;
 
-	if (st->busy)
-		return;
-	/* at a stop, what waits behind a replay is kept in the spool too */
-	if (st->nqueue > 0 && (spooling(st) || (st->drain_cb != NULL && replay_pending(st)))) {
+	/* What arrives during a replay joins the spool behind it, so intake
+	 * never waits for a long replay (unless the spool is refusing). Not
+	 * while a batch of the queue is in flight: it may come back first. */
+	if (st->nqueue > 0 && (!st->busy || st->replaying) &&
+	    (spooling(st) || (replay_pending(st) && !st->spool_refusing))) {
 		spool_queue(st);
 		check_drained(st);
-		return;
 	}
-	if (!db_is_up(st->db) || (st->fault && !st->fault_probe))
+	if (st->busy || !db_is_up(st->db) || (st->fault && !st->fault_probe))
 		return;
 	if (replay_pending(st)) { /* the spool first, in order */
 		st->fault_probe = 0;
@@ -600,7 +622,7 @@ db_state(int up, void *arg)
 	if (up && replay_pending(st))
 		log_info("spool: replaying %zu events before any new one", spool_records(st->spool));
 	st->lost = !up;
-	st->spool_said = up ? 0 : st->spool_said;
+	st->spool_refusing = up ? NULL : st->spool_refusing;
 	if (st->nqueue > 0 || replay_pending(st))
 		event_active(st->kick_ev, EV_TIMEOUT, 0);
 	report_state(st);
@@ -645,7 +667,7 @@ store_submit(struct store *st, struct store_item *item)
 {
 	TAILQ_INSERT_TAIL(&st->queue, item, entry);
 	st->nqueue++;
-	if (!st->busy)
+	if (!st->busy || st->replaying)
 		event_active(st->kick_ev, EV_TIMEOUT, 0);
 }
 

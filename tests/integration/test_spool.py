@@ -191,6 +191,29 @@ class Spool(unittest.TestCase):
         self.assertEqual(int(self.pg.scalar(
             "SELECT count(*) FROM cases WHERE call_id LIKE 'k-%'")), n)
 
+    def test_events_during_a_replay_join_the_spool_behind_it(self):
+        d = self.daemon()
+        c = Client(d.bridge)
+        self.addCleanup(c.close)
+        self.stop_pg(d)
+        n = 10000
+        for s in range(0, n, 500):
+            c.send_raw(b"".join(line("r", s + k) for k in range(500)))
+            self.assertTrue(all(r.get("spooled") for r in self.recv_all(c, 500)))
+        self.pg.start()
+        d.wait_log("spool: replaying %d events" % n, timeout=60)
+        c.send_raw(b"".join(line("late", k) for k in range(10)))
+        late = self.recv_all(c, 10)
+        self.assertEqual([r["ack"] for r in late], ["late-%d" % k for k in range(10)])
+        self.assertTrue(all(r.get("spooled") for r in late), late)
+        d.wait_log("spool: replay done", timeout=60)
+        order = [r[0] for r in self.pg.query(
+            "SELECT call_id FROM cases WHERE call_id LIKE 'r-%' OR call_id LIKE 'late-%' "
+            "ORDER BY id")]
+        self.assertEqual(order, ["r-%d" % k for k in range(n)] + ["late-%d" % k for k in range(10)])
+        after = c.call(ev("after-1", "call.offered", call_id="after-1"))
+        self.assertIsInstance(after["case"], int)
+
     def test_torn_last_record_is_reported_and_cut_off(self):
         d = self.daemon()
         c = Client(d.bridge)
@@ -225,6 +248,10 @@ class Spool(unittest.TestCase):
         refused = [r for r in replies if "nack" in r]
         self.assertTrue(spooled and refused)
         self.assertEqual({r["error"] for r in refused}, {"unavailable"})
+        first = next(k for k, r in enumerate(replies) if "nack" in r)
+        self.assertTrue(all("nack" in r for r in replies[first:]), "order kept: none after")
+        more = c.call(ev("f-small", "call.offered", call_id="s"))
+        self.assertEqual(more.get("error"), "unavailable", "refused until the database returns")
         self.assertIn("spool is full", refused[0]["detail"])
         d.wait_log("events are answered unavailable until the database returns")
         self.assertLessEqual(d.status()["spool"]["bytes"], 1024 * 1024)
