@@ -139,8 +139,11 @@ class Spool(unittest.TestCase):
         text = d.cli("status").stdout
         self.assertIn("events to replay", text)
 
+        depth = st["spool"]
         self.pg.start()
+        t0 = time.time()
         d.wait_log("spool: replay done", timeout=60)
+        replay_s = time.time() - t0
         wait_for(lambda: d.status()["spool"]["records"] == 0, timeout=10)
         stored = self.events("down-%")
         self.assertEqual(len(stored), n)
@@ -159,6 +162,11 @@ class Spool(unittest.TestCase):
         order = self.pg.query("SELECT call_id FROM cases WHERE call_id LIKE 'down-%' "
                               "ORDER BY id")
         self.assertEqual([r[0] for r in order], ["down-%d" % k for k in range(n)])
+        print("\nPostgreSQL down %.0f s: %d bridge events, %d webhook requests and %d evapi "
+              "frames acked spooled; spool %d events, %d bytes; stored once each after "
+              "%.1f s (PostgreSQL start and replay)" % (DOWN_S, n, i, i, depth["records"],
+                                                         depth["bytes"], replay_s),
+              file=sys.stderr)
         self.assertFalse(os.path.exists(os.path.join(d.dir, "spool", "spool.pos")))
         self.assertEqual(os.path.getsize(os.path.join(d.dir, "spool", "spool.dat")), 0)
 
