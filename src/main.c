@@ -469,7 +469,6 @@ run(struct opts *o)
 	}
 	d.store = store_new(d.base, d.cfg->db_conninfo, d.cfg->default_priority, store_state, &d);
 	store_set_schedule_hook(d.store, schedule, &d);
-	open_spool(&d);
 	d.timers_db = db_new(d.base, "database[timers]", d.cfg->db_conninfo, NULL, NULL);
 	d.escalation = escalation_new(d.base, d.timers_db, d.cfg, err, sizeof(err));
 	if (d.escalation == NULL)
@@ -488,6 +487,8 @@ run(struct opts *o)
 	d.cti = cti_new(d.base, d.store, decide, &d);
 	if (cti_listen(d.cti, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
+	/* after the sockets: a second daemon is told of those first */
+	open_spool(&d);
 	cti_pause(d.cti, !store_accepting(d.store));
 	bridge_pause(d.bridge, !store_accepting(d.store));
 	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,

@@ -239,8 +239,9 @@ fault_begin(struct store *st, const char *sqlstate, const char *message)
 
 	if (!st->fault)
 		log_error("store: the database refused a batch of %zu (SQLSTATE %s: %.*s); "
-		    "keeping its events, intake paused, retrying with backoff", st->nflight,
-		    sqlstate, (int)strcspn(message, "\n"), message);
+		    "keeping its events, intake paused, retrying with backoff",
+		    st->nflight > 0 ? st->nflight : st->replay_n, sqlstate,
+		    (int)strcspn(message, "\n"), message);
 	requeue_flight(st, REQUEUE_AS_IS);
 	st->batch_max = st->batch_max > 1 ? st->batch_max / 2 : 1;
 	st->fault = 1;
