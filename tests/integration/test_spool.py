@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import queue
+import shutil
 import socket
 import sys
 import threading
@@ -16,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, FakeServer, Postgres, ev, wait_for  # noqa: E402
+from harness import DAEMON, Client, Daemon, FakeServer, Postgres, ev, wait_for  # noqa: E402
 
 DOWN_S = float(os.environ.get("H111_SPOOL_DOWN_S", "15"))
 TOKEN = "spool-test-token_0123456789"
@@ -266,6 +267,30 @@ class Spool(unittest.TestCase):
         self.pg.start()
         d.wait_log("spool: replay done", timeout=60)
         self.assertEqual(set(self.events("f-%")), set(spooled))
+
+    def test_valgrind_spool_and_replay(self):
+        with open(DAEMON, "rb") as f:
+            if b"__asan_init" in f.read():
+                self.skipTest("built with AddressSanitizer; valgrind cannot run it")
+        if not shutil.which("valgrind"):
+            self.skipTest("valgrind is not installed")
+        d = Daemon(self.pg)
+        self.addCleanup(d.destroy)
+        supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
+        d.start_under(["valgrind", "--error-exitcode=9", "--leak-check=full",
+                       "--errors-for-leak-kinds=definite,indirect", "--suppressions=" + supp])
+        d.wait_log("database: connected", timeout=60)
+        c = Client(d.bridge)
+        self.addCleanup(c.close)
+        self.stop_pg(d)
+        c.send_raw(b"".join(line("vg", i) for i in range(50)))
+        self.assertTrue(all(r.get("spooled") for r in self.recv_all(c, 50)))
+        self.pg.start()
+        d.wait_log("spool: replay done", timeout=120)
+        self.assertEqual(len(self.events("vg-%")), 50)
+        c.close()
+        self.assertEqual(d.stop(timeout=60), 0, d.log_text()[-3000:])
+        self.assertIn("All heap blocks were freed", d.log_text())
 
     def test_spool_off_pauses_intake(self):
         d = self.daemon('spool.dir=""')
