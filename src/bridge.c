@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -58,6 +60,7 @@ struct conn {
 	size_t nslots;  /* every reply not yet written: the window counts these */
 	size_t held;    /* bytes of the replies held in slots behind a waiting one */
 	size_t events;
+	struct sockaddr_storage peer; /* a TCP client's address; AF_UNSPEC on a Unix socket */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -84,6 +87,9 @@ struct bridge {
 	size_t max_clients;
 	int login_timeout;
 	int idle_timeout;
+	size_t max_per_peer; /* 0: no limit */
+	size_t peer_refused;  /* refusals by max_per_peer not yet logged */
+	time_t peer_logged;   /* when the last was logged: once a second at most */
 	struct proto_limits limits;
 	const struct token_list *tokens; /* the running config's: replaced on reload */
 };
@@ -238,7 +244,8 @@ slot_done(struct store_item *item, const struct store_result *res)
 	else
 		slot_fill(c, s, protocol_ack(&(struct proto_ack){ .id = item->ev.id,
 		    .case_id = res->case_id, .priority = res->priority,
-		    .category = res->category, .rules = res->rules, .dup = res->dup }));
+		    .category = res->category, .rules = res->rules, .dup = res->dup,
+		    .spooled = res->spooled }));
 	protocol_event_clear(&item->ev);
 	json_decref(item->triage);
 	item->triage = NULL;
@@ -501,10 +508,47 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_close(c, why);
 }
 
+/* The address of a TCP peer, the port left out; AF_UNSPEC for anything else.
+ * An IPv4 client of an IPv6 socket counts as its IPv4 address. */
 static void
-refuse_busy(evutil_socket_t fd)
+peer_key(struct sockaddr_storage *key, const struct sockaddr *sa, int salen)
 {
-	char *line = protocol_nack(NULL, PROTO_UNAVAILABLE, "too many clients");
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	struct sockaddr_in *k4 = (struct sockaddr_in *)key;
+
+	memset(key, 0, sizeof(*key));
+	if (sa->sa_family == AF_INET && (size_t)salen >= sizeof(struct sockaddr_in)) {
+		k4->sin_family = AF_INET;
+		k4->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6 && (size_t)salen >= sizeof(*s6) &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		k4->sin_family = AF_INET;
+		memcpy(&k4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	} else if (sa->sa_family == AF_INET6 && (size_t)salen >= sizeof(*s6)) {
+		((struct sockaddr_in6 *)key)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)key)->sin6_addr = s6->sin6_addr;
+	}
+}
+
+/* Whether a TCP peer already holds bridge.max_per_peer connections, so that
+ * one address cannot take every max_clients slot. */
+static int
+peer_full(const struct bridge *b, const struct sockaddr_storage *key)
+{
+	const struct conn *c;
+	size_t n = 0;
+
+	if (b->max_per_peer == 0 || key->ss_family == AF_UNSPEC)
+		return 0;
+	TAILQ_FOREACH(c, &b->conns, entry)
+		n += c->bev != NULL && memcmp(&c->peer, key, sizeof(*key)) == 0;
+	return n >= b->max_per_peer;
+}
+
+static void
+refuse_busy(evutil_socket_t fd, const char *why)
+{
+	char *line = protocol_nack(NULL, PROTO_UNAVAILABLE, why);
 
 	/* Best effort on a fresh socket: the line fits its send buffer. */
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -513,21 +557,50 @@ refuse_busy(evutil_socket_t fd)
 	evutil_closesocket(fd);
 }
 
+/* Logged once a second at most: a flood of connections is not a flood of
+ * log lines. */
+static void
+refuse_peer(struct bridge *b, evutil_socket_t fd, const struct sockaddr_storage *key)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	time_t now = time(NULL);
+
+	b->peer_refused++;
+	if (now != b->peer_logged) {
+		evutil_inet_ntop(key->ss_family, key->ss_family == AF_INET ?
+		    (const void *)&((const struct sockaddr_in *)key)->sin_addr :
+		    (const void *)&((const struct sockaddr_in6 *)key)->sin6_addr, addr, sizeof(addr));
+		log_warn("bridge: refusing a connection from %s: bridge.max_per_peer (%zu) reached "
+		    "(%zu refused since the last such line)", addr, b->max_per_peer,
+		    b->peer_refused);
+		b->peer_logged = now;
+		b->peer_refused = 0;
+	}
+	refuse_busy(fd, "too many connections from this address");
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
 {
 	struct bridge *b = arg;
+	struct sockaddr_storage key;
 	struct conn *c;
 	char *hello;
 
 	if (b->stopped || b->nconns >= b->max_clients) {
 		log_warn("bridge: refusing a connection: %s",
 		    b->stopped ? "stopping" : "max_clients reached");
-		refuse_busy(fd);
+		refuse_busy(fd, "too many clients");
+		return;
+	}
+	peer_key(&key, sa, salen);
+	if (peer_full(b, &key)) {
+		refuse_peer(b, fd, &key);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->peer = key;
 	c->b = b;
 	c->id = ++b->next_id;
 	TAILQ_INIT(&c->slots);
@@ -605,6 +678,7 @@ bridge_configure(struct bridge *b, const struct config *cfg)
 	b->tokens = &cfg->tokens;
 	b->login_timeout = cfg->bridge_login_timeout;
 	b->idle_timeout = cfg->bridge_idle_timeout;
+	b->max_per_peer = (size_t)cfg->bridge_max_per_peer;
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (c->bev == NULL)
 			continue;

@@ -74,6 +74,8 @@ static const struct key keys[] = {
 	    "seconds a connection has to send its hello while bridge.tokens is set" },
 	{ "bridge.idle_timeout", K_INT, OFF(bridge_idle_timeout), "0", 0, 86400, 1,
 	    "seconds without a line before a connection owed nothing is closed; 0: never" },
+	{ "bridge.max_per_peer", K_INT, OFF(bridge_max_per_peer), "32", 0, 65535, 1,
+	    "TCP connections from one address at once; 0: no limit" },
 	{ "console.listen", K_STRLIST, OFF(console_listen),
 	    "[\"unix:/run/hotline111/console.sock\"]", 0, 16, 0,
 	    "console listeners" },

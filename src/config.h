@@ -75,6 +75,7 @@ struct config {
 	struct token_list tokens;
 	int bridge_login_timeout; /* seconds to the hello while tokens are set */
 	int bridge_idle_timeout;  /* seconds; 0: never */
+	int bridge_max_per_peer;  /* TCP connections from one address; 0: no limit */
 
 	struct strlist console_listen;
 	struct operator_list operators;

@@ -452,6 +452,7 @@ struct cti_req {
 	int64_t case_id;
 	int priority;
 	int dups;
+	int spooled; /* events of it kept in the local spool */
 };
 TAILQ_HEAD(cti_req_list, cti_req);
 
@@ -546,9 +547,11 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 static json_t *
 stored_body(const struct cti_req *r)
 {
-	json_t *body = json_pack("{s:I, s:i}", "case", (json_int_t)r->case_id, "priority",
-	    r->priority);
+	json_t *body;
 
+	if (r->spooled > 0) /* kept in the local spool: the case comes later */
+		return json_pack("{s:n, s:n, s:b}", "case", "priority", "spooled", 1);
+	body = json_pack("{s:I, s:i}", "case", (json_int_t)r->case_id, "priority", r->priority);
 	if (r->dups == r->nitems)
 		json_object_set_new(body, "dup", json_true());
 	return body;
@@ -593,6 +596,7 @@ item_done(struct store_item *item, const struct store_result *res)
 		r->case_id = res->case_id;
 		r->priority = res->priority;
 		r->dups += res->dup != 0;
+		r->spooled += res->spooled != 0;
 	}
 	protocol_event_clear(&item->ev);
 	json_decref(item->triage);

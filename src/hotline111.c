@@ -838,6 +838,25 @@ print_cti(json_t *o)
 	free(listen);
 }
 
+/* "spool  12 events to replay (3456 of 1073741824 bytes), replaying"; "off" */
+static void
+print_spool(json_t *o)
+{
+	char *line;
+
+	if (o == NULL)
+		return;
+	if (!json_is_object(o)) {
+		print_pair("spool", 22, "off");
+		return;
+	}
+	xasprintf(&line, "%lld events to replay (%lld of %lld bytes)%s", jint(o, "records", 0),
+	    jint(o, "bytes", 0), jint(o, "max_bytes", 0),
+	    json_is_true(json_object_get(o, "replaying")) ? ", replaying" : "");
+	print_pair("spool", 22, line);
+	free(line);
+}
+
 static void
 print_status(json_t *r)
 {
@@ -876,6 +895,7 @@ print_status(json_t *r)
 	}
 	print_sources(json_object_get(r, "sources"));
 	print_cti(json_object_get(r, "cti"));
+	print_spool(json_object_get(r, "spool"));
 }
 
 struct tally {

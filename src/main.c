@@ -27,6 +27,7 @@
 #include "migrate.h"
 #include "notify.h"
 #include "sources.h"
+#include "spool.h"
 #include "store.h"
 #include "triage.h"
 #include "xmalloc.h"
@@ -363,6 +364,26 @@ schedule(int64_t at_ms, void *arg)
 	escalation_schedule(d->escalation, at_ms);
 }
 
+/* spool.dir "" turns the spool off: then intake pauses while the database
+ * is unreachable. */
+static void
+open_spool(struct daemon *d)
+{
+	struct spool *sp;
+	char err[1024];
+
+	if (d->cfg->spool_dir[0] == '\0') {
+		log_info("spool: off (spool.dir is empty): intake pauses while the database is "
+		    "unreachable");
+		return;
+	}
+	sp = spool_open(d->cfg->spool_dir, (size_t)d->cfg->spool_max_mb * 1024 * 1024, err,
+	    sizeof(err));
+	if (sp == NULL)
+		fatal("%s", err);
+	store_set_spool(d->store, sp);
+}
+
 static json_t *
 decide(const struct event *ev, void *arg)
 {
@@ -378,11 +399,11 @@ console_status(void *arg)
 {
 	struct daemon *d = arg;
 
-	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o, s:o}", "version", PACKAGE_VERSION, "pid",
-	    (int)getpid(), "uptime_s", (json_int_t)(time(NULL) - d->started), "database",
+	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o}", "version", PACKAGE_VERSION,
+	    "pid", (int)getpid(), "uptime_s", (json_int_t)(time(NULL) - d->started), "database",
 	    store_is_up(d->store) && console_db_up(d->console) ? "up" : "down", "bridge_clients",
 	    (json_int_t)bridge_clients(d->bridge), "sources", sources_status(d->sources), "cti",
-	    cti_status(d->cti));
+	    cti_status(d->cti), "spool", store_spool_status(d->store));
 }
 
 static int
@@ -466,8 +487,10 @@ run(struct opts *o)
 	d.cti = cti_new(d.base, d.store, decide, &d);
 	if (cti_listen(d.cti, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
-	cti_pause(d.cti, !store_is_up(d.store));
-	bridge_pause(d.bridge, !store_is_up(d.store));
+	/* after the sockets: a second daemon is told of those first */
+	open_spool(&d);
+	cti_pause(d.cti, !store_accepting(d.store));
+	bridge_pause(d.bridge, !store_accepting(d.store));
 	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,
 	    triage_rule_count(d.rules));
 	notify_ready();

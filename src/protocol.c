@@ -642,6 +642,14 @@ protocol_ack(const struct proto_ack *ack)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "ack", string_or_null(ack->id));
+	if (ack->spooled) {
+		json_object_set_new(o, "case", json_null());
+		json_object_set_new(o, "priority", json_null());
+		json_object_set_new(o, "category", json_null());
+		json_object_set_new(o, "rules", json_array());
+		json_object_set_new(o, "spooled", json_true());
+		return reply_line(o);
+	}
 	json_object_set_new(o, "case", json_integer(ack->case_id));
 	json_object_set_new(o, "priority", json_integer(ack->priority));
 	json_object_set_new(o, "category", string_or_null(ack->category));

@@ -102,6 +102,7 @@ struct proto_ack {
 	const char *category; /* NULL: no category yet */
 	json_t *rules;        /* borrowed */
 	int dup;
+	int spooled; /* in the local spool: case, priority and category are null */
 };
 
 /* Reply lines, each '\n'-terminated and malloc'd; the caller frees them. */

@@ -16,6 +16,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "spool.h"
 #include "xmalloc.h"
 
 #define BATCH_MAX_ITEMS 1000
@@ -51,6 +52,17 @@ struct store {
 	int fault_backoff_ms;
 	int reported_up; /* what state_cb was last told */
 	size_t batch_max; /* halved by each fault (a batch may be what times out) */
+	/* The local spool: events go there while the connection is lost, and
+	 * come back (replay_end, replay_n: the batch in flight) before any
+	 * new one once it returns. */
+	struct spool *spool;
+	int lost;          /* the connection went away after being up */
+	int replaying;     /* the batch in flight comes from the spool */
+	int replay_single; /* a data error in a replayed batch: one at a time */
+	size_t replay_end, replay_n;
+	size_t replayed;   /* events replayed since the start */
+	char replay_first[80]; /* the first event id of the batch in flight */
+	const char *spool_refusing; /* why, once the spool refused one, until the outage ends */
 };
 
 static void send_batch(struct store *st);
@@ -211,7 +223,7 @@ transient(const char *sqlstate)
 static void
 report_state(struct store *st)
 {
-	int up = db_is_up(st->db) && !st->fault;
+	int up = store_accepting(st);
 
 	if (up == st->reported_up)
 		return;
@@ -227,8 +239,9 @@ fault_begin(struct store *st, const char *sqlstate, const char *message)
 
 	if (!st->fault)
 		log_error("store: the database refused a batch of %zu (SQLSTATE %s: %.*s); "
-		    "keeping its events, intake paused, retrying with backoff", st->nflight,
-		    sqlstate, (int)strcspn(message, "\n"), message);
+		    "keeping its events, intake paused, retrying with backoff",
+		    st->nflight > 0 ? st->nflight : st->replay_n, sqlstate,
+		    (int)strcspn(message, "\n"), message);
 	requeue_flight(st, REQUEUE_AS_IS);
 	st->batch_max = st->batch_max > 1 ? st->batch_max / 2 : 1;
 	st->fault = 1;
@@ -308,6 +321,231 @@ check_drained(struct store *st)
 	cb(st->drain_arg);
 }
 
+/* --- the spool ---------------------------------------------------------- */
+
+static int
+spooling(const struct store *st)
+{
+	return st->spool != NULL && st->lost && !db_is_up(st->db);
+}
+
+static int
+replay_pending(const struct store *st)
+{
+	return st->spool != NULL && spool_records(st->spool) > 0;
+}
+
+/* Appends the items to the spool, one sync for them all: how many of the
+ * first ones are durable; why for the others. */
+static size_t
+spool_items(struct store *st, struct store_queue *q, const char **why)
+{
+	enum spool_append_rc rc = SPOOL_APPENDED;
+	struct store_item *it;
+	size_t n = 0;
+
+	/* once one is refused, so is every later one: the order stays */
+	if (st->spool_refusing != NULL) {
+		*why = st->spool_refusing;
+		return 0;
+	}
+	TAILQ_FOREACH(it, q, entry) {
+		json_t *el = batch_element(it);
+		char *body = json_dumps(el, JSON_COMPACT);
+
+		json_decref(el);
+		if (body == NULL)
+			fatal("store: out of memory encoding an event for the spool");
+		rc = spool_append(st->spool, body, strlen(body));
+		free(body);
+		if (rc != SPOOL_APPENDED)
+			break;
+		n++;
+	}
+	if (n > 0 && spool_sync(st->spool) != 0) {
+		n = 0;
+		rc = SPOOL_FAILED;
+	}
+	*why = rc == SPOOL_FULL ? "not stored: the database is unreachable and the spool is full; "
+	    "send again later" : "not stored: the database is unreachable and the spool cannot be "
+	    "written; send again later";
+	if (rc != SPOOL_APPENDED) {
+		if (spooling(st))
+			log_error("spool: %zu of %zu bytes used; events are answered unavailable "
+			    "until the database returns (%s)", spool_bytes(st->spool),
+			    spool_max_bytes(st->spool), *why);
+		else
+			log_warn("spool: %zu of %zu bytes used; new events wait for the replay",
+			    spool_bytes(st->spool), spool_max_bytes(st->spool));
+		st->spool_refusing = *why;
+	}
+	return n;
+}
+
+/* Everything queued goes to the spool and is answered spooled. What does
+ * not fit is answered unavailable (the sender resends it later) while the
+ * database is away; while it is up (a replay) it waits in memory for the
+ * replay to end. */
+static void
+spool_queue(struct store *st)
+{
+	struct store_queue q = TAILQ_HEAD_INITIALIZER(q);
+	struct store_result res = { .error = PROTO_OK, .spooled = 1 };
+	size_t total = st->nqueue, n;
+	struct store_item *it;
+	const char *why;
+
+	TAILQ_CONCAT(&q, &st->queue, entry);
+	TAILQ_INIT(&st->queue);
+	st->nqueue = 0;
+	n = spool_items(st, &q, &why);
+	log_debug("store: %zu events spooled, %zu waiting to be replayed", n,
+	    spool_records(st->spool));
+	for (; !spooling(st) && total > n; total--) { /* back first: older than any new one */
+		it = TAILQ_LAST(&q, store_queue);
+		TAILQ_REMOVE(&q, it, entry);
+		TAILQ_INSERT_HEAD(&st->queue, it, entry);
+		st->nqueue++;
+	}
+	while ((it = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, it, entry);
+		if (n > 0) {
+			n--;
+			it->done(it, &res);
+		} else
+			it->done(it, &(struct store_result){ .error = PROTO_UNAVAILABLE, .detail = why });
+	}
+}
+
+/* The next records of the spool as one batch: at most batch_max (one while
+ * a refused batch is being sorted out), and BATCH_MAX_BYTES unless a
+ * single record is larger. Sets replay_end and replay_n. */
+static json_t *
+take_replay(struct store *st)
+{
+	size_t off = 0, bytes = 0, plen, max = st->replay_single > 0 ? 1 : st->batch_max;
+	const unsigned char *p;
+	json_t *arr = json_array(), *el;
+
+	st->replay_n = 0;
+	for (;;) {
+		size_t at = off;
+
+		if (st->replay_n >= max || !spool_read(st->spool, &at, &p, &plen)) {
+			if (st->replay_n == 0)
+				off = at;
+			break;
+		}
+		if (st->replay_n > 0 && bytes + plen > BATCH_MAX_BYTES)
+			break;
+		off = at;
+		st->replay_n++;
+		bytes += plen;
+		if ((el = spool_element_load(p, plen)) != NULL)
+			json_array_append_new(arr, el);
+		else
+			log_error("spool: the record ending at offset %zu is not an event; skipped", off);
+	}
+	st->replay_end = off;
+	return arr;
+}
+
+static void replay_result(PGresult *r, void *arg);
+
+static void
+send_replay(struct store *st)
+{
+	json_t *arr = take_replay(st);
+	const char *params[2];
+	char prio[8], *body;
+
+	if (json_array_size(arr) == 0) { /* nothing readable left: the count is done */
+		json_decref(arr);
+		spool_replayed(st->spool, st->replay_end,
+		    st->replay_n > 0 ? st->replay_n : spool_records(st->spool));
+		event_active(st->kick_ev, EV_TIMEOUT, 0);
+		return;
+	}
+	snprintf(st->replay_first, sizeof(st->replay_first), "%s",
+	    json_string_value(json_object_get(json_object_get(json_array_get(arr, 0), "ev"), "id")));
+	body = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (body == NULL)
+		fatal("store: out of memory encoding a replay batch");
+	snprintf(prio, sizeof(prio), "%d", st->default_priority);
+	params[0] = body;
+	params[1] = prio;
+	st->busy = 1;
+	st->replaying = 1;
+	db_query(st->db, apply_sql, 2, params, replay_result, st);
+	free(body);
+}
+
+static void
+replay_rows(struct store *st, PGresult *r)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (!PQgetisnull(r, i, 6) && st->schedule != NULL)
+			st->schedule(strtoll(PQgetvalue(r, i, 6), NULL, 10), st->schedule_arg);
+	}
+	st->replayed += st->replay_n;
+	st->replay_single -= st->replay_single > 0;
+	spool_replayed(st->spool, st->replay_end, st->replay_n);
+	if (spool_records(st->spool) == 0) {
+		log_info("spool: replay done; %zu events replayed since the start", st->replayed);
+		st->spool_refusing = NULL;
+	}
+}
+
+/* A replayed batch the database refused: as batch_refused, but the events
+ * were answered long ago, so one refused for its own data is dropped. */
+static void
+replay_refused(struct store *st, PGresult *r)
+{
+	const char *sqlstate = db_sqlstate(r);
+	char id[80];
+
+	if (store_sqlstate_blames_event(sqlstate) && st->replay_n == 1) {
+		log_error("spool: replayed event %s refused by the database (SQLSTATE %s): dropped",
+		    log_escape(id, sizeof(id), st->replay_first, 64), sqlstate);
+		spool_replayed(st->spool, st->replay_end, 1);
+		st->replay_single -= st->replay_single > 0;
+		return;
+	}
+	if (store_sqlstate_blames_event(sqlstate) || transient(sqlstate)) {
+		log_warn("spool: a replayed batch of %zu refused (SQLSTATE %s); replaying its "
+		    "events one by one", st->replay_n, sqlstate);
+		if (st->replay_single == 0)
+			st->replay_single = st->replay_n;
+		return;
+	}
+	fault_begin(st, sqlstate, db_message(r));
+}
+
+static void
+after_result(struct store *st)
+{
+	if ((st->nqueue > 0 || replay_pending(st)) && !st->fault)
+		event_active(st->kick_ev, EV_TIMEOUT, 0);
+	check_drained(st);
+}
+
+static void
+replay_result(PGresult *r, void *arg)
+{
+	struct store *st = arg;
+
+	st->busy = 0;
+	st->replaying = 0;
+	/* r == NULL: the connection was lost; the records stay to be replayed */
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		fault_end(st);
+		replay_rows(st, r);
+	} else if (r != NULL)
+		replay_refused(st, r);
+	after_result(st);
+}
+
 static void
 batch_result(PGresult *r, void *arg)
 {
@@ -323,9 +561,7 @@ batch_result(PGresult *r, void *arg)
 		batch_refused(st, r);
 	if (st->nflight > 0) /* a short result: never expected; resend the rest */
 		requeue_flight(st, REQUEUE_UNKNOWN);
-	if (st->nqueue > 0 && !st->fault)
-		event_active(st->kick_ev, EV_TIMEOUT, 0);
-	check_drained(st);
+	after_result(st);
 }
 
 static void
@@ -335,7 +571,22 @@ send_batch(struct store *st)
 	const char *params[2];
 	json_t *arr;
 
-	if (st->busy || st->nqueue == 0 || !db_is_up(st->db) || (st->fault && !st->fault_probe))
+	/* What arrives during a replay joins the spool behind it, so intake
+	 * never waits for a long replay (unless the spool is refusing). Not
+	 * while a batch of the queue is in flight: it may come back first. */
+	if (st->nqueue > 0 && (!st->busy || st->replaying) &&
+	    (spooling(st) || (replay_pending(st) && !st->spool_refusing))) {
+		spool_queue(st);
+		check_drained(st);
+	}
+	if (st->busy || !db_is_up(st->db) || (st->fault && !st->fault_probe))
+		return;
+	if (replay_pending(st)) { /* the spool first, in order */
+		st->fault_probe = 0;
+		send_replay(st);
+		return;
+	}
+	if (st->nqueue == 0)
 		return;
 	st->fault_probe = 0;
 	arr = take_batch(st);
@@ -367,7 +618,13 @@ db_state(int up, void *arg)
 		event_del(st->fault_ev);
 		st->fault_probe = 1;
 	}
-	if (up && st->nqueue > 0)
+	if (!up && !st->lost && st->spool != NULL)
+		log_warn("store: the database is unreachable; events go to the local spool");
+	if (up && replay_pending(st))
+		log_info("spool: replaying %zu events before any new one", spool_records(st->spool));
+	st->lost = !up;
+	st->spool_refusing = up ? NULL : st->spool_refusing;
+	if (st->nqueue > 0 || replay_pending(st))
 		event_active(st->kick_ev, EV_TIMEOUT, 0);
 	report_state(st);
 }
@@ -411,7 +668,7 @@ store_submit(struct store *st, struct store_item *item)
 {
 	TAILQ_INSERT_TAIL(&st->queue, item, entry);
 	st->nqueue++;
-	if (!st->busy)
+	if (!st->busy || st->replaying)
 		event_active(st->kick_ev, EV_TIMEOUT, 0);
 }
 
@@ -419,6 +676,29 @@ int
 store_is_up(const struct store *st)
 {
 	return db_is_up(st->db) && !st->fault;
+}
+
+int
+store_accepting(const struct store *st)
+{
+	return store_is_up(st) || spooling(st);
+}
+
+void
+store_set_spool(struct store *st, struct spool *sp)
+{
+	st->spool = sp;
+}
+
+json_t *
+store_spool_status(const struct store *st)
+{
+	if (st->spool == NULL)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "records",
+	    (json_int_t)spool_records(st->spool), "bytes", (json_int_t)spool_bytes(st->spool),
+	    "max_bytes", (json_int_t)spool_max_bytes(st->spool), "replayed",
+	    (json_int_t)st->replayed, "replaying", db_is_up(st->db) && replay_pending(st));
 }
 
 size_t
@@ -432,6 +712,8 @@ store_drain(struct store *st, void (*cb)(void *), void *arg)
 {
 	st->drain_cb = cb;
 	st->drain_arg = arg;
+	if (st->nqueue > 0)
+		event_active(st->kick_ev, EV_TIMEOUT, 0);
 	check_drained(st);
 }
 
@@ -462,6 +744,7 @@ store_free(struct store *st)
 	if (st == NULL)
 		return;
 	db_free(st->db);
+	spool_close(st->spool);
 	event_free(st->kick_ev);
 	event_free(st->fault_ev);
 	free(st);

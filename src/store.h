@@ -25,6 +25,7 @@ struct store_result {
 	const char *category; /* NULL: none yet */
 	json_t *rules;        /* array of rule names */
 	int dup;
+	int spooled;          /* durable in the local spool: no case yet */
 	const char *detail;   /* with an error */
 };
 
@@ -56,6 +57,16 @@ void store_set_default_priority(struct store *st, int priority);
 /* Queues an item; its done callback runs later, never from inside this call. */
 void store_submit(struct store *st, struct store_item *item);
 int store_is_up(const struct store *st);
+/* Whether events are taken in: the database is up, or the spool keeps them. */
+int store_accepting(const struct store *st);
+/* The local spool, owned by the store from here on: while the connection
+ * is lost, events are kept there and answered spooled; when it returns
+ * they are replayed, in order, before anything else. */
+struct spool;
+void store_set_spool(struct store *st, struct spool *sp);
+/* The spool's depth, for status: {"records":N,"bytes":N,"max_bytes":N,
+ * "replayed":N}, or JSON null without a spool. */
+json_t *store_spool_status(const struct store *st);
 size_t store_pending(const struct store *st);
 /* Calls cb once nothing is queued or in flight (for a graceful stop). */
 void store_drain(struct store *st, void (*cb)(void *), void *arg);

@@ -319,6 +319,46 @@ class Slots(unittest.TestCase):
         time.sleep(1.5)  # logged in: the login timeout is off
         self.assertEqual(pbx.call(ev("sl-1", "call.offered", call_id="sl-1"))["ack"], "sl-1")
 
+    def test_one_address_cannot_take_every_slot(self):
+        """2,000 idle TCP connections from one address hold bridge.max_per_peer
+        (32) slots, not max_clients: a token-holding PBX on another address
+        gets in at once."""
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        d = self.daemon('bridge.tokens = ( { client = "pbx"; token = "s3cret"; } )',
+                        'bridge.listen = [ "tcp:127.0.0.1:%d" ]' % port,
+                        "bridge.login_timeout = 120")
+        idle = []
+        for _ in range(2000):
+            s = socket.create_connection(("127.0.0.1", port), timeout=20)
+            idle.append(s)
+        self.addCleanup(lambda: [s.close() for s in idle])
+        f = idle[-1].makefile("rb")
+        r = json.loads(f.readline())
+        self.assertEqual((r["error"], r["detail"]),
+                         ("unavailable", "too many connections from this address"))
+        self.assertEqual(json.loads(idle[0].makefile("rb").readline()),
+                         {"hello": "hotline111", "proto": 1})
+        pbx = socket.socket()
+        self.addCleanup(pbx.close)
+        pbx.settimeout(20)
+        pbx.bind(("127.0.0.2", 0))  # another address: the PBX
+        pbx.connect(("127.0.0.1", port))
+        pf = pbx.makefile("rwb")
+        self.assertEqual(json.loads(pf.readline()), {"hello": "hotline111", "proto": 1})
+        pf.write(b'{"type":"hello","client":"pbx","token":"s3cret"}\n'
+                 b'{"id":"pp-1","type":"call.offered","call_id":"pp-1"}\n')
+        pf.flush()
+        self.assertEqual(json.loads(pf.readline()), {"welcome": "pbx"})
+        self.assertEqual(json.loads(pf.readline())["ack"], "pp-1")
+        self.assertEqual(Daemon.status(d)["bridge_clients"], 33)
+        log = d.log_text()
+        self.assertIn("bridge.max_per_peer (32) reached", log)
+        self.assertLess(log.count("bridge.max_per_peer (32) reached"), 100,
+                        "a flood of connections is not a flood of log lines")
+
     def test_no_login_timeout_without_tokens(self):
         d = self.daemon("bridge.login_timeout = 1")
         c = Client(d.bridge)

@@ -423,8 +423,9 @@ class Stop(unittest.TestCase):
         self.assertIn("stopped: everything received was stored and acknowledged", d.log_text())
 
     def test_database_away_is_503(self):
+        """With the spool off; test_spool.py has the webhook answered spooled."""
         port = free_port()
-        d = self.daemon(cti_sets(port))
+        d = self.daemon(cti_sets(port) + ['spool.dir=""'])
         pbx = Pbx(port)
         self.assertEqual(pbx.post_form(event="newCall", callId="db-1", direction="in")[0], 200)
         self.pg.stop()

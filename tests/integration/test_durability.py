@@ -107,7 +107,9 @@ class Durability(unittest.TestCase):
             pass  # the daemon was killed under us
 
     def test_postgres_stopped_mid_stream(self):
-        d = self.daemon()
+        """With the spool off (spool.dir ""), intake pauses while the database
+        is away and nothing is acked; test_spool.py has the spool's side."""
+        d = self.daemon('spool.dir=""')
         n = 3000
         c = Client(d.bridge)
         reader = Reader(c, n)
