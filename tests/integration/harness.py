@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 TOP = os.environ.get("H111_TOP_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -289,3 +290,86 @@ def wait_for(cond, timeout=20, step=0.05):
             return value
         time.sleep(step)
     raise AssertionError("condition not met in %ss" % timeout)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A loopback port free now. The kernel picks it, so parallel runs do
+    not collide; the small window before the user binds it is accepted."""
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+class EventsLock:
+    """A transaction holding the events table, so that the store cannot
+    finish storing anything until it is released."""
+
+    def __init__(self, pg):
+        self.p = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.p.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; "
+                           "SELECT 'locked';\n")
+        self.p.stdin.flush()
+        if self.p.stdout.readline().strip() != "locked":
+            self.release()
+            raise AssertionError("could not lock the events table")
+
+    def release(self):
+        if self.p is None:
+            return
+        self.p.stdin.write("COMMIT;\n")
+        self.p.stdin.close()
+        self.p.wait(timeout=20)
+        self.p.stdout.close()
+        self.p = None
+
+
+def assert_clean(d):
+    """Nothing from the sanitizers (a build with -fsanitize) in the daemon's log."""
+    text = d.log_text()
+    for needle in ("Sanitizer", "runtime error:"):
+        if needle in text:
+            raise AssertionError(f"{needle} in the daemon log:\n" + text[-5000:])
+
+
+class DaemonTest(unittest.TestCase):
+    """One private PostgreSQL and one daemon for a whole class; every test
+    uses ids of its own. The daemon's settings come from daemon_sets()
+    (default: the class's `sets`); it must exit 0 and cleanly at the end."""
+    sets = ()
+
+    @classmethod
+    def daemon_sets(cls):
+        return list(cls.sets)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres()
+        cls.d = Daemon(cls.pg, sets=cls.daemon_sets())
+        try:
+            cls.d.start()
+            # until the store is connected the webhook answers 503
+            cls.d.wait_log("database: connected")
+        except Exception:
+            cls.d.destroy()
+            cls.pg.destroy()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.d.stop()
+            assert_clean(cls.d)
+        finally:
+            cls.d.destroy()
+            cls.pg.destroy()
+        if rc != 0:
+            raise AssertionError(f"daemon exited {rc}")
+
+    def client(self):
+        c = Client(self.d.bridge)
+        self.addCleanup(c.close)
+        return c

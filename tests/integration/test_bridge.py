@@ -11,26 +11,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, Postgres, ev  # noqa: E402
+from harness import Client, Daemon, DaemonTest, Postgres, ev  # noqa: E402
 
 
-class Bridge(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres()
-        cls.d = Daemon(cls.pg, sets=["bridge.max_line=2048", "bridge.max_clients=8",
-                                     "bridge.window=64"]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.destroy()
-        cls.pg.destroy()
-
-    def client(self):
-        c = Client(self.d.bridge)
-        self.addCleanup(c.close)
-        return c
+class Bridge(DaemonTest):
+    sets = ["bridge.max_line=2048", "bridge.max_clients=8",
+                                     "bridge.window=64"]
 
     def test_hello_on_connect(self):
         self.assertEqual(self.client().greeting, {"hello": "hotline111", "proto": 1})

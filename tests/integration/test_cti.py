@@ -10,38 +10,22 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import DAEMON, Daemon, Postgres, wait_for  # noqa: E402
+from harness import DAEMON, Daemon, DaemonTest, EventsLock, Postgres, assert_clean, free_port, wait_for  # noqa: E402
 
 TOKEN = "k2QmX7-test-token_0123456789"
 PATH = "/api/v1/cti/" + TOKEN
 FORM = "application/x-www-form-urlencoded"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def cti_sets(port, token=TOKEN):
     return [f'cti.listen="tcp:127.0.0.1:{port}"', f'cti.token="{token}"']
-
-
-def assert_clean(d):
-    """Nothing from the sanitizers (a build with -fsanitize) in the daemon's log."""
-    text = d.log_text()
-    for needle in ("Sanitizer", "runtime error:"):
-        if needle in text:
-            raise AssertionError(f"{needle} in the daemon log:\n" + text[-5000:])
 
 
 def form(**fields):
@@ -94,58 +78,17 @@ def http_post(path, body, ctype=FORM):
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-class EventsLock:
-    """A transaction holding the events table, so that the store cannot
-    finish storing anything until it is released."""
 
-    def __init__(self, pg):
-        self.p = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        self.p.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; "
-                           "SELECT 'locked';\n")
-        self.p.stdin.flush()
-        if self.p.stdout.readline().strip() != "locked":
-            self.release()
-            raise AssertionError("could not lock the events table")
-
-    def release(self):
-        if self.p is None:
-            return
-        self.p.stdin.write("COMMIT;\n")
-        self.p.stdin.close()
-        self.p.wait(timeout=20)
-        self.p.stdout.close()
-        self.p = None
-
-
-class Webhook(unittest.TestCase):
-    """One daemon for the class: every test uses call ids of its own."""
+class Webhook(DaemonTest):
+    @classmethod
+    def daemon_sets(cls):
+        cls.port = free_port()
+        return cti_sets(cls.port)
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = Postgres()
-        cls.port = free_port()
-        cls.d = Daemon(cls.pg, sets=cti_sets(cls.port))
-        try:
-            cls.d.start()
-            # until the store is connected the webhook answers 503
-            cls.d.wait_log("database: connected")
-        except Exception:
-            cls.d.destroy()
-            cls.pg.destroy()
-            raise
+        super().setUpClass()
         cls.pbx = Pbx(cls.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.d.stop()
-            assert_clean(cls.d)
-        finally:
-            cls.d.destroy()
-            cls.pg.destroy()
-        if rc != 0:
-            raise AssertionError(f"daemon exited {rc}")
 
     def events(self, call_id):
         return [r[0] for r in self.pg.query(

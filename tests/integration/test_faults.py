@@ -7,26 +7,18 @@ import http.client
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, Postgres, ev, wait_for  # noqa: E402
+from harness import Client, Daemon, EventsLock, Postgres, ev, free_port, wait_for  # noqa: E402
 
 TOKEN = "faults-test-token_0123456789"
 PATH = "/api/v1/cti/" + TOKEN
 FORM = "application/x-www-form-urlencoded"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def lines(prefix, n):
@@ -51,28 +43,6 @@ class Post(threading.Thread):
         finally:
             conn.close()
 
-
-class Lock:
-    """A transaction holding the events table until release()."""
-
-    def __init__(self, pg):
-        self.p = subprocess.Popen(["psql", pg.conninfo, "-XAtq"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        self.p.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; "
-                           "SELECT 'locked';\n")
-        self.p.stdin.flush()
-        if self.p.stdout.readline().strip() != "locked":
-            self.release()
-            raise AssertionError("could not lock the events table")
-
-    def release(self):
-        if self.p is None:
-            return
-        self.p.stdin.write("COMMIT;\n")
-        self.p.stdin.close()
-        self.p.wait(timeout=20)
-        self.p.stdout.close()
-        self.p = None
 
 
 class Faults(unittest.TestCase):
@@ -165,7 +135,7 @@ class Faults(unittest.TestCase):
         d = self.daemon(option)
         c = Client(d.bridge)
         self.addCleanup(c.close)
-        lock = Lock(self.pg)
+        lock = EventsLock(self.pg)
         self.addCleanup(lock.release)
 
         def clear():

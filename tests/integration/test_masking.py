@@ -8,12 +8,11 @@ for whole numbers when its test ends (harness.Daemon.destroy)."""
 import http.client
 import json
 import os
-import socket
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, Postgres, ev, whole_numbers  # noqa: E402
+from harness import DaemonTest, ev, free_port, whole_numbers  # noqa: E402
 
 TOKEN = "masking-test-token_0123456789"
 
@@ -34,39 +33,13 @@ MASKS = [
 ]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
-
-class Masking(unittest.TestCase):
+class Masking(DaemonTest):
     @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres()
+    def daemon_sets(cls):
         cls.port = free_port()
-        cls.d = Daemon(cls.pg, sets=[f'cti.listen="tcp:127.0.0.1:{cls.port}"',
-                                     f'cti.token="{TOKEN}"'])
-        try:
-            cls.d.start()
-            cls.d.wait_log("database: connected")
-        except Exception:
-            cls.d.destroy()
-            cls.pg.destroy()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.destroy()
-        cls.pg.destroy()
-
-    def client(self):
-        c = Client(self.d.bridge)
-        self.addCleanup(c.close)
-        return c
+        return [f'cti.listen="tcp:127.0.0.1:{cls.port}"',
+                                     f'cti.token="{TOKEN}"']
 
     def post(self, body, ctype="application/json"):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)

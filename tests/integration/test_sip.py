@@ -23,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import TOP, Daemon, Postgres, wait_for  # noqa: E402
+from harness import Daemon, Postgres, TOP, free_port, wait_for  # noqa: E402
 
 KAMAILIO = shutil.which("kamailio") or shutil.which("kamailio", path="/usr/sbin:/sbin")
 SIPP = shutil.which("sipp")
@@ -54,16 +54,6 @@ def missing():
              ("sip-tester (sipp)", SIPP))
     return [what for what, found in needs if not found]
 
-
-def free_port(kind):
-    """A loopback port free now. The kernel picks it, so parallel runs do
-    not collide; the small window before the user binds it is accepted."""
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def stop_group(proc, timeout=10):

@@ -12,25 +12,17 @@ import queue
 import shutil
 import socket
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import DAEMON, Client, Daemon, FakeServer, Postgres, ev, wait_for  # noqa: E402
+from harness import Client, DAEMON, Daemon, FakeServer, Postgres, ev, free_port, wait_for  # noqa: E402
 
 DOWN_S = float(os.environ.get("H111_SPOOL_DOWN_S", "15"))
 TOKEN = "spool-test-token_0123456789"
 PATH = "/api/v1/cti/" + TOKEN
 FORM = "application/x-www-form-urlencoded"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def line(prefix, i):
