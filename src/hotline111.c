@@ -1147,10 +1147,17 @@ print_triage_report(json_t *r)
 	       *pri = json_object_get(t, "priority");
 	char *from = field(r, "from"), *to = field(r, "to"), *span;
 
-	if (!json_is_string(json_object_get(r, "from")) && !json_is_string(json_object_get(r, "to")))
-		span = xstrdup("every closed case");
-	else
+	int has_from = json_is_string(json_object_get(r, "from")),
+	    has_to = json_is_string(json_object_get(r, "to"));
+
+	if (has_from && has_to)
 		xasprintf(&span, "cases closed %s to %s", from, to);
+	else if (has_from)
+		xasprintf(&span, "cases closed from %s", from);
+	else if (has_to)
+		xasprintf(&span, "cases closed up to %s", to);
+	else
+		span = xstrdup("every closed case");
 	print_pair("period", TR_LABEL, span);
 	print_count_in("closed cases", TR_LABEL, t, "closed");
 	print_count_in("  compared", TR_LABEL, t, "compared");

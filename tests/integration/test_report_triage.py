@@ -264,6 +264,10 @@ class ReportTriage(unittest.TestCase):
         empty = self.console("report", "--triage", "--from", "2019-01-01", "--to", "2019-12-31")
         self.assertRegex(empty, r"(?m)^category agrees +0 of 0$")
         self.assertRegex(empty, r"(?m)^period +cases closed 2019-01-01 to 2019-12-31$")
+        self.assertRegex(self.console("report", "--triage", "--from", "2021-01-01"),
+                         r"^period +cases closed from 2021-01-01\n")
+        self.assertRegex(self.console("report", "--triage", "--to", "2020-12-31"),
+                         r"^period +cases closed up to 2020-12-31\nclosed cases +1\n")
         self.assertTrue(empty.endswith("most raised first:\nnone\n"), empty)
         self.assertNotIn("rules' first category", empty)
 
@@ -339,6 +343,8 @@ class Program(unittest.TestCase):
         for raw in ("\x1b", "\u202e", "\x07", "\u2028"):
             self.assertNotIn(raw, r.stdout)
         self.assertIn("\\x1b[31mred", r.stdout)
+        self.assertIn("period                        cases closed up to 2026-12-31\\x1b[2J\n",
+                      r.stdout)
         self.assertIn("ok\\u202e", r.stdout)
         self.assertRegex(r.stdout, r"(?m)^category agrees +1 of 2$")
         self.assertIn("... and 96 more", r.stdout)
