@@ -1137,7 +1137,8 @@ print_raised(json_t *list, long long total)
 		free(cells[i]);
 	free(cells);
 	if (total > (long long)n)
-		printf("... and %lld more: narrow the period, or see --json\n", total - (long long)n);
+		printf(
+		    "... and %lld more: narrow the period, or see --json\n", total - (long long)n);
 }
 
 static void
