@@ -495,21 +495,39 @@ valid_day(const char *s)
 	return tm.tm_year == y - 1900 && tm.tm_mon == m - 1 && tm.tm_mday == d;
 }
 
+/* The raised cases a triage report lists at most: the reply stays far below
+ * the line a console program takes (1 MiB). raised_total counts them all. */
+#define REPORT_RAISED_MAX "1000"
+
+/*
+ * report: the published figures for a period (from and to required), or
+ * with triage the rules against people's decisions, either end of the
+ * period open. One statement, so one snapshot.
+ */
 static void
 cmd_report(struct client *cl, json_t *req)
 {
 	const char *from, *to;
-	const char *params[2];
+	const char *params[3];
+	int triage;
 
-	if (!arg_str(cl, req, "from", 10, 1, &from) || !arg_str(cl, req, "to", 10, 1, &to))
+	if (!arg_bool(cl, req, "triage", &triage) ||
+	    !arg_str(cl, req, "from", 10, !triage, &from) ||
+	    !arg_str(cl, req, "to", 10, !triage, &to))
 		return;
-	if (!valid_day(from) || !valid_day(to) || strcmp(from, to) > 0) {
+	if ((from != NULL && !valid_day(from)) || (to != NULL && !valid_day(to)) ||
+	    (from != NULL && to != NULL && strcmp(from, to) > 0)) {
 		reply_error(cl, "bad_request", "from, to: days YYYY-MM-DD, from not after to");
 		return;
 	}
 	params[0] = from;
 	params[1] = to;
-	query(cl, "SELECT h111_console_report($1::date, $2::date)", 2, params);
+	params[2] = REPORT_RAISED_MAX;
+	if (triage)
+		query(cl, "SELECT h111_console_report_triage($1::date, $2::date, $3::int)", 3,
+		    params);
+	else
+		query(cl, "SELECT h111_console_report($1::date, $2::date)", 2, params);
 }
 
 /* The database's figures, merged with the daemon's own. */

@@ -52,8 +52,10 @@ enum console_role { CONSOLE_OPERATOR, CONSOLE_SUPERVISOR, CONSOLE_ADMIN };
 	"tail", CONSOLE_OPERATOR, 0, "[escalations:bool]",                                         \
 	    "stream case changes and escalations as alerts"
 #define CONSOLE_CMD_REPORT                                                                         \
-	"report", CONSOLE_OPERATOR, 0, "from:YYYY-MM-DD to:YYYY-MM-DD",                            \
-	    "calls received, answered, abandoned; cases by category and province"
+	"report", CONSOLE_OPERATOR, 0,                                                             \
+	    "from:YYYY-MM-DD to:YYYY-MM-DD [triage:bool] (with triage, from and to optional)",     \
+	    "calls received, answered, abandoned; cases by category and province; with triage, "   \
+	    "the rules' first decisions against people's at close"
 #define CONSOLE_CMD_STATUS                                                                         \
 	"status", CONSOLE_OPERATOR, 0, "", "daemon, database, connections; today's calls"
 #define CONSOLE_CMD_RELOAD                                                                         \

@@ -789,14 +789,20 @@ print_pair(const char *label, size_t width, const char *value)
 }
 
 static void
-print_count(const char *label, json_t *o, const char *key)
+print_count_in(const char *label, size_t width, json_t *o, const char *key)
 {
 	char buf[32];
 
 	if (json_object_get(o, key) == NULL)
 		return;
 	snprintf(buf, sizeof(buf), "%lld", jint(o, key, 0));
-	print_pair(label, 22, buf);
+	print_pair(label, width, buf);
+}
+
+static void
+print_count(const char *label, json_t *o, const char *key)
+{
+	print_count_in(label, 22, o, key);
 }
 
 /* "source  ami:pbx1 up, 42 events", or "… down, 0 events: connection refused" */
@@ -943,6 +949,235 @@ print_tally(const char *head, json_t *o)
 	free(t);
 }
 
+/* --- printers: report --triage -------------------------------------------- */
+
+#define TR_LABEL 28    /* the width of the figures' labels */
+#define TR_NAME_MAX 24 /* the widest a category is shown in the tables */
+
+/* "7 of 11 (63.6%)": a count out of o's n, with the share the daemon gave. */
+static void
+print_share(const char *label, json_t *o, const char *key, const char *pct)
+{
+	json_t *p = json_object_get(o, pct);
+	char *line;
+
+	if (json_is_number(p))
+		xasprintf(&line, "%lld of %lld (%.1f%%)", jint(o, key, 0), jint(o, "n", 0),
+		    json_number_value(p));
+	else
+		xasprintf(&line, "%lld of %lld", jint(o, key, 0), jint(o, "n", 0));
+	print_pair(label, TR_LABEL, line);
+	free(line);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+name_add(const char ***names, size_t *n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*names)[i], name) == 0)
+			return;
+	*names = xreallocarray(*names, *n + 1, sizeof(**names));
+	(*names)[(*n)++] = name;
+}
+
+static size_t
+digits(long long v)
+{
+	size_t d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* Every category of the confusion table, automatic or final, sorted (the
+ * JSON's own keys, not yet escaped); *cw: the width its counts need. */
+static const char **
+confusion_names(json_t *conf, size_t *n, size_t *cw)
+{
+	const char **names = NULL, *auto_cat, *final_cat;
+	json_t *row, *count;
+
+	*n = 0;
+	*cw = 1;
+	json_object_foreach(conf, auto_cat, row)
+	{
+		name_add(&names, n, auto_cat);
+		if (!json_is_object(row))
+			continue;
+		json_object_foreach(row, final_cat, count)
+		{
+			name_add(&names, n, final_cat);
+			if (json_is_integer(count) && digits(json_integer_value(count)) > *cw)
+				*cw = digits(json_integer_value(count));
+		}
+	}
+	if (*n > 0)
+		qsort(names, *n, sizeof(*names), name_cmp);
+	if (digits((long long)*n) > *cw)
+		*cw = digits((long long)*n);
+	return names;
+}
+
+/*
+ * The confusion table: a row per category the rules first named, a column
+ * per category at close, numbered so that sixteen categories fit in WIDTH;
+ * "." where no case fell.
+ */
+static void
+print_confusion(json_t *conf)
+{
+	size_t n, i, j, w = 8, cw;
+	const char **names = confusion_names(conf, &n, &cw);
+	char **shown = xcalloc(n + 1, sizeof(*shown)), num[24];
+	json_t *row;
+	long long c;
+
+	for (i = 0; i < n; i++) {
+		shown[i] = safe(names[i]);
+		if (text_width(shown[i]) > w)
+			w = text_width(shown[i]);
+	}
+	w = w > TR_NAME_MAX ? TR_NAME_MAX : w;
+	printf("\nrules' first category (rows) by category at close (columns)\n");
+	printf("%*s", (int)(w + 4), "");
+	for (j = 0; j < n; j++)
+		printf(" %*zu", (int)cw, j + 1);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		row = json_object_get(conf, names[i]);
+		printf("%3zu ", i + 1);
+		put_cell(shown[i], w, 0);
+		for (j = 0; j < n; j++) {
+			c = json_is_object(row) ? jint(row, names[j], 0) : 0;
+			snprintf(num, sizeof(num), "%lld", c);
+			printf(" %*s", (int)cw, c > 0 ? num : ".");
+		}
+		printf("\n");
+		free(shown[i]);
+	}
+	free(shown);
+	free(names);
+}
+
+enum { R_CASE, R_FIRST, R_FINAL, R_BY, R_FIRST_CAT, R_FINAL_CAT, R_RULES, R_COLUMNS };
+
+static const char *const raised_heads[R_COLUMNS] = {
+    "CASE", "FIRST", "FINAL", "BY", "FIRST CATEGORY", "FINAL CATEGORY", "RULES"};
+static const size_t raised_max[R_COLUMNS] = {10, 5, 5, 6, 20, 20, 0};
+
+static void
+raised_cells(json_t *row, char **cell)
+{
+	char buf[16];
+
+	xasprintf(&cell[R_CASE], "%lld", jint(row, "case", 0));
+	fmt_priority(buf, sizeof(buf), row, "first_priority", 0);
+	cell[R_FIRST] = xstrdup(buf);
+	fmt_priority(buf, sizeof(buf), row, "final_priority", 0);
+	cell[R_FINAL] = xstrdup(buf);
+	cell[R_BY] = field(row, "by");
+	cell[R_FIRST_CAT] = field(row, "first_category");
+	cell[R_FINAL_CAT] = field(row, "final_category");
+	cell[R_RULES] = json_is_array(json_object_get(row, "rules")) &&
+	                        json_array_size(json_object_get(row, "rules")) > 0
+	                    ? fmt_list(json_object_get(row, "rules"), ",")
+	                    : xstrdup("-");
+}
+
+/* The cases closed more urgent than the rules first left them: the list a
+ * rule author works from. RULES takes what is left of WIDTH. */
+static void
+print_raised(json_t *list, long long total)
+{
+	size_t n = json_array_size(list), i, c, w, width[R_COLUMNS], used = 0;
+	char **cells = xcalloc(n * R_COLUMNS + 1, sizeof(*cells));
+
+	printf("\nclosed more urgent than the rules first left them, most raised first:\n");
+	if (n == 0) {
+		printf("none\n");
+		free(cells);
+		return;
+	}
+	for (c = 0; c < R_COLUMNS; c++)
+		width[c] = strlen(raised_heads[c]);
+	for (i = 0; i < n; i++) {
+		raised_cells(json_array_get(list, i), cells + i * R_COLUMNS);
+		for (c = 0; c < R_RULES; c++) {
+			w = text_width(cells[i * R_COLUMNS + c]);
+			if (w > width[c])
+				width[c] = w > raised_max[c] ? raised_max[c] : w;
+		}
+	}
+	for (c = 0; c < R_RULES; c++)
+		used += width[c] + 1;
+	width[R_RULES] = WIDTH > used + 8 ? WIDTH - used : 8;
+	for (i = 0; i <= n; i++) {
+		const char *const *row =
+		    i == 0 ? raised_heads : (const char *const *)cells + (i - 1) * R_COLUMNS;
+		for (c = 0; c < R_RULES; c++) {
+			put_cell(row[c], width[c], c == R_CASE);
+			putchar(' ');
+		}
+		w = text_width(row[R_RULES]);
+		put_cell(row[R_RULES], w < width[R_RULES] ? w : width[R_RULES], 0);
+		putchar('\n');
+	}
+	for (i = 0; i < n * R_COLUMNS; i++)
+		free(cells[i]);
+	free(cells);
+	if (total > (long long)n)
+		printf(
+		    "... and %lld more: narrow the period, or see --json\n", total - (long long)n);
+}
+
+static void
+print_triage_report(json_t *r)
+{
+	json_t *t = json_object_get(r, "triage"), *cat = json_object_get(t, "category"),
+	       *pri = json_object_get(t, "priority");
+	char *from = field(r, "from"), *to = field(r, "to"), *span;
+
+	int has_from = json_is_string(json_object_get(r, "from")),
+	    has_to = json_is_string(json_object_get(r, "to"));
+
+	if (has_from && has_to)
+		xasprintf(&span, "cases closed %s to %s", from, to);
+	else if (has_from)
+		xasprintf(&span, "cases closed from %s", from);
+	else if (has_to)
+		xasprintf(&span, "cases closed up to %s", to);
+	else
+		span = xstrdup("every closed case");
+	print_pair("period", TR_LABEL, span);
+	print_count_in("closed cases", TR_LABEL, t, "closed");
+	print_count_in("  compared", TR_LABEL, t, "compared");
+	print_count_in("  not compared", TR_LABEL, t, "not_compared");
+	if (json_is_object(cat))
+		print_share("category agrees", cat, "agree", "agree_pct");
+	if (json_is_object(pri)) {
+		print_share("priority agrees", pri, "exact", "exact_pct");
+		print_share("  rules lower than people", pri, "rules_lower", "rules_lower_pct");
+		print_share("  rules higher than people", pri, "rules_higher", "rules_higher_pct");
+	}
+	if (json_object_size(json_object_get(t, "confusion")) > 0)
+		print_confusion(json_object_get(t, "confusion"));
+	print_raised(json_object_get(t, "raised"), jint(t, "raised_total", 0));
+	free(from);
+	free(to);
+	free(span);
+}
+
 static void
 print_report(json_t *r)
 {
@@ -960,6 +1195,11 @@ print_report(json_t *r)
 	json_t *cl = json_object_get(r, "calls"), *cs = json_object_get(r, "cases");
 	char *from = field(r, "from"), *to = field(r, "to"), *span;
 	size_t i;
+
+	if (json_is_object(json_object_get(r, "triage"))) {
+		print_triage_report(r);
+		return;
+	}
 
 	xasprintf(&span, "%s to %s", from, to);
 	print_pair("period", 22, span);
@@ -1153,10 +1393,16 @@ check_close(json_t *req)
 	return NULL;
 }
 
+/* --from and --to: both, but either may be left out with --triage. */
 static const char *
 check_report(json_t *req)
 {
-	if (strcmp(jstr(req, "from"), jstr(req, "to")) > 0)
+	const char *from = jstr(req, "from"), *to = jstr(req, "to");
+
+	if (!jtrue(req, "triage") && (from == NULL || to == NULL))
+		return "usage: hotline111 report --from DATE --to DATE, or report --triage "
+		       "[--from DATE] [--to DATE]";
+	if (from != NULL && to != NULL && strcmp(from, to) > 0)
 		return "report: --from is after --to";
 	return NULL;
 }
@@ -1191,7 +1437,8 @@ static const struct command commands[] = {
     {CONSOLE_CMD_TAIL, 1, {{"--escalations", "escalations", ARG_FLAG, NULL, 0}}, NULL,
         print_tailing},
     {CONSOLE_CMD_REPORT, 0,
-        {{"--from", "from", ARG_DATE, "DATE", 1}, {"--to", "to", ARG_DATE, "DATE", 1}},
+        {{"--from", "from", ARG_DATE, "DATE", 0}, {"--to", "to", ARG_DATE, "DATE", 0},
+            {"--triage", "triage", ARG_FLAG, NULL, 0}},
         check_report, print_report},
     {CONSOLE_CMD_STATUS, 0, {{0}}, NULL, print_status},
     {CONSOLE_CMD_RELOAD, 0, {{0}}, NULL, print_reload},

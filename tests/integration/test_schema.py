@@ -6,6 +6,7 @@ this build does not know, stops the daemon with a message that names the
 file and says what to do; functions an older build left behind are
 replaced or dropped; two daemons migrating at once do it once."""
 import glob
+import json
 import os
 import re
 import socket
@@ -167,6 +168,112 @@ class Schema(unittest.TestCase):
                 r = self.migrate(db)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertNotIn("applied migration", r.stderr)
+
+    def test_first_decisions_are_derived_where_they_can_be(self):
+        """Migration 005 on a database of the previous release (0.1.0) that
+        holds cases: each case's first automatic decision and its priority
+        and category at close are derived from the triage, events and audit
+        rows that release wrote, where they tell it; elsewhere NULL."""
+        db = self.database(os.path.join(TOP, "tests", "data", "schema", "v0.1.0.sql"))
+        self.sql(db, r"""
+            INSERT INTO cases (id, opened_at, priority, category, category_by, rules, status,
+                               outcome, closed_at, closed_auto) VALUES
+              -- 1: text read, closed by the PBX, lowered after its close
+              (1, '2026-06-01 10:00+07', 3, 'drowning', 'rule', '{drowning-in-water}',
+               'closed', 'referred', '2026-06-01 10:20+07', false),
+              -- 2: an IVR decision, then the ticket's text, then a later note
+              (2, '2026-06-01 11:00+07', 1, 'info', 'rule',
+               '{ivr-anti-trafficking,info-request,later-note}', 'closed', 'resolved',
+               '2026-06-01 11:30+07', false),
+              -- 3: the operator's category came with the text; a note after the close
+              (3, '2026-06-01 12:00+07', 2, 'neglect', 'operator', '{sexual-abuse}',
+               'closed', 'resolved', '2026-06-01 12:30+07', false),
+              -- 4: raised at the console before its text was triaged; open
+              (4, '2026-06-01 13:00+07', 1, 'drowning', 'rule', '{drowning-in-water}',
+               'open', NULL, NULL, false),
+              -- 5: a silent call that closed itself, never triaged
+              (5, '2026-06-01 14:00+07', 4, NULL, NULL, '{}', 'closed', 'no_action',
+               '2026-06-01 14:01+07', true),
+              -- 6: only its call was triaged; closed at the console
+              (6, '2026-06-01 15:00+07', 2, 'trafficking', 'rule', '{ivr-anti-trafficking}',
+               'closed', 'counselled', '2026-06-01 15:30+07', false);
+            INSERT INTO events (event_id, type, ts, received_at, stored_at, case_id, priority,
+                                category, rules, body) VALUES
+              ('e1', 'ticket.created', '2026-06-01 10:00+07', '2026-06-01 10:00+07',
+               '2026-06-01 10:00+07', 1, 1, 'drowning', '{drowning-in-water}',
+               '{"id":"e1","type":"ticket.created","ticket_id":"t1","text":"đuối nước"}'),
+              ('e1c', 'ticket.closed', '2026-06-01 10:20+07', '2026-06-01 10:20+07',
+               '2026-06-01 10:20+07', 1, 1, 'drowning', '{drowning-in-water}',
+               '{"id":"e1c","type":"ticket.closed","ticket_id":"t1","outcome":"referred"}'),
+              ('e2a', 'call.offered', '2026-06-01 11:00+07', '2026-06-01 11:00+07',
+               '2026-06-01 11:00+07', 2, 2, 'trafficking', '{ivr-anti-trafficking}',
+               '{"id":"e2a","type":"call.offered","call_id":"c2","ivr":["3"]}'),
+              ('e2b', 'ticket.created', '2026-06-01 11:05+07', '2026-06-01 11:05+07',
+               '2026-06-01 11:05+07', 2, 2, 'info', '{ivr-anti-trafficking,info-request}',
+               '{"id":"e2b","type":"ticket.created","ticket_id":"t2","text":"hỏi"}'),
+              ('e2c', 'ticket.updated', '2026-06-01 11:10+07', '2026-06-01 11:10+07',
+               '2026-06-01 11:10+07', 2, 1, 'info',
+               '{ivr-anti-trafficking,info-request,later-note}',
+               '{"id":"e2c","type":"ticket.updated","ticket_id":"t2","text":"đang"}'),
+              ('e3', 'ticket.created', '2026-06-01 12:00+07', '2026-06-01 12:00+07',
+               '2026-06-01 12:00+07', 3, 2, 'neglect', '{sexual-abuse}',
+               '{"id":"e3","type":"ticket.created","ticket_id":"t3","text":"sờ",
+                 "category":"neglect"}'),
+              ('e4', 'ticket.created', '2026-06-01 13:05+07', '2026-06-01 13:05+07',
+               '2026-06-01 13:05+07', 4, 1, 'drowning', '{drowning-in-water}',
+               '{"id":"e4","type":"ticket.created","ticket_id":"t4","text":"đuối nước"}'),
+              ('e6', 'call.offered', '2026-06-01 15:00+07', '2026-06-01 15:00+07',
+               '2026-06-01 15:00+07', 6, 2, 'trafficking', '{ivr-anti-trafficking}',
+               '{"id":"e6","type":"call.offered","call_id":"c6","ivr":["3"]}');
+            INSERT INTO triage (case_id, event_id, at, priority_before, priority_after,
+                                category_before, category_after, rules) VALUES
+              (1, 'e1', '2026-06-01 10:00+07', 4, 1, NULL, 'drowning', '{drowning-in-water}'),
+              (2, 'e2a', '2026-06-01 11:00+07', 4, 2, NULL, 'trafficking',
+               '{ivr-anti-trafficking}'),
+              (2, 'e2b', '2026-06-01 11:05+07', 2, 2, 'trafficking', 'info', '{info-request}'),
+              (2, 'e2c', '2026-06-01 11:10+07', 2, 1, 'info', 'info', '{later-note}'),
+              (3, 'e3', '2026-06-01 12:00+07', 4, 2, 'neglect', 'neglect', '{sexual-abuse}'),
+              (3, 'console-note-9', '2026-06-01 12:40+07', 2, 2, 'neglect', 'neglect', '{}'),
+              (4, 'e4', '2026-06-01 13:05+07', 2, 1, NULL, 'drowning', '{drowning-in-water}'),
+              (6, 'e6', '2026-06-01 15:00+07', 4, 2, NULL, 'trafficking',
+               '{ivr-anti-trafficking}');
+            INSERT INTO audit (at, actor, action, case_id, before, after) VALUES
+              ('2026-06-01 10:20+07', 'bridge:pbx', 'case.close', 1, NULL,
+               '{"outcome":"referred","event":"e1c"}'),
+              ('2026-06-01 10:40+07', 'console:mai', 'case.set', 1,
+               '{"priority":1,"category":"drowning"}', '{"priority":3,"category":"drowning"}'),
+              ('2026-06-01 11:30+07', 'console:lan', 'case.close', 2,
+               '{"status":"open"}', '{"outcome":"resolved"}'),
+              ('2026-06-01 12:30+07', 'console:lan', 'case.close', 3,
+               '{"status":"open"}', '{"outcome":"resolved"}'),
+              ('2026-06-01 13:01+07', 'console:lan', 'case.set', 4,
+               '{"priority":4,"category":null}', '{"priority":2,"category":null}'),
+              ('2026-06-01 15:30+07', 'console:lan', 'case.close', 6,
+               '{"status":"open"}', '{"outcome":"counselled"}');
+        """)
+        r = self.migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("applied migration 005_first_decision", r.stderr)
+        rows = self.sql(db, "SELECT id, first_priority, first_category, first_rules, "
+                            "to_char(first_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'HH24:MI'), first_read_text, "
+                            "final_priority, final_category FROM cases ORDER BY id")
+        self.assertEqual(rows.splitlines(), [
+            "1|1|drowning|{drowning-in-water}|10:00|t|1|drowning",
+            "2|2|info|{ivr-anti-trafficking,info-request}|11:05|t|1|info",
+            "3|||||||",
+            "4|||||||",
+            "5||||||4|",
+            "6|2|trafficking|{ivr-anti-trafficking}|15:00|f|2|trafficking",
+        ])
+        # the data of the release is kept
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM triage"), "8")
+        self.assertEqual(self.sql(db, "SELECT priority FROM cases WHERE id = 1"), "3")
+        # and the report reads it: cases 1, 2, 3 and 6 closed by people, 3 not compared
+        report = json.loads(self.sql(db, "SELECT h111_console_report_triage(NULL, NULL, 10)"))
+        t = report["triage"]
+        self.assertEqual((t["closed"], t["compared"], t["not_compared"]), (4, 3, 1))
+        self.assertEqual(t["priority"]["rules_lower"], 1)
+        self.assertEqual([x["case"] for x in t["raised"]], [2])
 
     def test_migrating_twice_changes_nothing(self):
         db = self.database()

@@ -4,7 +4,9 @@
 -- The one way a case closes: a ticket.closed event, the console's close,
 -- and a silent P4 call that closes itself (p_auto) all come here. An
 -- outcome outside h111_outcome is refused by the domain. A referral (the
--- outcome referred, or an organisation named) starts the plan clock.
+-- outcome referred, or an organisation named) starts the plan clock. The
+-- case's priority and category at its latest close are kept (final_*) for
+-- report --triage, whatever changes after.
 CREATE OR REPLACE FUNCTION h111_close(cid bigint, p_outcome h111_outcome, p_referred_to text,
                                       p_at timestamptz, p_auto boolean) RETURNS cases
 LANGUAGE plpgsql AS $$
@@ -15,14 +17,16 @@ BEGIN
         referred_to = coalesce(p_referred_to, referred_to),
         referred_at = CASE WHEN p_outcome = 'referred' OR p_referred_to IS NOT NULL
                            THEN coalesce(referred_at, p_at) ELSE referred_at END,
-        closed_at = coalesce(closed_at, p_at), closed_auto = p_auto, updated_at = now()
+        closed_at = coalesce(closed_at, p_at), closed_auto = p_auto, updated_at = now(),
+        final_priority = priority, final_category = category
       WHERE id = cid RETURNING * INTO c;
     RETURN c;
 END $$;
 
 -- A ticket for a call that had closed itself as silent reopens it.
 CREATE OR REPLACE FUNCTION h111_reopen_auto(cid bigint) RETURNS void LANGUAGE sql AS $$
-    UPDATE cases SET status = 'open', outcome = NULL, closed_at = NULL, closed_auto = false
+    UPDATE cases SET status = 'open', outcome = NULL, closed_at = NULL, closed_auto = false,
+        final_priority = NULL, final_category = NULL
      WHERE id = cid AND closed_auto
 $$;
 

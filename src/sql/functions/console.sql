@@ -112,8 +112,8 @@ BEGIN
     INSERT INTO notes (case_id, at, author, text) VALUES (cid, now(), actor, p_text)
         RETURNING id INTO note;
     IF decision IS NOT NULL THEN
-        PERFORM h111_apply_triage(cid, jsonb_build_object('id', 'console-note-' || note),
-                                  decision);
+        PERFORM h111_apply_triage(cid, jsonb_build_object('id', 'console-note-' || note,
+                                                          'text', p_text), decision);
     END IF;
     PERFORM h111_rearm(cid);
     UPDATE cases SET updated_at = now() WHERE id = cid RETURNING * INTO c;

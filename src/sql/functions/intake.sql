@@ -12,7 +12,8 @@ BEGIN
     IF FOUND THEN
         RETURN cid;
     END IF;
-    INSERT INTO cases (opened_at, priority, call_id) VALUES (p_ts, p_prio, p_call)
+    INSERT INTO cases (opened_at, priority, first_priority, call_id)
+        VALUES (p_ts, p_prio, p_prio, p_call)
         ON CONFLICT (call_id) DO NOTHING RETURNING id INTO cid;
     IF cid IS NULL THEN     -- another daemon opened it in between
         SELECT id INTO cid FROM cases WHERE call_id = p_call;
@@ -39,7 +40,8 @@ BEGIN
     IF p_call IS NOT NULL THEN
         cid := h111_case_of_call(p_call, p_ts, p_prio);
     ELSE
-        INSERT INTO cases (opened_at, priority) VALUES (p_ts, p_prio) RETURNING id INTO cid;
+        INSERT INTO cases (opened_at, priority, first_priority) VALUES (p_ts, p_prio, p_prio)
+            RETURNING id INTO cid;
     END IF;
     INSERT INTO tickets (ticket_id, case_id, created_at) VALUES (ev->>'ticket_id', cid, p_ts);
     RETURN cid;
@@ -138,7 +140,28 @@ BEGIN
         category_before, category_after, rules, why)
       VALUES (cid, ev->>'id', c.priority, new_prio, c.category, new_cat, fired,
               nullif(t->'why', '{}'::jsonb));
+    PERFORM h111_first_decision(c, ev, t, fired);
 END $$;
+
+-- The case's first automatic decision (report --triage): the rules' own
+-- verdicts, gathered from the priority the case opened at until a decision
+-- has read the case's text (a ticket's, a note's), then kept. A call's own
+-- decisions (its line, IVR, the caller's history) always belong to it, even
+-- when the PBX sent the call after its ticket.
+CREATE OR REPLACE FUNCTION h111_first_decision(c cases, ev jsonb, t jsonb, fired text[])
+RETURNS void LANGUAGE sql AS $$
+    UPDATE cases SET
+        first_priority = least(coalesce(c.first_priority, c.priority),
+                               (t->>'priority')::smallint),
+        first_category = coalesce(t->>'category', c.first_category),
+        first_rules = coalesce(c.first_rules, '{}') ||
+            ARRAY(SELECT r FROM unnest(fired) AS r
+                   WHERE r <> ALL (coalesce(c.first_rules, '{}'))),
+        first_at = now(),
+        first_read_text = coalesce(c.first_read_text, false) OR ev ? 'text'
+     WHERE id = c.id
+       AND (c.first_read_text IS NOT TRUE OR ev->>'type' LIKE 'call.%')
+$$;
 
 -- A triage decision for a call may come with variants for repeat callers
 -- (rules that look at the caller's earlier cases): the count is made here,
