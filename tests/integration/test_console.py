@@ -32,7 +32,7 @@ LOG_KEYS = ["ts", "kind", "escalation", "case", "priority", "category", "deadlin
             "due", "late_ms", "caller", "rules"]
 ROW_KEYS = {"case", "priority", "category", "status", "opened_at", "age_s", "operator", "held",
             "next", "escalations", "rules", "province", "caller"}
-QUEUE_HEAD = ["CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY"]
+QUEUE_HEAD = ["CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK"]
 DROWNING = "bé đang đuối nước"
 INFO = "cho hỏi thông tin"
 

@@ -29,7 +29,7 @@ LANGUAGE sql STABLE AS $$
                 'caller', c.caller,  -- masked by the daemon
                 -- the daemon turns this into the key questions unanswered
                 'answered', (SELECT coalesce(jsonb_agg(DISTINCT a.question), '[]')
-                               FROM answers a WHERE a.case_id = c.id)) AS row
+                               FROM answers a WHERE a.case_id = c.id)) AS row,
                    row_number() OVER (ORDER BY c.priority,
                        (SELECT min(t.due_at) FROM timers t WHERE t.case_id = c.id
                            AND NOT t.held) NULLS LAST, c.opened_at) AS ord
