@@ -417,7 +417,7 @@ queue_line(const char *const *cell, const size_t *width)
 	}
 	put_cell(cell[Q_WHY], width[Q_WHY], 0);
 	putchar(' ');
-	put_cell(cell[Q_ASK], text_width(cell[Q_ASK]), 0);
+	put_cell(cell[Q_ASK], ASK_WIDTH, 1);
 	putchar('\n');
 }
 
