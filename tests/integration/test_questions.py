@@ -8,11 +8,13 @@ error and nothing stored; show and the queue mark P1-P2 cases whose key
 questions are still unanswered."""
 import json
 import os
+import shutil
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import CLI, Client, Daemon, Postgres, ev, wait_for  # noqa: E402
+from harness import CLI, DAEMON, Client, Daemon, Postgres, ev, wait_for  # noqa: E402
 
 BLAND = "Chị ơi em muốn kể chuyện bạn em ở lớp"  # nothing alarming
 HURT = "bạn em hay bị bố mắng chửi"  # emotional abuse: P3 on its words
@@ -36,10 +38,9 @@ def tearDownModule():
         pg.destroy()
 
 
-def cli(*args, stdin=None):
-    import subprocess
-    return subprocess.run([CLI, "-S", os.path.join(d.dir, "console.sock"), *args],
-                          input=stdin, capture_output=True, text=True, timeout=30)
+def cli(*args, stdin=None, daemon=None):
+    return subprocess.run([CLI, "-S", os.path.join((daemon or d).dir, "console.sock"), *args],
+                          input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def ok(*args, stdin=None):
@@ -312,6 +313,44 @@ class Bridge(unittest.TestCase):
             c.close()
         self.assertEqual(answers_of(case), [])
         self.assertEqual(pg.scalar("SELECT priority FROM cases WHERE id = :p1", case), "4")
+
+
+class Valgrind(unittest.TestCase):
+    def test_answers_under_valgrind(self):
+        """Answers good and bad, on the bridge and at the console, with the
+        daemon under valgrind: no error, nothing lost."""
+        with open(DAEMON, "rb") as f:
+            if b"__asan_init" in f.read():
+                self.skipTest("built with AddressSanitizer; valgrind cannot run it")
+        if not shutil.which("valgrind"):
+            self.skipTest("valgrind is not installed")
+        vd = Daemon(pg)
+        self.addCleanup(vd.destroy)
+        supp = os.path.join(os.path.dirname(__file__), "..", "valgrind.supp")
+        vd.start_under(["valgrind", "--error-exitcode=9", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite,indirect", "--suppressions=" + supp])
+        wait_for(lambda: json.loads(cli("--json", "status", daemon=vd).stdout or "{}")
+                 .get("database") == "up", timeout=60)
+        c = Client(vd.bridge, timeout=60)
+        try:
+            ticket = next_id("vg")
+            self.assertIn("ack", call(c, "ticket.created", ticket_id=ticket, text=HURT,
+                                      answers={"child_age": 4}))
+            self.assertEqual(call(c, "ticket.updated", ticket_id=ticket,
+                                  answers={"danger_now": "yes"})["priority"], 1)
+            self.assertEqual(call(c, "ticket.updated", ticket_id=ticket,
+                                  answers={"danger_now": "maybe"})["error"], "bad_value")
+            case = call(c, "ticket.updated", ticket_id=ticket, text="thêm")["case"]
+        finally:
+            c.close()
+        self.assertEqual(cli("assess", str(case), "--answer", "injured=doctor",
+                             daemon=vd).returncode, 0)
+        self.assertEqual(cli("assess", str(case), "--answer", "nobody=yes",
+                             daemon=vd).returncode, 1)
+        self.assertEqual(cli("assess", str(case), stdin="2\n", daemon=vd).returncode, 0)
+        for args in (["show", str(case)], ["queue"], ["questions", str(case)]):
+            self.assertEqual(cli(*args, daemon=vd).returncode, 0, args)
+        self.assertEqual(vd.stop(timeout=60), 0, vd.log_text()[-3000:])
 
 
 if __name__ == "__main__":
