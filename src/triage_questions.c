@@ -63,8 +63,8 @@ key_id(struct loader *l, struct question *q, const config_setting_t *s)
 	if (triage_get_string(l, s, "id", &v) < 0)
 		return -1;
 	if (!word_valid(v, "abcdefghijklmnopqrstuvwxyz_"))
-		return lerr(l, s, "question id '%s' must be 1 to %d of a-z and _, a letter first", v,
-		    MAX_QID);
+		return lerr(l, s, "question id '%s' must be 1 to %d of a-z and _, a letter first",
+		    v, MAX_QID);
 	q->id = xstrdup(v);
 	return 0;
 }
@@ -186,7 +186,8 @@ load_question(struct loader *l, const config_setting_t *g, struct question *q)
 	if (q->text == NULL)
 		return lerr(l, g, "question '%s' has no 'text'", q->id);
 	if (!q->numeric && q->nanswers < 2)
-		return lerr(l, g, "question '%s' needs 'answers' (two at least) or a 'range'", q->id);
+		return lerr(
+		    l, g, "question '%s' needs 'answers' (two at least) or a 'range'", q->id);
 	prev = strmap_add(&r->questionmap, q->id, strlen(q->id), (int)(q - r->questions));
 	if (prev >= 0)
 		return lerr(l, g, "duplicate question '%s' (first at line %u)", q->id,
@@ -395,10 +396,12 @@ triage_answers_check(const struct triage_rules *r, const json_t *answers, char *
 		snprintf(err, errlen, "answers: the rules file asks no questions");
 		return -1;
 	}
-	json_object_foreach((json_t *)answers, k, v) {
+	json_object_foreach((json_t *)answers, k, v)
+	{
 		qi = strmap_get(&r->questionmap, k, strlen(k));
 		if (qi < 0) {
-			snprintf(err, errlen, "answers: no question '%s' in the rules", shown_key(k));
+			snprintf(
+			    err, errlen, "answers: no question '%s' in the rules", shown_key(k));
 			return -1;
 		}
 		if (check_one(&r->questions[qi], v, err, errlen) < 0)

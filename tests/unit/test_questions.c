@@ -26,13 +26,13 @@
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 
 #define CATS                                                                                       \
-	"categories = ( { id = \"harm\"; label = \"Harm\"; }, { id = \"info\"; label = \"I\"; } "   \
+	"categories = ( { id = \"harm\"; label = \"Harm\"; }, { id = \"info\"; label = \"I\"; } "  \
 	");\n"
 /* Two questions on lines 2 and 3; the file's line 1 is CATS. */
-#define QS                                                                                         \
-	"questions = ( { id = \"danger_now\"; text = \"Trẻ có đang gặp nguy hiểm?\"; "             \
+#define QS                                                                                            \
+	"questions = ( { id = \"danger_now\"; text = \"Trẻ có đang gặp nguy hiểm?\"; "        \
 	"answers = [ \"yes\", \"no\", \"unknown\" ]; hint = \"Hỏi rõ.\"; },\n"                     \
-	"{ id = \"child_age\"; text = \"Mấy tuổi?\"; range = [ 0, 17 ]; answers = [ \"unknown\" "  \
+	"{ id = \"child_age\"; text = \"Mấy tuổi?\"; range = [ 0, 17 ]; answers = [ \"unknown\" " \
 	"]; } );\n"
 #define RULE_R "rules = ( { name = \"r\"; text_any = \"x\"; category = \"harm\"; } );\n"
 
@@ -119,10 +119,13 @@ many_questions(int n, int answers, size_t textlen)
 	memset(text, 'a', textlen);
 	text[textlen] = '\0';
 	for (int i = 0; i < n; i++) {
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s{ id = \"q%c%c\"; text = \"%s\"; "
-		    "answers = [", i ? ",\n" : "", 'a' + i / 26, 'a' + i % 26, text);
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+		    "%s{ id = \"q%c%c\"; text = \"%s\"; "
+		    "answers = [",
+		    i ? ",\n" : "", 'a' + i / 26, 'a' + i % 26, text);
 		for (int a = 0; a < answers; a++)
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s\"a%d\"", a ? ", " : "", a);
+			o += (size_t)snprintf(
+			    buf + o, sizeof(buf) - o, "%s\"a%d\"", a ? ", " : "", a);
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "]; }");
 	}
 	snprintf(buf + o, sizeof(buf) - o, " );\n" RULE_R);
@@ -141,8 +144,8 @@ test_questions_limits(void **state)
 	triage_free(r);
 	assert_true(refused_as(many_questions(33, 2, 10), "t.conf:35: more than 32 questions"));
 	assert_true(refused_as(many_questions(1, 13, 10), "t.conf:3: more than 12 answers"));
-	assert_true(refused_as(many_questions(1, 2, 513),
-	    "t.conf:3: 'text' is longer than 512 bytes"));
+	assert_true(
+	    refused_as(many_questions(1, 2, 513), "t.conf:3: 'text' is longer than 512 bytes"));
 }
 
 static const struct refusal malformed[] = {
@@ -164,8 +167,9 @@ static const struct refusal malformed[] = {
     {CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ ]; } );\n" RULE_R,
         "t.conf:2: 'answers' is an empty list"},
     /* ids and answers are words */
-    {CATS "questions = ( { id = \"Danger\"; text = \"T\"; answers = [ \"a\", \"b\" ]; } );\n"
-        RULE_R, "t.conf:2: question id 'Danger' must be 1 to 32 of a-z and _, a letter first"},
+    {CATS
+        "questions = ( { id = \"Danger\"; text = \"T\"; answers = [ \"a\", \"b\" ]; } );\n" RULE_R,
+        "t.conf:2: question id 'Danger' must be 1 to 32 of a-z and _, a letter first"},
     {CATS "questions = ( { id = \"q1\"; text = \"T\"; answers = [ \"a\", \"b\" ]; } );\n" RULE_R,
         "t.conf:2: question id 'q1' must be 1 to 32 of a-z and _, a letter first"},
     {CATS "questions = ( { id = \"_q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; } );\n" RULE_R,
@@ -181,8 +185,9 @@ static const struct refusal malformed[] = {
     {CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"\" ]; } );\n" RULE_R,
         "t.conf:2: answer '' must be 1 to 32 of a-z 0-9 _, a letter first"},
     /* duplicates */
-    {CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\", \"a\" ]; } );\n"
-        RULE_R, "t.conf:2: answer 'a' listed twice"},
+    {CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\", \"a\" ]; } "
+          ");\n" RULE_R,
+        "t.conf:2: answer 'a' listed twice"},
     {CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; },\n"
           "{ id = \"q\"; text = \"U\"; answers = [ \"c\", \"d\" ]; } );\n" RULE_R,
         "t.conf:3: duplicate question 'q' (first at line 2)"},
@@ -241,13 +246,17 @@ test_hint_too_long(void **state)
 
 	memset(hint, 'h', 1025);
 	hint[1025] = '\0';
-	xasprintf(&text, CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; "
-	    "hint = \"%s\"; } );\n" RULE_R, hint);
+	xasprintf(&text,
+	    CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; "
+	         "hint = \"%s\"; } );\n" RULE_R,
+	    hint);
 	assert_true(refused_as(text, "t.conf:2: 'hint' is longer than 1024 bytes"));
 	free(text);
 	hint[1024] = '\0';
-	xasprintf(&text, CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; "
-	    "hint = \"%s\"; } );\n" RULE_R, hint);
+	xasprintf(&text,
+	    CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; "
+	         "hint = \"%s\"; } );\n" RULE_R,
+	    hint);
 	triage_free(load(text));
 	free(text);
 	free(hint);
@@ -364,8 +373,8 @@ test_condition_decides(void **state)
 		describe(&res, got, sizeof(got));
 		if (strcmp(got, eval_rows[i].want) != 0) {
 			print_error("eval_rows[%zu] %s %s\n  got  %s\n  want %s\n", i,
-			    eval_rows[i].text, eval_rows[i].answers ? eval_rows[i].answers : "-", got,
-			    eval_rows[i].want);
+			    eval_rows[i].text, eval_rows[i].answers ? eval_rows[i].answers : "-",
+			    got, eval_rows[i].want);
 			bad++;
 		}
 		json_decref(a);
@@ -443,15 +452,18 @@ test_answers_check(void **state)
 	int bad = 0;
 
 	for (size_t i = 0; i < NROWS(check_rows); i++) {
-		json_t *a = json_loads(check_rows[i].answers, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		json_t *a =
+		    json_loads(check_rows[i].answers, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 		int rc;
 
 		assert_non_null(a);
 		err[0] = '\0';
 		rc = triage_answers_check(r, a, err, sizeof(err));
-		if (check_rows[i].err == NULL ? rc != 0 : rc != -1 || strcmp(err, check_rows[i].err)) {
+		if (check_rows[i].err == NULL ? rc != 0
+		                              : rc != -1 || strcmp(err, check_rows[i].err)) {
 			print_error("check_rows[%zu] %s\n  got  %d %s\n  want %s\n", i,
-			    check_rows[i].answers, rc, err, check_rows[i].err ? check_rows[i].err : "ok");
+			    check_rows[i].answers, rc, err,
+			    check_rows[i].err ? check_rows[i].err : "ok");
 			bad++;
 		}
 		json_decref(a);
@@ -498,8 +510,8 @@ test_shipped_questions(void **state)
 	q = triage_questions_json(r);
 	assert_int_equal(json_array_size(q), NROWS(ids));
 	for (size_t i = 0; i < NROWS(ids); i++)
-		assert_string_equal(json_string_value(json_object_get(json_array_get(q, i), "id")),
-		    ids[i]);
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(q, i), "id")), ids[i]);
 	json_decref(q);
 	/* nothing alarming said; danger now answered yes */
 	triage_input_init(&in);
