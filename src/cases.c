@@ -7,7 +7,10 @@
  * a fixed table of tickets, each keeping the tail of its notes; a ticket
  * that loses its slot to another (or any ticket after a restart) is read
  * from the note at hand again, which can only leave a decision lower,
- * never wrong in the other direction, since triage only raises.
+ * never wrong in the other direction, since triage only raises. A
+ * ticket's answers to the key questions are kept the same way, the latest
+ * to each question; answers given at the console are read from the
+ * database instead (console.c, h111_case_context), not from here.
  */
 #include "cases.h"
 
