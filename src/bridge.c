@@ -688,6 +688,13 @@ bridge_configure(struct bridge *b, const struct config *cfg)
 	}
 }
 
+void
+bridge_set_answers_check(struct bridge *b, proto_answers_fn *fn, void *arg)
+{
+	b->limits.answers_ok = fn;
+	b->limits.answers_arg = arg;
+}
+
 static void
 for_each_conn(struct bridge *b, void (*fn)(struct conn *))
 {

@@ -28,6 +28,9 @@ int bridge_listen(struct bridge *b, const struct config *cfg, char *err, size_t 
  * keeps cfg alive until then.
  */
 void bridge_configure(struct bridge *b, const struct config *cfg);
+/* Who judges the answers a ticket event carries (hotline111-bridge(7)
+ * "answers"); without it, an event with answers is refused bad_value. */
+void bridge_set_answers_check(struct bridge *b, proto_answers_fn *fn, void *arg);
 /* While the database is away, no connection is read (backpressure). */
 void bridge_pause(struct bridge *b, int paused);
 /* Stops accepting and reading: the first step of a graceful stop. */

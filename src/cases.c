@@ -7,7 +7,10 @@
  * a fixed table of tickets, each keeping the tail of its notes; a ticket
  * that loses its slot to another (or any ticket after a restart) is read
  * from the note at hand again, which can only leave a decision lower,
- * never wrong in the other direction, since triage only raises.
+ * never wrong in the other direction, since triage only raises. A
+ * ticket's answers to the key questions are kept the same way, the latest
+ * to each question; answers given at the console are read from the
+ * database instead (console.c, h111_case_context), not from here.
  */
 #include "cases.h"
 
@@ -26,6 +29,7 @@ struct remembered {
 	char *ticket; /* NULL: free */
 	char *text;
 	int child_age;
+	json_t *answers; /* the latest answer to each question, or NULL */
 };
 
 struct cases {
@@ -43,6 +47,7 @@ forget(struct remembered *m)
 {
 	free(m->ticket);
 	free(m->text);
+	json_decref(m->answers);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -121,6 +126,11 @@ remember(struct cases *c, const struct event *ev, char *all)
 	}
 	if (ev->child_age >= 0)
 		m->child_age = ev->child_age;
+	if (ev->answers != NULL) {
+		if (m->answers == NULL)
+			m->answers = json_object();
+		json_object_update(m->answers, ev->answers);
+	}
 }
 
 static int
@@ -133,7 +143,8 @@ worth_triage(const struct event *ev)
 	case EV_TICKET_CREATED:
 	case EV_TICKET_UPDATED:
 	case EV_TICKET_CLOSED:
-		return ev->text != NULL || ev->child_age >= 0 || ev->category != NULL;
+		return ev->text != NULL || ev->child_age >= 0 || ev->category != NULL ||
+		    ev->answers != NULL;
 	default:
 		return 0;
 	}
@@ -216,16 +227,38 @@ add_repeat_variants(const struct triage_rules *rules, struct triage_input *in, j
 		json_decref(variants);
 }
 
-/* What the case has said so far, for a ticket event: the notes with this
- * one last, and the child's age when this event does not give it. */
+/* The answers so far with this event's over them (a new reference), or
+ * NULL when neither has any. */
+static json_t *
+answers_now(const struct remembered *m, const struct event *ev)
+{
+	json_t *all;
+
+	if (m == NULL || m->answers == NULL)
+		return ev->answers != NULL ? json_incref(ev->answers) : NULL;
+	all = json_copy(m->answers);
+	if (ev->answers != NULL)
+		json_object_update(all, ev->answers);
+	return all;
+}
+
+/*
+ * What the case has said so far, for a ticket event: the notes with this
+ * one last, the child's age when this event does not give it, and every
+ * answer given (in->answers, a reference the caller drops).
+ */
 static char *
 read_case(struct cases *c, const struct event *ev, struct triage_input *in)
 {
 	struct remembered *m;
 	char *all = NULL;
 
-	if (c == NULL || ev->ticket_id == NULL || ev->type == EV_CALL_OFFERED)
+	if (ev->type == EV_CALL_OFFERED)
 		return NULL;
+	if (c == NULL || ev->ticket_id == NULL) {
+		in->answers = ev->answers != NULL ? json_incref(ev->answers) : NULL;
+		return NULL;
+	}
 	m = recall(c, ev->ticket_id);
 	if (ev->text != NULL)
 		in->text = all = joined(m, ev->text);
@@ -233,6 +266,7 @@ read_case(struct cases *c, const struct event *ev, struct triage_input *in)
 		in->text = m->text;
 	if (in->child_age < 0 && m != NULL)
 		in->child_age = m->child_age;
+	in->answers = answers_now(m, ev);
 	return all;
 }
 
@@ -248,7 +282,7 @@ keep_case(struct cases *c, const struct event *ev, char *all)
 		if ((m = recall(c, ev->ticket_id)) != NULL)
 			forget(m);
 		free(all);
-	} else if (all != NULL || ev->child_age >= 0)
+	} else if (all != NULL || ev->child_age >= 0 || ev->answers != NULL)
 		remember(c, ev, all);
 }
 
@@ -291,6 +325,37 @@ cases_decide(struct cases *c, const struct triage_rules *rules, const struct eve
 		json_decref(d);
 		d = NULL;
 	}
+	json_decref((json_t *)in.answers);
 	keep_case(c, ev, all);
 	return d;
+}
+
+/* A string member of ctx, or NULL. */
+static const char *
+ctx_str(const json_t *ctx, const char *key)
+{
+	return json_string_value(json_object_get(ctx, key));
+}
+
+json_t *
+cases_decide_case(const struct triage_rules *rules, const json_t *ctx)
+{
+	struct triage_input in;
+	json_t *age = json_object_get(ctx, "child_age");
+
+	if (rules == NULL || !json_is_object(ctx))
+		return NULL;
+	triage_input_init(&in);
+	in.text = ctx_str(ctx, "text");
+	in.ivr = ctx_str(ctx, "ivr");
+	in.line = ctx_str(ctx, "line");
+	in.queue = ctx_str(ctx, "queue");
+	in.province = ctx_str(ctx, "province");
+	in.category = ctx_str(ctx, "category");
+	if (json_is_integer(age) && json_integer_value(age) >= 0 && json_integer_value(age) <= 150)
+		in.child_age = (int)json_integer_value(age);
+	if (json_is_object(json_object_get(ctx, "answers")))
+		in.answers = json_object_get(ctx, "answers");
+	in.when = time(NULL);
+	return decision(rules, &in);
 }

@@ -26,5 +26,13 @@ void cases_free(struct cases *c);
 json_t *cases_decide(struct cases *c, const struct triage_rules *rules, const struct event *ev);
 /* The decision for a note typed at the console. */
 json_t *cases_decide_text(const struct triage_rules *rules, const char *text);
+/*
+ * The decision for a whole case as the database holds it, when an answer
+ * is given at the console: ctx is {"text":…,"category":…,"child_age":N,
+ * "ivr":…,"line":…,"queue":…,"province":…,"answers":{…}} (any may be
+ * null or absent). The input priority is 4, as for every event, so that a
+ * `raise` counts once however often the case is read again.
+ */
+json_t *cases_decide_case(const struct triage_rules *rules, const json_t *ctx);
 
 #endif

@@ -48,6 +48,8 @@ struct client {
 	int reaping;
 	int in_process; /* inside process_input: a reply must not re-enter it */
 	json_t *req_id; /* the running request's "id", echoed */
+	json_t *answers; /* assess: the answers, while the case is read */
+	char answers_case[24];
 };
 TAILQ_HEAD(client_list, client);
 
@@ -171,10 +173,68 @@ db_reply(PGresult *res, void *arg)
  * one mask of the project: the database keeps numbers whole, and show,
  * which an operator calls back from, gives them whole).
  */
+/* --- key questions ------------------------------------------------------ */
+
+/* The running rules' key questions (a new array; empty without rules). */
+static json_t *
+questions(struct client *cl)
+{
+	struct console *con = cl->con;
+	json_t *qs = con->hooks.questions ? con->hooks.questions(con->hooks.arg) : NULL;
+
+	return qs != NULL ? qs : json_array();
+}
+
+/* Whether answered, an array of ids or of {"question":id,…}, names id. */
+static int
+answered(json_t *list, const char *id)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		const char *q = json_is_string(e) ? json_string_value(e) :
+		    json_string_value(json_object_get(e, "question"));
+
+		if (q != NULL && strcmp(q, id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The ids of the questions qs that list leaves unanswered. */
+static json_t *
+unanswered(json_t *qs, json_t *list)
+{
+	json_t *out = json_array(), *q;
+	size_t i;
+
+	json_array_foreach(qs, i, q) {
+		const char *id = json_string_value(json_object_get(q, "id"));
+
+		if (id != NULL && !answered(list, id))
+			json_array_append_new(out, json_string(id));
+	}
+	return out;
+}
+
+/* A queue row: its "answered" ids become "unanswered" ones, for the P1
+ * and P2 cases only, the ones whose questions must not wait. */
+static void
+mark_unanswered(json_t *qs, json_t *row)
+{
+	json_int_t prio = json_integer_value(json_object_get(row, "priority"));
+
+	if (prio >= 1 && prio <= 2)
+		json_object_set_new(row, "unanswered",
+		    unanswered(qs, json_object_get(row, "answered")));
+	json_object_del(row, "answered");
+}
+
 static void
 queue_reply(PGresult *res, void *arg)
 {
-	json_t *result, *c;
+	json_t *result, *c, *qs;
 	size_t i;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
@@ -182,10 +242,12 @@ queue_reply(PGresult *res, void *arg)
 		db_reply(res, arg);
 		return;
 	}
+	qs = questions(arg);
 	json_array_foreach(json_object_get(result, "cases"), i, c) {
 		const char *caller = json_string_value(json_object_get(c, "caller"));
 		char *masked;
 
+		mark_unanswered(qs, c);
 		if (caller == NULL)
 			continue;
 		masked = xmalloc(strlen(caller) + 1);
@@ -193,6 +255,7 @@ queue_reply(PGresult *res, void *arg)
 		json_object_set_new(c, "caller", json_string(masked));
 		free(masked);
 	}
+	json_decref(qs);
 	reply_ok(arg, result);
 }
 
@@ -311,6 +374,8 @@ cmd_queue(struct client *cl, json_t *req)
 	query_then(cl, "SELECT h111_console_queue($1::int, $2)", 2, params, queue_reply);
 }
 
+static void show_reply(PGresult *res, void *arg);
+
 static void
 cmd_show(struct client *cl, json_t *req)
 {
@@ -318,7 +383,156 @@ cmd_show(struct client *cl, json_t *req)
 	const char *params[1] = { id };
 
 	if (CASE_ARG(cl, req, id))
-		query(cl, "SELECT h111_console_show($1::bigint)", 1, params);
+		query_then(cl, "SELECT h111_console_show($1::bigint)", 1, params, show_reply);
+}
+
+/* A result of the database (or an error reply): the object, or NULL. */
+static json_t *
+result_of(PGresult *res)
+{
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return NULL;
+	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+}
+
+/* show, with the key questions the case has not answered. */
+static void
+show_reply(PGresult *res, void *arg)
+{
+	json_t *result = result_of(res), *qs;
+
+	if (result == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	qs = questions(arg);
+	json_object_set_new(result, "unanswered", unanswered(qs, json_object_get(result,
+	    "answers")));
+	json_decref(qs);
+	reply_ok(arg, result);
+}
+
+/* The case's answers (an object by question) laid on the questions. */
+static void
+questions_reply(PGresult *res, void *arg)
+{
+	json_t *result = result_of(res), *qs, *q, *given;
+	size_t i;
+
+	if (result == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	qs = questions(arg);
+	given = json_object_get(result, "answers");
+	json_array_foreach(qs, i, q) {
+		json_t *a = json_object_get(given, json_string_value(json_object_get(q, "id")));
+
+		if (json_is_object(a))
+			json_object_update(q, a);
+	}
+	json_object_set_new(result, "questions", qs);
+	reply_ok(arg, result);
+}
+
+static void
+cmd_questions(struct client *cl, json_t *req)
+{
+	char id[24];
+	const char *params[1] = { id };
+
+	if (CASE_ARG(cl, req, id))
+		query_then(cl, "SELECT h111_console_questions($1::bigint)", 1, params,
+		    questions_reply);
+}
+
+/* assess, last step: the answers stored, what the case still lacks. */
+static void
+assess_reply(PGresult *res, void *arg)
+{
+	json_t *result = result_of(res), *qs, *given, *list;
+	const char *k;
+	json_t *v;
+
+	if (result == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	qs = questions(arg);
+	given = json_object_get(result, "answers");
+	list = json_array();
+	json_object_foreach(given, k, v)
+		json_array_append_new(list, json_string(k));
+	json_object_set_new(result, "unanswered", unanswered(qs, list));
+	json_decref(list);
+	json_decref(qs);
+	reply_ok(arg, result);
+}
+
+/*
+ * assess, second step: the case as the database holds it, with these
+ * answers over its own, triaged whole; then stored. Another answer given
+ * in between is not in this decision, but in its own: triage only raises.
+ */
+static void
+assess_context(PGresult *res, void *arg)
+{
+	struct client *cl = arg;
+	json_t *ctx = result_of(res), *all, *d = NULL;
+	char *answers = NULL, *decision = NULL;
+	const char *params[5];
+
+	if (ctx == NULL) {
+		json_decref(cl->answers);
+		cl->answers = NULL;
+		db_reply(res, arg);
+		return;
+	}
+	if (!json_is_object(all = json_object_get(ctx, "answers")))
+		json_object_set_new(ctx, "answers", all = json_object());
+	json_object_update(all, cl->answers);
+	if (cl->con->hooks.decide_case != NULL)
+		d = cl->con->hooks.decide_case(ctx, cl->con->hooks.arg);
+	if (d != NULL)
+		decision = json_dumps(d, JSON_COMPACT);
+	answers = json_dumps(cl->answers, JSON_COMPACT);
+	params[0] = cl->answers_case;
+	params[1] = answers;
+	params[2] = decision;
+	params[3] = cl->name;
+	params[4] = cl->peer;
+	query_then(cl, "SELECT h111_console_assess($1::bigint, $2::jsonb, $3::jsonb, $4, $5)", 5,
+	    params, assess_reply);
+	json_decref(cl->answers);
+	cl->answers = NULL;
+	free(answers);
+	free(decision);
+	json_decref(d);
+	json_decref(ctx);
+}
+
+static void
+cmd_assess(struct client *cl, json_t *req)
+{
+	char id[24], err[256];
+	json_t *answers = json_object_get(req, "answers");
+	const char *params[1] = { id };
+
+	if (!CASE_ARG(cl, req, id))
+		return;
+	if (answers == NULL || json_is_null(answers)) {
+		reply_error(cl, "bad_request", "answers: required, {\"question\": \"answer\", …}");
+		return;
+	}
+	err[0] = '\0';
+	if (cl->con->hooks.answers_check == NULL ||
+	    cl->con->hooks.answers_check(answers, err, sizeof(err), cl->con->hooks.arg) != 0) {
+		reply_error(cl, "bad_request", "%s", err[0] ? err : "answers: not taken");
+		return;
+	}
+	cl->answers = json_incref(answers);
+	snprintf(cl->answers_case, sizeof(cl->answers_case), "%s", id);
+	query_then(cl, "SELECT h111_case_context($1::bigint)", 1, params, assess_context);
 }
 
 static void
@@ -577,6 +791,8 @@ static const struct command commands[] = {
 	{ CONSOLE_CMD_CLAIM, cmd_claim },
 	{ CONSOLE_CMD_RELEASE, cmd_release },
 	{ CONSOLE_CMD_NOTE, cmd_note },
+	{ CONSOLE_CMD_QUESTIONS, cmd_questions },
+	{ CONSOLE_CMD_ASSESS, cmd_assess },
 	{ CONSOLE_CMD_SET, cmd_set },
 	{ CONSOLE_CMD_CLOSE, cmd_close },
 	{ CONSOLE_CMD_ACK, cmd_ack },
@@ -754,6 +970,7 @@ client_reap(evutil_socket_t fd, short what, void *arg)
 	TAILQ_REMOVE(&cl->con->clients, cl, entry);
 	cl->con->nclients--;
 	json_decref(cl->req_id);
+	json_decref(cl->answers);
 	free(cl);
 }
 
@@ -973,6 +1190,7 @@ console_free(struct console *con)
 		if (cl->bev != NULL)
 			bufferevent_free(cl->bev);
 		json_decref(cl->req_id);
+		json_decref(cl->answers);
 		free(cl);
 	}
 	free(con->listeners);

@@ -23,6 +23,12 @@ struct console_hooks {
 	int (*reload)(void *arg, char *err, size_t errlen); /* rules count, or -1 */
 	json_t *(*decide)(const char *text, void *arg);   /* triage of a note */
 	int (*category_ok)(const char *id, void *arg);
+	/* the key questions of the running rules, a new JSON array */
+	json_t *(*questions)(void *arg);
+	/* answers checked against them: 0, or -1 with why in err */
+	int (*answers_check)(const json_t *answers, char *err, size_t len, void *arg);
+	/* triage of a whole case, from h111_case_context's object */
+	json_t *(*decide_case)(const json_t *ctx, void *arg);
 	void *arg;
 };
 

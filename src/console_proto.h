@@ -34,6 +34,12 @@ enum console_role { CONSOLE_OPERATOR, CONSOLE_SUPERVISOR, CONSOLE_ADMIN };
 #define CONSOLE_CMD_NOTE                                                                           \
 	"note", CONSOLE_OPERATOR, 1, "case:int text:string",                                       \
 	    "append a note; the case is triaged again on it"
+#define CONSOLE_CMD_QUESTIONS                                                                      \
+	"questions", CONSOLE_OPERATOR, 0, "case:int",                                              \
+	    "the rules' key questions, with the case's answers so far"
+#define CONSOLE_CMD_ASSESS                                                                         \
+	"assess", CONSOLE_OPERATOR, 1, "case:int answers:object",                                  \
+	    "answer key questions; the case is triaged again on its text and all its answers"
 #define CONSOLE_CMD_SET                                                                            \
 	"set", CONSOLE_OPERATOR, 1, "case:int [category:string] [priority:1..4] [reason:string]",  \
 	    "change category or priority; lowering needs a supervisor and a reason"

@@ -47,6 +47,7 @@ enum arg_kind {
 	ARG_WORDS,    /* every remaining argument, joined by spaces */
 	ARG_FLAG,     /* present: true */
 	ARG_CHOICE,   /* one of the words of metavar, '|' between them */
+	ARG_ANSWER,   /* QUESTION=ANSWER, repeatable: a member of an object */
 };
 
 /*
@@ -355,12 +356,13 @@ fmt_priority(char *buf, size_t size, json_t *o, const char *key, int loud)
 
 /* --- printers: queue ------------------------------------------------------ */
 
-enum { Q_CASE, Q_PRI, Q_CATEGORY, Q_AGE, Q_NEXT, Q_OPERATOR, Q_ESC, Q_WHY, Q_COLUMNS };
+enum { Q_CASE, Q_PRI, Q_CATEGORY, Q_AGE, Q_NEXT, Q_OPERATOR, Q_ESC, Q_WHY, Q_ASK, Q_COLUMNS };
 
 static const char *const queue_heads[Q_COLUMNS] = {
-    "CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY"};
+    "CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK"};
 /* The widest a column may grow; WHY takes what is left of WIDTH. */
-static const size_t queue_max[Q_COLUMNS] = {10, 4, 17, 6, 16, 12, 4, 0};
+static const size_t queue_max[Q_COLUMNS] = {10, 4, 17, 6, 16, 12, 4, 0, 4};
+#define ASK_WIDTH 3 /* "12?": key questions a P1-P2 case has not answered */
 
 static void
 queue_cells(json_t *row, char **cell)
@@ -391,9 +393,14 @@ queue_cells(json_t *row, char **cell)
 	cell[Q_WHY] = json_is_array(json_object_get(row, "rules"))
 	                  ? fmt_list(json_object_get(row, "rules"), ",")
 	                  : xstrdup("");
+	if (json_array_size(json_object_get(row, "unanswered")) > 0)
+		xasprintf(&cell[Q_ASK], "%zu?", json_array_size(json_object_get(row, "unanswered")));
+	else
+		cell[Q_ASK] = xstrdup("");
 }
 
-/* One line of the table; WHY is cut to what is left of WIDTH. */
+/* One line of the table; WHY is cut to what is left of WIDTH, and padded
+ * only when an ASK mark follows it. */
 static void
 queue_line(const char *const *cell, const size_t *width)
 {
@@ -403,7 +410,14 @@ queue_line(const char *const *cell, const size_t *width)
 		put_cell(cell[c], width[c], c == Q_CASE || c == Q_ESC);
 		putchar(' ');
 	}
-	put_cell(cell[Q_WHY], w < width[Q_WHY] ? w : width[Q_WHY], 0);
+	if (cell[Q_ASK][0] == '\0') {
+		put_cell(cell[Q_WHY], w < width[Q_WHY] ? w : width[Q_WHY], 0);
+		putchar('\n');
+		return;
+	}
+	put_cell(cell[Q_WHY], width[Q_WHY], 0);
+	putchar(' ');
+	put_cell(cell[Q_ASK], ASK_WIDTH, 1);
 	putchar('\n');
 }
 
@@ -431,7 +445,7 @@ print_queue(json_t *result)
 	}
 	for (c = 0; c < Q_WHY; c++)
 		used += width[c] + 1;
-	width[Q_WHY] = WIDTH - used;
+	width[Q_WHY] = WIDTH - used - (ASK_WIDTH + 1);
 	queue_line(queue_heads, width);
 	for (i = 0; i < n; i++)
 		queue_line((const char *const *)cells + i * Q_COLUMNS, width);
@@ -661,6 +675,39 @@ print_escalations(json_t *result)
 	}
 }
 
+/* The key questions' answers, who gave each and when; then the ones the
+ * case still lacks, loud on a P1 or P2 case. */
+static void
+print_answers(json_t *result)
+{
+	json_t *list = json_object_get(result, "answers"), *e;
+	json_t *missing = json_object_get(result, "unanswered");
+	long long prio = jint(json_object_get(result, "case"), "priority", 4);
+	char *q, *a, *by, *at, *m;
+	size_t i;
+
+	if (json_array_size(list) > 0)
+		printf("answers (%zu)\n", json_array_size(list));
+	json_array_foreach(list, i, e)
+	{
+		q = field(e, "question");
+		a = field(e, "answer");
+		by = field(e, "by");
+		at = field(e, "at");
+		printf("  %-16s %-10s by %s  %s\n", q, a, by, at);
+		free(q);
+		free(a);
+		free(by);
+		free(at);
+	}
+	if (json_array_size(missing) == 0)
+		return;
+	m = fmt_list(missing, ", ");
+	printf("%s key questions unanswered: %s (hotline111 assess %lld)\n",
+	    prio <= 2 ? "!!" : "  ", m, jint(json_object_get(result, "case"), "id", 0));
+	free(m);
+}
+
 static void
 print_show(json_t *result)
 {
@@ -679,6 +726,7 @@ print_show(json_t *result)
 	print_section(result, "notes", note_keys, 2, "text");
 	print_section(result, "events", event_keys, 3, NULL);
 	print_triage(result);
+	print_answers(result);
 	timers = json_object_get(result, "timers");
 	if (json_array_size(timers) > 0) {
 		printf("timers (%zu)\n", json_array_size(timers));
@@ -733,6 +781,46 @@ static void
 print_note(json_t *r)
 {
 	print_triaged("note added", r);
+}
+
+static void
+print_assess(json_t *r)
+{
+	char *m;
+
+	print_triaged("answered", r);
+	if (json_array_size(json_object_get(r, "unanswered")) == 0) {
+		printf("every key question is answered\n");
+		return;
+	}
+	m = fmt_list(json_object_get(r, "unanswered"), ", ");
+	printf("still to ask: %s\n", m);
+	free(m);
+}
+
+/* Each question with the case's answer, who gave it and when. */
+static void
+print_questions(json_t *r)
+{
+	json_t *e;
+	char pri[16], *cat = field(r, "category"), *id, *a, *by, *text;
+	size_t i;
+
+	fmt_priority(pri, sizeof(pri), r, "priority", 1);
+	printf("case %lld  %s  %s\n", jint(r, "case", 0), pri, cat);
+	free(cat);
+	json_array_foreach(json_object_get(r, "questions"), i, e)
+	{
+		id = field(e, "id");
+		a = field(e, "answer");
+		by = json_object_get(e, "by") ? field(e, "by") : xstrdup("");
+		text = field(e, "text");
+		printf("  %-16s %-10s %-18s %s\n", id, a, by, text);
+		free(id);
+		free(a);
+		free(by);
+		free(text);
+	}
 }
 
 static void
@@ -1274,6 +1362,7 @@ static const char *const change_words[][2] = {
     {"close", "closed by"},
     {"hold", "held by"},
     {"resume", "resumed by"},
+    {"answers", "answered by"},
     {"ack", "escalation acknowledged by"},
 };
 
@@ -1420,6 +1509,9 @@ static const struct command commands[] = {
     {CONSOLE_CMD_CLAIM, 0, {CASE_ARG}, NULL, print_claim},
     {CONSOLE_CMD_RELEASE, 0, {CASE_ARG}, NULL, print_release},
     {CONSOLE_CMD_NOTE, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL, print_note},
+    {CONSOLE_CMD_QUESTIONS, 0, {CASE_ARG}, NULL, print_questions},
+    {CONSOLE_CMD_ASSESS, 0, {CASE_ARG, {"--answer", "answers", ARG_ANSWER, "QUESTION=ANSWER", 0}},
+        NULL, print_assess},
     {CONSOLE_CMD_SET, 0,
         {CASE_ARG, {"category=", "category", ARG_STRING, "CATEGORY", 0},
             {"priority=", "priority", ARG_PRIORITY, "N", 0},
@@ -1601,9 +1693,38 @@ arg_value(const struct command *cmd, const struct arg *a, const char *s)
 	}
 }
 
+/* --answer QUESTION=ANSWER: a word, or a whole number (an age); the daemon
+ * says whether the rules ask that question and take that answer. */
+static void
+arg_answer(const struct command *cmd, json_t *req, const struct arg *a, const char *s)
+{
+	const char *eq = strchr(s, '=');
+	json_t *answers = json_object_get(req, a->key);
+	char *q;
+
+	if (eq == NULL || eq == s || eq[1] == '\0' || strlen(s) > 200)
+		usage_error("%s: %s takes QUESTION=ANSWER, as danger_now=yes, not '%s'", cmd->name,
+		    a->option, s);
+	if (answers == NULL)
+		json_object_set_new(req, a->key, answers = json_object());
+	q = xstrndup(s, (size_t)(eq - s));
+	if (json_object_get(answers, q))
+		usage_error("%s: %s answered twice", cmd->name, q);
+	if (json_object_set_new(answers, q,
+	        strspn(eq + 1, "0123456789") == strlen(eq + 1) && strlen(eq + 1) <= 4
+	            ? json_integer(atoi(eq + 1))
+	            : json_string(eq + 1)) != 0)
+		usage_error("%s: %s is not valid UTF-8", cmd->name, a->option);
+	free(q);
+}
+
 static void
 arg_set(const struct command *cmd, json_t *req, const struct arg *a, const char *s)
 {
+	if (a->kind == ARG_ANSWER) {
+		arg_answer(cmd, req, a, s);
+		return;
+	}
 	if (json_object_get(req, a->key))
 		usage_error("%s: %s given twice", cmd->name, a->option ? a->option : a->metavar);
 	json_object_set_new(req, a->key, arg_value(cmd, a, s));
@@ -1985,36 +2106,49 @@ tail_alerts(struct conn *c)
 	}
 }
 
-/* Sends the request and handles its reply; alerts follow for tail. */
-static void
-converse(struct conn *c, const struct command *cmd, json_t *req)
+/*
+ * Sends one request and waits for its reply, skipping alerts: the reply,
+ * whose "result" is an object, and its line as sent (valid until the next
+ * read). A refusal ends the program with its detail.
+ */
+static json_t *
+exchange(struct conn *c, json_t *request, char **line, size_t *len)
 {
-	char *text, *line;
-	long long deadline;
+	char *text = json_dumps(request, JSON_COMPACT);
+	long long deadline = now_ms() + REPLY_TIMEOUT_MS;
 	json_t *reply, *id;
-	size_t len;
 
-	read_hello(c); /* may exit: nothing of ours is allocated yet */
-	text = json_dumps(req, JSON_COMPACT);
-	deadline = now_ms() + REPLY_TIMEOUT_MS;
 	conn_send(c, text, strlen(text));
 	conn_send(c, "\n", 1);
 	free(text);
 	for (;;) {
-		if ((line = conn_line(c, deadline, &len)) == NULL)
+		if ((*line = conn_line(c, deadline, len)) == NULL)
 			die(EXIT_FAIL, "the daemon closed the connection before replying");
-		reply = parse_line(line, len);
+		reply = parse_line(*line, *len);
 		if (json_object_get(reply, "alert") == NULL)
 			break;
 		json_decref(reply);
 	}
 	id = json_object_get(reply, "id");
-	if (id != NULL && !json_equal(id, json_object_get(req, "id")))
+	if (id != NULL && !json_equal(id, json_object_get(request, "id")))
 		die(EXIT_FAIL, "the daemon's reply carries another request's id");
 	check_refusal(reply);
 	if (!json_is_true(json_object_get(reply, "ok")) ||
 	    !json_is_object(json_object_get(reply, "result")))
 		die(EXIT_FAIL, "the daemon's reply has no result");
+	return reply;
+}
+
+/* The request's reply, printed; alerts follow for tail. */
+static void
+converse(struct conn *c, const struct command *cmd, json_t *request)
+{
+	json_t *reply;
+	char *line;
+	size_t len;
+
+	read_hello(c); /* may exit: nothing of ours is allocated yet */
+	reply = exchange(c, request, &line, &len);
 	if (json_out)
 		print_raw_result(line, len);
 	else
@@ -2023,6 +2157,153 @@ converse(struct conn *c, const struct command *cmd, json_t *req)
 	json_decref(reply);
 	if (cmd->stream)
 		tail_alerts(c);
+}
+
+/* --- assess on a terminal --------------------------------------------------- */
+
+/* One line typed, without its newline; NULL at the end of the input. */
+static char *
+read_answer(FILE *out)
+{
+	static char buf[256];
+	size_t n;
+
+	fputs("> ", out);
+	fflush(out);
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		return NULL;
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+	return buf + strspn(buf, " ");
+}
+
+/*
+ * What a typed line answers, or NULL when it answers nothing the question
+ * takes: the number of a listed answer, the answer itself, or, where the
+ * question has a range, a whole number in it.
+ */
+static json_t *
+typed_answer(json_t *q, const char *s)
+{
+	json_t *words = json_object_get(q, "answers"), *range = json_object_get(q, "range"), *w;
+	int numeric = json_array_size(range) == 2, digits = strspn(s, "0123456789") == strlen(s);
+	long long n = digits && strlen(s) <= 4 ? atoll(s) : -1;
+	size_t i;
+
+	if (numeric && digits)
+		return n >= json_integer_value(json_array_get(range, 0)) &&
+		               n <= json_integer_value(json_array_get(range, 1))
+		           ? json_integer(n)
+		           : NULL;
+	if (digits && n >= 1 && (size_t)n <= json_array_size(words))
+		return json_incref(json_array_get(words, (size_t)n - 1));
+	json_array_foreach(words, i, w)
+		if (json_is_string(w) && strcmp(json_string_value(w), s) == 0)
+			return json_incref(w);
+	return NULL;
+}
+
+/* The question, its hint, its answers numbered, and the case's answer. */
+static void
+ask(FILE *out, json_t *q, size_t i, size_t n)
+{
+	json_t *range = json_object_get(q, "range"), *w;
+	char *text = field(q, "text"), *hint = jstr(q, "hint") ? safe(jstr(q, "hint")) : NULL;
+	char *now = json_object_get(q, "answer") ? field(q, "answer") : NULL, *by = field(q, "by");
+	size_t k;
+
+	fprintf(out, "\n[%zu/%zu] %s\n", i + 1, n, text);
+	if (hint != NULL)
+		fprintf(out, "      %s\n", hint);
+	if (json_array_size(range) == 2)
+		fprintf(out, "      a number %lld..%lld", (long long)json_integer_value(
+		    json_array_get(range, 0)), (long long)json_integer_value(json_array_get(range, 1)));
+	json_array_foreach(json_object_get(q, "answers"), k, w)
+	{
+		char *word = fmt_value(w);
+
+		fprintf(out, "%s%s", k == 0 ? (json_array_size(range) == 2 ? ", or " : "      ")
+		                            : "   ", word ? word : "?");
+		if (json_array_size(range) != 2)
+			fprintf(out, " (%zu)", k + 1);
+		free(word);
+	}
+	fprintf(out, "\n      Enter skips%s%s%s%s\n", now ? "; now: " : "", now ? now : "",
+	    now ? ", by " : "", now ? by : "");
+	free(text);
+	free(hint);
+	free(now);
+	free(by);
+}
+
+/* Asks each question until it is answered or skipped; the answers given. */
+static json_t *
+ask_all(FILE *out, json_t *qs)
+{
+	json_t *answers = json_object(), *q, *a;
+	size_t i;
+	char *s;
+
+	json_array_foreach(qs, i, q)
+	{
+		if (!jstr(q, "id"))
+			continue;
+		ask(out, q, i, json_array_size(qs));
+		for (;;) {
+			if ((s = read_answer(out)) == NULL) {
+				fputc('\n', out);
+				return answers; /* the end of the input: what was given stands */
+			}
+			if (*s == '\0')
+				break;
+			if ((a = typed_answer(q, s)) != NULL) {
+				json_object_set_new(answers, jstr(q, "id"), a);
+				break;
+			}
+			fprintf(out, "      not an answer to this question; try again, or Enter to "
+			    "skip\n");
+		}
+	}
+	return answers;
+}
+
+/* hotline111 assess CASE with no --answer: the questions, then the answers. */
+static void
+assess_interactive(struct conn *c, json_t *request)
+{
+	FILE *out = json_out ? stderr : stdout;
+	json_t *ask_req = json_pack("{s:s, s:O, s:i}", "cmd", "questions", "case",
+	    json_object_get(request, "case"), "id", 1);
+	json_t *reply, *answers;
+	char *line;
+	size_t len;
+
+	read_hello(c);
+	reply = exchange(c, ask_req, &line, &len);
+	json_decref(ask_req);
+	if (json_array_size(json_object_get(json_object_get(reply, "result"), "questions")) == 0)
+		die(EXIT_FAIL, "the rules file asks no key questions");
+	fprintf(out, "case %lld: the key questions; type the number of an answer\n",
+	    jint(request, "case", 0));
+	answers = ask_all(out, json_object_get(json_object_get(reply, "result"), "questions"));
+	json_decref(reply);
+	if (json_object_size(answers) == 0) {
+		json_decref(answers);
+		fprintf(out, "no answer given; nothing stored\n");
+		return;
+	}
+	json_object_set_new(request, "answers", answers);
+	json_object_set_new(request, "id", json_integer(2));
+	fputc('\n', out);
+	reply = exchange(c, request, &line, &len);
+	if (json_out)
+		print_raw_result(line, len);
+	else
+		print_assess(json_object_get(reply, "result"));
+	flush_or_die();
+	json_decref(reply);
 }
 
 /* The request, at file scope: die() may exit while it is alive, and then it
@@ -2068,7 +2349,10 @@ main(int argc, char **argv)
 	json_object_set_new(req, "id", json_integer(1));
 	check_length(cmd, req);
 	conn_open(&c, path);
-	converse(&c, cmd, req);
+	if (strcmp(cmd->name, "assess") == 0 && json_object_get(req, "answers") == NULL)
+		assess_interactive(&c, req);
+	else
+		converse(&c, cmd, req);
 	json_decref(req);
 	close(c.fd);
 	free(c.buf);

@@ -424,6 +424,25 @@ console_category_ok(const char *id, void *arg)
 	return triage_category_exists(((struct daemon *)arg)->rules, id);
 }
 
+/* The answers a console or a bridge sends, against the running rules. */
+static int
+answers_check(const json_t *answers, char *detail, size_t len, void *arg)
+{
+	return triage_answers_check(((struct daemon *)arg)->rules, answers, detail, len);
+}
+
+static json_t *
+console_questions(void *arg)
+{
+	return triage_questions_json(((struct daemon *)arg)->rules);
+}
+
+static json_t *
+console_decide_case(const json_t *ctx, void *arg)
+{
+	return cases_decide_case(((struct daemon *)arg)->rules, ctx);
+}
+
 static void
 daemon_free(struct daemon *d)
 {
@@ -475,10 +494,13 @@ run(struct opts *o)
 		fatal("%s", err);
 	escalation_start(d.escalation);
 	d.bridge = bridge_new(d.base, d.store, decide, &d);
+	bridge_set_answers_check(d.bridge, answers_check, &d);
 	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
-	d.console = console_new(d.base, d.cfg, &(struct console_hooks){ console_status,
-	    console_reload, console_decide, console_category_ok, &d });
+	d.console = console_new(d.base, d.cfg, &(struct console_hooks){ .status = console_status,
+	    .reload = console_reload, .decide = console_decide,
+	    .category_ok = console_category_ok, .questions = console_questions,
+	    .answers_check = answers_check, .decide_case = console_decide_case, .arg = &d });
 	if (console_listen(d.console, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
 	if ((d.sources = sources_new(d.base, d.store, decide, &d, d.cfg, err, sizeof(err))) == NULL)

@@ -72,6 +72,7 @@ enum kind {
 	K_NUM,      /* integer or real min..max */
 	K_IVR,      /* array of at most max digit strings or digits */
 	K_TAGS,     /* array of at most max strings of 1..64 bytes */
+	K_ANSWERS,  /* object of 1..max answers: a word or an integer each */
 };
 
 #define NO_SLOT (-1)
@@ -119,6 +120,8 @@ static const struct field fields[] = {
 	{ "child_age", K_INT, 0, 30, 0, T_TICKET_DATA, SLOT(child_age) },
 	{ "child_gender", K_STR, 0, 128, 0, T_TICKET_DATA, NO_SLOT },
 	{ "tags", K_TAGS, 0, 32, 0, T_TICKET_DATA, NO_SLOT },
+	{ "answers", K_ANSWERS, 1, PROTOCOL_MAX_ANSWERS, 0, T_TICKET_DATA,
+	    SLOT(answers) },
 	{ "outcome", K_OUTCOME, 1, 16, T(EV_TICKET_CLOSED), 0, SLOT(outcome) },
 	{ "referred_to", K_STR, 0, 128, 0, T(EV_TICKET_CLOSED), NO_SLOT },
 };
@@ -323,6 +326,25 @@ tag_ok(json_t *v)
 	return string_ok(v, 1, 64);
 }
 
+/* The shape only: the rules' questions judge the words (read_answers). */
+static int
+answers_ok(json_t *v, long min, long max)
+{
+	const char *k;
+	json_t *a;
+
+	if (!json_is_object(v) || json_object_size(v) < (size_t)min ||
+	    json_object_size(v) > (size_t)max)
+		return 0;
+	json_object_foreach(v, k, a) {
+		if (strlen(k) == 0 || strlen(k) > 64)
+			return 0;
+		if (!string_ok(a, 1, 64) && !json_is_integer(a))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 value_ok(const struct field *f, json_t *v)
 {
@@ -349,6 +371,8 @@ value_ok(const struct field *f, json_t *v)
 		return array_ok(v, f->max, ivr_choice_ok);
 	case K_TAGS:
 		return array_ok(v, f->max, tag_ok);
+	case K_ANSWERS:
+		return answers_ok(v, f->min, f->max);
 	}
 	return 0;
 }
@@ -393,6 +417,10 @@ bad_value(const struct field *f, struct proto_fail *fail)
 	case K_TAGS:
 		return set_fail(fail, e, "%s: must be an array of at most %ld "
 		    "strings of 1..64 bytes", n, f->max);
+	case K_ANSWERS:
+		return set_fail(fail, e, "%s: must be an object of %ld..%ld "
+		    "answers, {\"question\": \"answer\" or an integer}", n, f->min,
+		    f->max);
 	}
 	return set_fail(fail, e, "%s: bad value", n);
 }
@@ -407,7 +435,7 @@ store(struct event *ev, const struct field *f, json_t *v)
 	p = (char *)ev + f->slot;
 	if (f->kind == K_INT)
 		*(int *)(void *)p = (int)json_integer_value(v);
-	else if (f->kind == K_IVR)
+	else if (f->kind == K_IVR || f->kind == K_ANSWERS)
 		*(json_t **)(void *)p = v;
 	else
 		*(const char **)(void *)p = json_string_value(v);
@@ -475,6 +503,26 @@ read_fields(json_t *obj, struct event *ev, struct proto_fail *fail)
 	return 0;
 }
 
+/* Answers are taken only where the running rules can judge them. */
+static int
+read_answers(struct event *ev, const struct proto_limits *lim, struct proto_fail *fail)
+{
+	char detail[sizeof(fail->detail)];
+
+	if (ev->answers == NULL)
+		return 0;
+	if (lim == NULL || lim->answers_ok == NULL)
+		return set_fail(fail, PROTO_BAD_VALUE,
+		    "answers: not taken on this connection");
+	detail[0] = '\0';
+	if (lim->answers_ok(ev->answers, detail, sizeof(detail), lim->answers_arg) != 0) {
+		ascii_copy(fail->detail, sizeof(fail->detail), detail, sizeof(detail));
+		fail->code = PROTO_BAD_VALUE;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 event_reset(struct event *ev)
 {
@@ -500,7 +548,8 @@ protocol_parse(const char *line, size_t len, const struct proto_limits *lim,
 	if ((obj = load_object(line, len, max_depth, fail)) == NULL)
 		return -1;
 	peek_id(obj, fail);
-	if (read_type(obj, ev, fail) == -1 || read_fields(obj, ev, fail) == -1) {
+	if (read_type(obj, ev, fail) == -1 || read_fields(obj, ev, fail) == -1 ||
+	    read_answers(ev, lim, fail) == -1) {
 		event_reset(ev);
 		json_decref(obj);
 		return -1;

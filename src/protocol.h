@@ -13,6 +13,7 @@
 
 #define PROTOCOL_VERSION 1
 #define PROTOCOL_MAX_ID 128 /* bytes in an id, call_id, ticket_id */
+#define PROTOCOL_MAX_ANSWERS 32 /* answers on one ticket event */
 
 enum event_type {
 	EV_CALL_OFFERED,
@@ -39,8 +40,17 @@ enum proto_error {
 	PROTO_UNAVAILABLE,
 };
 
+/*
+ * Checks a ticket's answers against the key questions of the running rules
+ * (triage_answers_check): 0, or -1 with a plain ASCII message in detail.
+ */
+typedef int proto_answers_fn(const json_t *answers, char *detail, size_t len, void *arg);
+
 struct proto_limits {
 	int max_depth; /* nesting of arrays and objects; 1 = a flat object */
+	/* answers_ok NULL: an event with answers is refused (bad_value) */
+	proto_answers_fn *answers_ok;
+	void *answers_arg;
 };
 
 /*
@@ -65,6 +75,7 @@ struct event {
 	const char *client; /* hello */
 	const char *token;  /* hello */
 	json_t *ivr;        /* array of digit strings, or NULL */
+	json_t *answers;    /* {"question": "answer" | number, …}, or NULL */
 	int child_age;
 };
 

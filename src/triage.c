@@ -38,6 +38,8 @@ struct eval {
 	uint32_t nharm;
 	struct span guard; /* the text_none match that stopped the rule */
 	struct triage_result *out;
+	int age; /* the child's age as given (an answer, the input), or -1 */
+	int8_t ans[MAX_QUESTIONS]; /* each question's word answer, or -1 */
 };
 
 static void
@@ -185,9 +187,22 @@ holds_queue(struct eval *e, const struct cond *c)
 static int
 holds_age(struct eval *e, const struct cond *c)
 {
-	int age = e->in->child_age >= 0 ? e->in->child_age : e->note.age;
+	int age = e->age >= 0 ? e->age : e->note.age;
 
 	return age >= 0 && age >= c->u.range[0] && age <= c->u.range[1];
+}
+
+/* Every question named holds one of the answers the rule takes. */
+static int
+holds_answers(struct eval *e, const struct cond *c)
+{
+	for (uint32_t k = 0; k < c->n; k++) {
+		int a = e->ans[c->u.ans.q[k]];
+
+		if (a < 0 || !((c->u.ans.ok[k] >> a) & 1))
+			return 0;
+	}
+	return 1;
 }
 
 static int
@@ -274,6 +289,7 @@ static int (*const holds[COND_NTYPES])(struct eval *, const struct cond *) = {
     [COND_LINE] = holds_line,
     [COND_QUEUE] = holds_queue,
     [COND_AGE] = holds_age,
+    [COND_ANSWERS] = holds_answers,
     [COND_CATEGORY] = holds_category,
     [COND_REPEAT] = holds_repeat,
     [COND_MONTHS] = holds_months,
@@ -430,6 +446,31 @@ decide(const struct triage_rules *r, const struct triage_input *in, const struct
 	out->category = d->chosen >= 0 ? r->cats[d->chosen].id : NULL;
 }
 
+/*
+ * The input's answers, looked up once: each question's word answer, and
+ * the child's age, which an answer to AGE_QUESTION gives before the
+ * input's child_age (the operator asked it, the field may be older) and
+ * before an age read from the text.
+ */
+static void
+read_answers(struct eval *e)
+{
+	const struct triage_rules *r = e->r;
+	json_t *v;
+
+	e->age = e->in->child_age;
+	memset(e->ans, -1, sizeof(e->ans));
+	for (int i = 0; e->in->answers != NULL && i < r->nquestions; i++) {
+		v = json_object_get(e->in->answers, r->questions[i].id);
+		if (json_is_string(v))
+			e->ans[i] = (int8_t)question_answer(&r->questions[i], json_string_value(v));
+		else if (i == r->age_question && json_is_integer(v) &&
+		         json_integer_value(v) >= r->questions[i].range[0] &&
+		         json_integer_value(v) <= r->questions[i].range[1])
+			e->age = (int)json_integer_value(v);
+	}
+}
+
 int
 triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
 {
@@ -447,6 +488,7 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 	else
 		memset(bits, 0, words * sizeof(*bits));
 	note_read(&e.note, r, in->text, bits);
+	read_answers(&e);
 	e.category =
 	    in->category != NULL ? strmap_get(&r->catmap, in->category, strlen(in->category)) : -1;
 	for (uint32_t w = 0; w < r->rule_words; w++)

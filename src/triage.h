@@ -55,6 +55,10 @@ struct triage_input {
 	int prior_cases;      /* caller's earlier cases in prior_days; -1 unknown */
 	int prior_days;       /* the window prior_cases was counted over */
 	time_t when;          /* for months and hours (local time); 0 unknown */
+	/* the case's answers to the key questions, {"danger_now":"yes",
+	 * "child_age":7}, or NULL; borrowed. Answers no question of the
+	 * rules knows are ignored here (triage_answers_check refuses them). */
+	const struct json_t *answers;
 };
 
 struct triage_result {
@@ -135,6 +139,22 @@ int triage_category_exists(const struct triage_rules *r, const char *id);
 const char *triage_category_label(const struct triage_rules *r, const char *id);
 /* Its Child Helpline International code, or NULL (unknown id, or none). */
 const char *triage_category_chi(const struct triage_rules *r, const char *id);
+
+/*
+ * The key questions (hotline111-rules(5) QUESTIONS): how many, and each as
+ * {"id":…,"text":…,"hint":…|null,"answers":[…],"range":[min,max]|null}
+ * in file order (a new JSON array).
+ */
+int triage_question_count(const struct triage_rules *r);
+struct json_t *triage_questions_json(const struct triage_rules *r);
+/*
+ * Whether answers, an object {"question": "answer" | number, …} with one
+ * member or more, answers questions of r with answers they take: 0, or -1
+ * with "answers.QUESTION: must be one of yes, no, unknown" or the like in
+ * err (ASCII, fit for a nack).
+ */
+int triage_answers_check(
+    const struct triage_rules *r, const struct json_t *answers, char *err, size_t errlen);
 
 /*
  * hotline111d --check-rules FILE: "FILE: N categories, M rules, ok" on

@@ -27,6 +27,12 @@
 #define PAT_ATOMS 12   /* atoms in one pattern */
 #define PAT_MAX_GAP 20 /* words one gap may skip */
 #define NO_FLOOR 5     /* a rule without `priority` */
+#define MAX_QUESTIONS 32 /* key questions in a file */
+#define MAX_ANSWERS 12   /* word answers of one question */
+#define MAX_QID 32       /* bytes of a question id or an answer */
+#define MAX_QTEXT 512    /* bytes of a question's text */
+#define MAX_QHINT 1024   /* bytes of its hint */
+#define AGE_QUESTION "child_age" /* a number here is the child's age */
 #define NO_ATOM UINT32_MAX
 
 /* --- the rules object ---------------------------------------------------- */
@@ -75,6 +81,7 @@ enum cond_type {
 	COND_IVR,
 	COND_LINE,
 	COND_QUEUE,
+	COND_ANSWERS,
 	COND_AGE,
 	COND_CATEGORY,
 	COND_REPEAT,
@@ -106,7 +113,25 @@ struct cond {
 			int cases;
 			int days;
 		} repeat;
+		/* answers: n questions, each holding when its answer is one
+		 * of the bits of ok (bit a: the question's answer a) */
+		struct {
+			uint32_t *q;
+			uint32_t *ok;
+		} ans;
 	} u;
+};
+
+/* A key question (hotline111-rules(5) QUESTIONS). */
+struct question {
+	char *id;
+	char *text;
+	char *hint; /* or NULL */
+	char **answers; /* the word answers, [a-z0-9_] */
+	uint32_t nanswers;
+	int range[2]; /* a number min..max is an answer too, when numeric */
+	int numeric;
+	unsigned line;
 };
 
 struct rule {
@@ -141,6 +166,10 @@ struct triage_rules {
 	struct category *cats;
 	int ncats;
 	struct strmap catmap;
+	struct question *questions;
+	int nquestions;
+	struct strmap questionmap; /* kept after loading: answers are checked by id */
+	int age_question;          /* AGE_QUESTION's index when numeric, or -1 */
 	struct rule *rules;
 	int nrules;
 	struct strmap rulemap;
@@ -201,6 +230,12 @@ int pattern_compile(struct loader *l, const config_setting_t *s, const char *v, 
 int words_load(struct loader *l, const config_setting_t *s);
 int shorthand_load(struct loader *l, const config_setting_t *s);
 void pattern_index(struct triage_rules *r);
+int questions_load(struct loader *l, const config_setting_t *s);
+int answers_cond_parse(struct loader *l, struct cond *c, const config_setting_t *s);
+void answers_cond_free(struct cond *c);
+void questions_free(struct triage_rules *r);
+/* The index of question q's word answer v, or -1. */
+int question_answer(const struct question *q, const char *v);
 
 /* --- the automaton (triage_acm.c) ----------------------------------------- */
 

@@ -491,6 +491,7 @@ static const struct cond_kind {
     [COND_HOURS] = {"hours", parse_hours, NULL},
     [COND_PROVINCE] = {"province", parse_province, free_strs},
     [COND_REGEX] = {"regex", parse_regex, free_regex},
+    [COND_ANSWERS] = {"answers", answers_cond_parse, answers_cond_free},
 };
 
 /* --- rules: reading ------------------------------------------------------ */
@@ -865,6 +866,7 @@ static const struct root_key {
     {"shorthand", shorthand_load, 2, 0},
     {"words", words_load, 2, 0},
     {"settings", load_settings, 2, 0},
+    {"questions", questions_load, 1, 0},
     {"categories", load_categories, 1, 1},
     {"rules", load_rules, 1, 1},
 };
@@ -891,6 +893,7 @@ load_root(struct loader *l, const config_setting_t *root)
 {
 	l->r->version = 1;
 	l->r->neg_atom = l->r->res_atom = l->r->cmp_atom = NO_ATOM;
+	l->r->age_question = -1;
 	if (root_known(l, root) < 0)
 		return -1;
 	for (size_t k = 0; k < NROOT_KEYS; k++) {
@@ -1275,6 +1278,7 @@ triage_free(struct triage_rules *r)
 		free(r->cats[i].chi);
 	}
 	free(r->cats);
+	questions_free(r);
 	for (int i = 0; i < r->nrules; i++)
 		rule_free(&r->rules[i]);
 	free(r->rules);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "triage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,11 +43,42 @@ check_result(const struct triage_rules *r, const struct triage_result *res, int 
 		abort();
 }
 
+/* Answers to the shipped questions, and to none, for the answers
+ * condition; every question's list, checked against the file's questions. */
+static const char *const answer_sets[] = {
+    "{\"danger_now\":\"yes\",\"child_age\":7,\"injured\":\"doctor\"}",
+    "{\"abuser_access\":\"unknown\",\"child_age\":\"unknown\",\"x\":[1]}",
+    "{}",
+};
+
+static void
+check_answers(const struct triage_rules *r)
+{
+	json_t *qs = triage_questions_json(r);
+	char err[160];
+
+	if (json_array_size(qs) != (size_t)triage_question_count(r))
+		abort();
+	for (size_t i = 0; i < sizeof(answer_sets) / sizeof(answer_sets[0]); i++) {
+		json_t *a = json_loads(answer_sets[i], 0, NULL);
+
+		if (triage_answers_check(r, a, err, sizeof(err)) != 0 && strlen(err) == 0)
+			abort();
+		json_decref(a);
+	}
+	json_decref(qs);
+}
+
 static void
 triage_all(const struct triage_rules *r)
 {
 	struct triage_input in;
 	struct triage_result res;
+	json_t *answers[sizeof(texts) / sizeof(texts[0])];
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		answers[i] = json_loads(answer_sets[i % (sizeof(answer_sets) /
+		    sizeof(answer_sets[0]))], 0, NULL);
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		triage_input_init(&in);
@@ -60,10 +93,13 @@ triage_all(const struct triage_rules *r)
 		in.prior_cases = 3;
 		in.prior_days = 30;
 		in.when = 1783209600; /* 2026-07-05 */
+		in.answers = answers[i];
 		if (triage_eval(r, &in, &res) != 0)
 			abort();
 		check_result(r, &res, in.priority);
 	}
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		json_decref(answers[i]);
 }
 
 int
@@ -78,6 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	triage_all(r);
+	check_answers(r);
 	(void)triage_repeat_days(r);
 	(void)triage_category_label(r, "drowning");
 	triage_free(r);

@@ -32,7 +32,7 @@ LOG_KEYS = ["ts", "kind", "escalation", "case", "priority", "category", "deadlin
             "due", "late_ms", "caller", "rules"]
 ROW_KEYS = {"case", "priority", "category", "status", "opened_at", "age_s", "operator", "held",
             "next", "escalations", "rules", "province", "caller"}
-QUEUE_HEAD = ["CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY"]
+QUEUE_HEAD = ["CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK"]
 DROWNING = "bé đang đuối nước"
 INFO = "cho hỏi thông tin"
 
@@ -596,7 +596,9 @@ class Program(unittest.TestCase):
                "operator": "lan\u202e", "held": False, "escalations": 2,
                "next": {"deadline": "act", "due": "", "left_s": -750},
                "rules": ["r%d" % i for i in range(40)]}
-        fake = FakeDaemon(reply=json.dumps({"id": 1, "ok": True, "result": {"cases": [row]}})
+        asked = dict(row, case=6, unanswered=["injured", "child_age\x1b"])
+        fake = FakeDaemon(reply=json.dumps({"id": 1, "ok": True,
+                                            "result": {"cases": [row, asked]}})
                           .encode() + b"\n")
         r = fake.run("queue")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -604,8 +606,12 @@ class Program(unittest.TestCase):
         self.assertNotIn("\u202e", r.stdout)
         line = r.stdout.splitlines()[1]
         self.assertRegex(line, r"^   5 P1!! \\x1b\[2Jx +2h05m act -12:30 lan\\u202e +2 r0,r1,")
-        self.assertEqual(len(line), 100, "WHY is cut to fit")
+        # WHY is cut to its column, which leaves room for ASK at the end
+        self.assertEqual(len(line), 100 - len(" ASK"), "WHY is cut to fit")
         self.assertTrue(line.endswith("\u2026"))
+        line = r.stdout.splitlines()[2]
+        self.assertEqual(len(line), 100)
+        self.assertTrue(line.endswith("\u2026  2?"), line)
 
     def test_empty_queue(self):
         fake = FakeDaemon(reply=b'{"id":1,"ok":true,"result":{"cases":[]}}\n')

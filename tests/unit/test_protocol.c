@@ -231,6 +231,92 @@ test_ticket_updated(void **state)
 	protocol_event_clear(&ev);
 }
 
+/* --- answers: the shape here, the words by the rules' judge ------------- */
+
+/* A judge as the daemon's (triage_answers_check), for one question. */
+static int
+judge(const json_t *answers, char *detail, size_t len, void *arg)
+{
+	const char *k;
+	json_t *v;
+
+	(*(int *)arg)++;
+	json_object_foreach((json_t *)answers, k, v) {
+		if (strcmp(k, "danger_now") != 0) {
+			snprintf(detail, len, "answers: no question '%s'\x01", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+test_answers(void **state)
+{
+	int asked = 0;
+	struct proto_limits judged = { .max_depth = 16, .answers_ok = judge, .answers_arg = &asked };
+	struct proto_fail fail;
+	struct event ev;
+	static const char *const shapes[] = {
+	    "\"answers\":\"yes\"", "\"answers\":[\"yes\"]", "\"answers\":{}",
+	    "\"answers\":{\"danger_now\":true}", "\"answers\":{\"danger_now\":1.5}",
+	    "\"answers\":{\"danger_now\":[\"yes\"]}", "\"answers\":{\"danger_now\":\"\"}",
+	    "\"answers\":{\"\":\"yes\"}", "\"answers\":{\"danger_now\":{\"a\":1}}",
+	};
+	char line[512];
+
+	/* the judge says yes: the event carries them */
+	snprintf(line, sizeof(line), "{\"id\":\"a-1\",\"type\":\"ticket.updated\","
+	    "\"ticket_id\":\"t-1\",\"answers\":{\"danger_now\":\"yes\"}}");
+	assert_int_equal(protocol_parse(line, strlen(line), &judged, &ev, &fail), 0);
+	assert_int_equal(asked, 1);
+	assert_string_equal(json_string_value(json_object_get(ev.answers, "danger_now")), "yes");
+	protocol_event_clear(&ev);
+	/* the judge says no: bad_value with its words, made safe to send */
+	snprintf(line, sizeof(line), "{\"id\":\"a-2\",\"type\":\"ticket.created\","
+	    "\"ticket_id\":\"t-1\",\"answers\":{\"danger\":\"yes\"}}");
+	assert_int_equal(protocol_parse(line, strlen(line), &judged, &ev, &fail), -1);
+	assert_int_equal(fail.code, PROTO_BAD_VALUE);
+	assert_string_equal(fail.id, "a-2");
+	assert_string_equal(fail.detail, "answers: no question 'danger'?");
+	assert_null(ev.obj);
+	/* no judge on this connection: refused, whatever they say */
+	snprintf(line, sizeof(line), "{\"id\":\"a-3\",\"type\":\"ticket.updated\","
+	    "\"ticket_id\":\"t-1\",\"answers\":{\"danger_now\":\"yes\"}}");
+	assert_int_equal(protocol_parse(line, strlen(line), &lim16, &ev, &fail), -1);
+	assert_int_equal(fail.code, PROTO_BAD_VALUE);
+	assert_string_equal(fail.detail, "answers: not taken on this connection");
+	/* a wrong shape never reaches the judge */
+	asked = 0;
+	for (size_t i = 0; i < nitems(shapes); i++) {
+		snprintf(line, sizeof(line), "{\"id\":\"a-4\",\"type\":\"ticket.updated\","
+		    "\"ticket_id\":\"t-1\",%s}", shapes[i]);
+		assert_int_equal(protocol_parse(line, strlen(line), &judged, &ev, &fail), -1);
+		assert_int_equal(fail.code, PROTO_BAD_VALUE);
+		assert_string_equal(fail.detail, "answers: must be an object of 1..32 answers, "
+		    "{\"question\": \"answer\" or an integer}");
+	}
+	assert_int_equal(asked, 0);
+	/* 33 answers are too many; a call event ignores the field */
+	{
+		char big[2048];
+		size_t o = (size_t)snprintf(big, sizeof(big), "{\"id\":\"a-5\",\"type\":"
+		    "\"ticket.updated\",\"ticket_id\":\"t-1\",\"answers\":{");
+
+		for (int i = 0; i < 33; i++)
+			o += (size_t)snprintf(big + o, sizeof(big) - o, "%s\"q%d\":1", i ? "," : "", i);
+		snprintf(big + o, sizeof(big) - o, "}}");
+		assert_int_equal(protocol_parse(big, strlen(big), &judged, &ev, &fail), -1);
+		assert_int_equal(fail.code, PROTO_BAD_VALUE);
+	}
+	snprintf(line, sizeof(line), "{\"id\":\"a-6\",\"type\":\"call.ended\","
+	    "\"call_id\":\"c-1\",\"answers\":\"anything\"}");
+	assert_int_equal(protocol_parse(line, strlen(line), &lim16, &ev, &fail), 0);
+	assert_null(ev.answers);
+	protocol_event_clear(&ev);
+	assert_int_equal(asked, 0);
+}
+
 static void
 test_ticket_closed(void **state)
 {
@@ -1109,6 +1195,7 @@ main(void)
 		cmocka_unit_test(test_ticket_created),
 		cmocka_unit_test(test_ticket_updated),
 		cmocka_unit_test(test_ticket_closed),
+		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_ping),
 		cmocka_unit_test(test_hello),

@@ -26,7 +26,10 @@ LANGUAGE sql STABLE AS $$
                                  WHERE e.case_id = c.id AND e.acked_at IS NULL
                                    AND e.kind = 'escalation'),
                 'rules', to_jsonb(c.rules), 'province', c.province,
-                'caller', c.caller) AS row,  -- masked by the daemon
+                'caller', c.caller,  -- masked by the daemon
+                -- the daemon turns this into the key questions unanswered
+                'answered', (SELECT coalesce(jsonb_agg(DISTINCT a.question), '[]')
+                               FROM answers a WHERE a.case_id = c.id)) AS row,
                    row_number() OVER (ORDER BY c.priority,
                        (SELECT min(t.due_at) FROM timers t WHERE t.case_id = c.id
                            AND NOT t.held) NULLS LAST, c.opened_at) AS ord
@@ -76,7 +79,55 @@ BEGIN
             'deadline', deadline, 'kind', kind, 'level', level, 'due', h111_time(due_at),
             'fired_at', h111_time(fired_at), 'late_ms', late_ms,
             'acked_at', h111_time(acked_at), 'acked_by', acked_by) ORDER BY id), '[]')
-            FROM escalations WHERE case_id = cid));
+            FROM escalations WHERE case_id = cid),
+        -- the latest answer to each key question, in the order given; the
+        -- daemon adds the questions still unanswered
+        'answers', (SELECT coalesce(jsonb_agg(jsonb_build_object('question', question,
+            'answer', answer, 'by', given_by, 'at', h111_time(at)) ORDER BY id), '[]')
+            FROM (SELECT DISTINCT ON (question) * FROM answers WHERE case_id = cid
+                   ORDER BY question, id DESC) a));
+END $$;
+
+-- The case's answers so far, for hotline111 assess to ask the questions
+-- (the daemon adds them, from the rules).
+CREATE OR REPLACE FUNCTION h111_console_questions(cid bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c cases;
+BEGIN
+    SELECT * INTO c FROM cases WHERE id = cid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
+    END IF;
+    RETURN jsonb_build_object('case', c.id, 'status', c.status, 'priority', c.priority,
+        'category', c.category, 'answers', h111_answers_of(cid));
+END $$;
+
+-- Answers given at the console (checked by the daemon against the rules'
+-- questions), then the case triaged again on its text and all its answers
+-- (the daemon evaluated the rules: decision is as in h111_apply_triage),
+-- raise-only; the deadlines follow a raise as after any triage.
+CREATE OR REPLACE FUNCTION h111_console_assess(cid bigint, p_answers jsonb, decision jsonb,
+                                               actor text, peer text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+    mark bigint;
+BEGIN
+    IF c.status <> 'open' THEN
+        RAISE EXCEPTION 'case % is closed', cid USING ERRCODE = 'H1409';
+    END IF;
+    PERFORM h111_record_answers(cid, p_answers, 'console:' || actor, peer, NULL, now());
+    IF decision IS NOT NULL THEN
+        SELECT max(id) INTO mark FROM answers WHERE case_id = cid;
+        PERFORM h111_apply_triage(cid, jsonb_build_object('id', 'console-answers-' || mark),
+                                  decision);
+    END IF;
+    PERFORM h111_rearm(cid);
+    UPDATE cases SET updated_at = now() WHERE id = cid RETURNING * INTO c;
+    PERFORM h111_publish(c, 'answers', actor);
+    RETURN jsonb_build_object('case', cid, 'priority', c.priority, 'category', c.category,
+        'rules', to_jsonb(c.rules), 'answers', h111_answers_of(cid));
 END $$;
 
 -- claim (owner = actor) and release (owner = NULL).

@@ -80,6 +80,10 @@ BEGIN
             end_cause = coalesce(ev->>'cause', end_cause) WHERE id = cid;
     ELSIF kind IN ('ticket.created', 'ticket.updated') THEN
         PERFORM h111_apply_ticket(cid, ev, p_ts);
+        -- checked by the daemon against the rules' questions before it came
+        IF jsonb_typeof(ev->'answers') = 'object' THEN
+            PERFORM h111_record_answers(cid, ev->'answers', actor, NULL, ev->>'id', p_ts);
+        END IF;
     ELSIF kind = 'ticket.closed' THEN
         PERFORM h111_apply_ticket(cid, ev, p_ts);
         PERFORM h111_close(cid, ev->>'outcome', ev->>'referred_to', p_ts, false);
