@@ -16,7 +16,7 @@ from test_console import FakeDaemon  # noqa: E402
 
 DROWNING = "bé đang đuối nước"                                  # P1 drowning
 INFO = "cho hỏi thông tin"                                      # P4 info
-EMOTIONAL = "hàng xóm hay chửi mắng con, bỏ đói con"            # P3 abuse.emotional
+EMOTIONAL = "hàng xóm hay chửi mắng con, gọi con là đồ ăn hại"   # P3 abuse.emotional
 VAGUE = "ông ta đang ở nhà với bé, cứu với"                     # P4, nothing fires
 HARM = "bé 6 tuổi bị bố dượng đánh bằng dây điện, người đầy vết lằn"  # P2 violence.domestic
 SCHOOL = "bé bị bạn cùng lớp trêu chọc, giấu cặp sách"          # P2 violence.school

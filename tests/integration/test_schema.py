@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -346,19 +347,23 @@ class Schema(unittest.TestCase):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(path)
         self.addCleanup(sock.close)
-        r = subprocess.run([DAEMON, "-c", self.d.conf, "-s", f'database.conninfo="{db}"',
-                            "--migrate"], capture_output=True, text=True, timeout=120,
-                           env=dict(os.environ, NOTIFY_SOCKET=path))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        sock.settimeout(5)
+        # read while it runs: a full datagram queue (ten by default) would
+        # block its sd_notify, as systemd, which reads at once, never does
+        p = subprocess.Popen([DAEMON, "-c", self.d.conf, "-s", f'database.conninfo="{db}"',
+                              "--migrate"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=dict(os.environ, NOTIFY_SOCKET=path))
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        sock.settimeout(0.2)
         said = []
-        while True:
+        deadline = time.time() + 120
+        while time.time() < deadline:
             try:
                 said.append(sock.recv(4096).decode())
             except socket.timeout:
-                break
-            if "replacing the database functions" in said[-1]:
-                break
+                if p.poll() is not None:
+                    break
+        _, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
         self.assertIn("STATUS=applying migration 001_baseline", said)
         self.assertIn("EXTEND_TIMEOUT_USEC=300000000", said)
         self.assertIn("STATUS=replacing the database functions", said)
