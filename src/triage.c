@@ -9,6 +9,8 @@
  */
 #include "triage.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@
 
 #include "textnorm.h"
 #include "triage_int.h"
+#include "triage_model.h"
 #include "xmalloc.h"
 
 #define STACK_WORDS 256 /* per-call bitmaps up to this many words */
@@ -430,6 +433,31 @@ decide(const struct triage_rules *r, const struct triage_input *in, const struct
 	out->category = d->chosen >= 0 ? r->cats[d->chosen].id : NULL;
 }
 
+/*
+ * The second reader, after the rules: its suggestion is reported always,
+ * applied only where no rule chose a category, for a harm category it is
+ * sure enough of, and then it raises to max_priority at most.
+ */
+static void
+suggest(const struct triage_rules *r, const struct triage_input *in, const struct decision *d,
+    struct triage_result *out)
+{
+	struct model_guess g;
+
+	triage_model_predict(r->model, in->text, &g);
+	if (g.cls < 0)
+		return;
+	out->model.category = r->cats[r->model_cat[g.cls]].id;
+	out->model.p = g.p;
+	snprintf(out->model.words, sizeof(out->model.words), "%s", g.words);
+	if (d->chosen >= 0 || !r->model_harm[g.cls] || g.p < r->model_minp)
+		return;
+	out->model.applied = 1;
+	out->category = out->model.category;
+	if (out->priority > r->model_maxp)
+		out->priority = r->model_maxp;
+}
+
 int
 triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
 {
@@ -453,6 +481,8 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 		e.note.cand[w] |= r->always[w];
 	run_rules(&e, &d, e.note.cand, out);
 	decide(r, in, &d, out);
+	if (r->model != NULL)
+		suggest(r, in, &d, out);
 	if (bits != stack)
 		free(bits);
 	note_free(&e.note);
@@ -489,6 +519,12 @@ int
 triage_rule_count(const struct triage_rules *r)
 {
 	return r != NULL ? r->nrules : 0;
+}
+
+const struct triage_model *
+triage_model_of(const struct triage_rules *r)
+{
+	return r != NULL ? r->model : NULL;
 }
 
 int
@@ -549,15 +585,37 @@ string_array(const char *const *v, int n)
 	return a;
 }
 
+/* "sờ soạng, vùng kín" as ["sờ soạng","vùng kín"]. */
+static json_t *
+phrases(const char *s)
+{
+	json_t *a = json_array();
+
+	while (*s != '\0') {
+		const char *e = strstr(s, ", ");
+		size_t n = e != NULL ? (size_t)(e - s) : strlen(s);
+
+		json_array_append_new(a, json_stringn(s, n));
+		s += n + (e != NULL ? 2 : 0);
+	}
+	return a;
+}
+
 json_t *
 triage_result_json(const struct triage_result *res)
 {
-	json_t *why = json_object();
+	json_t *why = json_object(), *o;
 
 	for (int i = 0; i < res->nrules; i++)
 		if (res->why[i][0] != '\0')
 			json_object_set_new(why, res->rules[i], json_string(res->why[i]));
-	return json_pack("{s:s?, s:i, s:o, s:o, s:o}", "category", res->category, "priority",
+	o = json_pack("{s:s?, s:i, s:o, s:o, s:o}", "category", res->category, "priority",
 	    res->priority, "rules", string_array(res->rules, res->nrules), "tags",
 	    string_array(res->tags, res->ntags), "why", why);
+	/* two decimals: a probability is not known better than that */
+	if (res->model.category != NULL)
+		json_object_set_new(o, "model", json_pack("{s:s, s:f, s:o, s:b}", "category",
+		    res->model.category, "p", round(res->model.p * 100) / 100, "words",
+		    phrases(res->model.words), "applied", res->model.applied));
+	return o;
 }

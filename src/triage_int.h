@@ -177,6 +177,14 @@ struct triage_rules {
 	int repeat_days;
 	int repeat_cases[TRIAGE_MAX_REPEAT]; /* distinct thresholds, ascending */
 	int nrepeat_cases;
+	/* the model (`model` group), or NULL: its class k is category
+	 * model_cat[k], a harm category (not info or silent) when model_harm[k] */
+	struct triage_model *model;
+	char *model_file; /* as resolved */
+	int *model_cat;
+	uint8_t *model_harm;
+	int model_maxp;
+	double model_minp;
 };
 
 /* --- loading (triage_load.c, triage_pattern.c) ---------------------------- */

@@ -30,6 +30,7 @@ struct triage_model {
 	char *text; /* the file, cut into NUL-terminated tokens */
 	char **cls;
 	int ncls;
+	unsigned cls_line;
 	float *bias;     /* ncls */
 	uint32_t nfeat;
 	const char **key; /* feature i's key, in text */
@@ -204,6 +205,7 @@ read_classes(struct mload *l, char *line)
 	if (n < 3)
 		return merr(l, "a model needs at least 2 classes");
 	m->ncls = n - 1;
+	m->cls_line = l->line;
 	m->cls = xcalloc((size_t)m->ncls, sizeof(*m->cls));
 	for (int i = 0; i < m->ncls; i++) {
 		if (!class_name_ok(tok[i + 1]))
@@ -540,6 +542,12 @@ triage_model_feature_count(const struct triage_model *m)
 	return m != NULL ? (int)m->nfeat : 0;
 }
 
+unsigned
+triage_model_classes_line(const struct triage_model *m)
+{
+	return m != NULL ? m->cls_line : 0;
+}
+
 /* --- prediction ---------------------------------------------------------- */
 
 struct hit {
@@ -767,20 +775,22 @@ explain(struct model_guess *g, const char *text, const char *folded, const uint3
 	int aligned = source_words(text, from, to, STACK_WORDS) == nwords && nwords <= STACK_WORDS;
 	size_t o = 0;
 
-	for (int i = 0; i < ntop && o + 2 < sizeof(g->words); i++) {
+	for (int i = 0; i < ntop && o + 3 < sizeof(g->words); i++) {
 		int joined = i > 0 && top[i] == top[i - 1] + 1;
 
 		if (!joined && g->nword == MODEL_MAX_WORDS)
 			break;
 		if (joined)
 			g->words[o++] = ' ';
-		else {
-			if (g->nword > 0)
-				o++; /* the NUL ends the phrase before */
-			g->word[g->nword++] = g->words + o;
+		else if (g->nword++ > 0) {
+			memcpy(g->words + o, ", ", 2);
+			o += 2;
 		}
+		g->words[o] = '\0';
 		append_word(g, &o, text, folded, from, to, aligned, top[i]);
 	}
+	while (o > 0 && (g->words[o - 1] == ' ' || g->words[o - 1] == ','))
+		g->words[--o] = '\0'; /* a last word that did not fit */
 }
 
 static void

@@ -43,10 +43,10 @@ struct model_guess {
 	int cls;    /* top class, -1 when the note has no word the model knows */
 	double p;   /* its probability */
 	/* the words that weighed most for it, as written in the note,
-	 * adjacent ones joined: "sờ soạng, vùng kín" */
+	 * adjacent ones joined into a phrase, phrases joined by ", ":
+	 * "sờ soạng, vùng kín" */
 	char words[MODEL_WORDS_LEN];
-	const char *word[MODEL_MAX_WORDS]; /* into words, one phrase each */
-	int nword;
+	int nword; /* phrases */
 };
 
 struct triage_model *triage_model_load(const char *path, char *err, size_t errlen);
@@ -58,6 +58,8 @@ void triage_model_free(struct triage_model *m);
 int triage_model_class_count(const struct triage_model *m);
 const char *triage_model_class(const struct triage_model *m, int i);
 int triage_model_feature_count(const struct triage_model *m);
+/* The line of the file that names the classes, for messages. */
+unsigned triage_model_classes_line(const struct triage_model *m);
 
 /* Reads text (UTF-8, any length; NULL is no text) into *g. */
 void triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g);
