@@ -106,6 +106,10 @@ struct triage_rules *triage_load(const char *path, char *err, size_t errlen);
 struct triage_rules *triage_load_string(
     const char *name, const char *text, size_t len, char *err, size_t errlen);
 
+/* The same, but a `model` group's file is not read (the rules run
+ * without it): for training the model that file will hold. */
+struct triage_rules *triage_load_no_model(const char *path, char *err, size_t errlen);
+
 void triage_free(struct triage_rules *r);
 
 /*

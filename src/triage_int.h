@@ -198,6 +198,7 @@ struct loader {
 	size_t errlen;
 	struct rule *rule; /* being read, for the message prefix */
 	unsigned rule_line;
+	int no_model; /* check the `model` group, but leave its file unread */
 };
 
 /* "FILE:LINE: rule 'NAME': message" into l->err; returns -1. */

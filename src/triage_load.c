@@ -929,7 +929,7 @@ model_classes(struct loader *l, const config_setting_t *s)
 	return 0;
 }
 
-/* model = { file = "triage.model"; max_priority = 2; min_confidence = 0.5; }; */
+/* model = { file = "triage.model"; max_priority = 2; min_confidence = 0.4; }; */
 static int
 model_group_load(struct loader *l, const config_setting_t *s)
 {
@@ -938,13 +938,15 @@ model_group_load(struct loader *l, const config_setting_t *s)
 	if (!config_setting_is_group(s))
 		return lerr(l, s, "'model' must be a group { file = \"…\"; … }");
 	l->r->model_maxp = 2;
-	l->r->model_minp = 0.5;
+	l->r->model_minp = 0.4;
 	for (int i = 0; i < config_setting_length(s); i++)
 		if (model_key(l, config_setting_get_elem(s, i), &file) < 0)
 			return -1;
 	if (file == NULL)
 		return lerr(l, s, "'model' needs 'file'");
 	l->r->model_file = model_path(l->file, file);
+	if (l->no_model)
+		return 0;
 	l->r->model = triage_model_load(l->r->model_file, l->err, l->errlen);
 	if (l->r->model == NULL)
 		return -1;
@@ -1288,10 +1290,10 @@ parse(struct loader *l, const char *text, size_t len)
 	return rc;
 }
 
-struct triage_rules *
-triage_load_string(const char *name, const char *text, size_t len, char *err, size_t errlen)
+static struct triage_rules *
+load_string(struct loader *lp, const char *text, size_t len)
 {
-	struct loader l = {.file = name, .err = err, .errlen = errlen};
+	struct loader l = *lp;
 
 	if (prescan(&l, text, len) < 0)
 		return NULL;
@@ -1302,6 +1304,14 @@ triage_load_string(const char *name, const char *text, size_t len, char *err, si
 	}
 	build_index(l.r);
 	return l.r;
+}
+
+struct triage_rules *
+triage_load_string(const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct loader l = {.file = name, .err = err, .errlen = errlen};
+
+	return load_string(&l, text, len);
 }
 
 /* Reads at most one byte past the limit: enough to refuse the file. */
@@ -1330,9 +1340,10 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-struct triage_rules *
-triage_load(const char *path, char *err, size_t errlen)
+static struct triage_rules *
+load_file(const char *path, int no_model, char *err, size_t errlen)
 {
+	struct loader l = {.file = path, .err = err, .errlen = errlen, .no_model = no_model};
 	struct triage_rules *r;
 	size_t len;
 	char *text;
@@ -1343,9 +1354,21 @@ triage_load(const char *path, char *err, size_t errlen)
 	}
 	if ((text = read_file(path, &len, err, errlen)) == NULL)
 		return NULL;
-	r = triage_load_string(path, text, len, err, errlen);
+	r = load_string(&l, text, len);
 	free(text);
 	return r;
+}
+
+struct triage_rules *
+triage_load(const char *path, char *err, size_t errlen)
+{
+	return load_file(path, 0, err, errlen);
+}
+
+struct triage_rules *
+triage_load_no_model(const char *path, char *err, size_t errlen)
+{
+	return load_file(path, 1, err, errlen);
 }
 
 static void

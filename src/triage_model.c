@@ -634,13 +634,19 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 		p[k] /= sum;
 }
 
+/* How much more feature f says cls than the classes on average: what
+ * sets the suggestion apart, not what every harm note shares. */
 static double
 weight_of(const struct triage_model *m, uint32_t f, int cls)
 {
-	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
+	double w = 0, sum = 0;
+
+	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++) {
+		sum += m->w[j];
 		if (m->wcls[j] == cls)
-			return m->w[j];
-	return 0;
+			w = m->w[j];
+	}
+	return w - sum / m->ncls;
 }
 
 /* Each word's share of the top class's score: a word pair counts half

@@ -80,7 +80,7 @@ void triage_model_features(const char *folded, size_t len,
  */
 #define TRAIN_FOLDS 5   /* cross-validation folds */
 #define TRAIN_MIN_DF 2  /* a feature must be seen in this many notes */
-#define TRAIN_PRUNE 0.0 /* weights below this magnitude are not written */
+#define TRAIN_PRUNE 0.05 /* weights below this magnitude are not written */
 
 struct triage_train_opts {
 	const char *out;

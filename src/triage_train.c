@@ -250,7 +250,7 @@ order_classes(struct corpus *c, const char *rules)
 	int *rank = xcalloc((size_t)c->ncls, sizeof(*rank)), *map, rc = 0;
 	char **cls = xcalloc((size_t)c->ncls, sizeof(*cls));
 
-	if (rules != NULL && (r = triage_load(rules, err, sizeof(err))) == NULL) {
+	if (rules != NULL && (r = triage_load_no_model(rules, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		free(rank);
 		free(cls);
