@@ -918,22 +918,24 @@ model_classes(struct loader *l, const config_setting_t *s)
 		const char *c = triage_model_class(r->model, k);
 
 		r->model_cat[k] = strmap_get(&r->catmap, c, strlen(c));
-		if (r->model_cat[k] < 0) {
-			if (l->err != NULL && l->errlen > 0)
-				snprintf(l->err, l->errlen, "%s:%u: class '%s' is not a category of %s",
-				    r->model_file, triage_model_classes_line(r->model), c, l->file);
-			return -1;
-		}
+		if (r->model_cat[k] < 0)
+			return lerr(l, s, "model: %s:%u: class '%s' is not a category of this file",
+			    r->model_file, triage_model_classes_line(r->model), c);
 		r->model_harm[k] = strcmp(c, "info") != 0 && strcmp(c, "silent") != 0;
 	}
 	return 0;
 }
 
-/* model = { file = "triage.model"; max_priority = 2; min_confidence = 0.4; }; */
+/*
+ * model = { file = "triage.model"; max_priority = 2; min_confidence = 0.4; };
+ * A model that does not load fails the rules file: "RULES:LINE: model:
+ * MODEL:LINE: message".
+ */
 static int
 model_group_load(struct loader *l, const config_setting_t *s)
 {
 	const char *file = NULL;
+	char why[TRIAGE_ERRLEN];
 
 	if (!config_setting_is_group(s))
 		return lerr(l, s, "'model' must be a group { file = \"…\"; … }");
@@ -947,9 +949,9 @@ model_group_load(struct loader *l, const config_setting_t *s)
 	l->r->model_file = model_path(l->file, file);
 	if (l->no_model)
 		return 0;
-	l->r->model = triage_model_load(l->r->model_file, l->err, l->errlen);
+	l->r->model = triage_model_load(l->r->model_file, why, sizeof(why));
 	if (l->r->model == NULL)
-		return -1;
+		return lerr(l, s, "model: %s", why);
 	return model_classes(l, s);
 }
 
