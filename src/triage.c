@@ -40,6 +40,7 @@ struct eval {
 	struct span harm[MAX_SPANS]; /* matches of fired rules that named a category */
 	uint32_t nharm;
 	struct span guard; /* the text_none match that stopped the rule */
+	uint32_t negated;  /* text matches a negator cancelled */
 	struct triage_result *out;
 };
 
@@ -436,12 +437,16 @@ decide(const struct triage_rules *r, const struct triage_input *in, const struct
 /*
  * The second reader, after the rules: its suggestion is reported always,
  * applied only where no rule chose a category, for a harm category it is
- * sure enough of, and then it raises to max_priority at most.
+ * sure enough of, and then it raises to max_priority at most. Where the
+ * rules read harm words and set them aside (a negator: "ba ko có đánh
+ * em"; a guard: a school essay), they have judged the note, and a model
+ * that cannot read negation does not overrule them.
  */
 static void
-suggest(const struct triage_rules *r, const struct triage_input *in, const struct decision *d,
-    struct triage_result *out)
+suggest(const struct eval *e, const struct decision *d, struct triage_result *out)
 {
+	const struct triage_rules *r = e->r;
+	const struct triage_input *in = e->in;
 	struct model_guess g;
 
 	triage_model_predict(r->model, in->text, &g);
@@ -450,7 +455,8 @@ suggest(const struct triage_rules *r, const struct triage_input *in, const struc
 	out->model.category = r->cats[r->model_cat[g.cls]].id;
 	out->model.p = g.p;
 	snprintf(out->model.words, sizeof(out->model.words), "%s", g.words);
-	if (d->chosen >= 0 || !r->model_harm[g.cls] || g.p < r->model_minp)
+	if (d->chosen >= 0 || !r->model_harm[g.cls] || g.p < r->model_minp || e->negated > 0 ||
+	    out->nblocked > 0)
 		return;
 	out->model.applied = 1;
 	out->category = out->model.category;
@@ -475,6 +481,7 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 	else
 		memset(bits, 0, words * sizeof(*bits));
 	note_read(&e.note, r, in->text, bits);
+	e.note.negated = &e.negated;
 	e.category =
 	    in->category != NULL ? strmap_get(&r->catmap, in->category, strlen(in->category)) : -1;
 	for (uint32_t w = 0; w < r->rule_words; w++)
@@ -482,7 +489,7 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 	run_rules(&e, &d, e.note.cand, out);
 	decide(r, in, &d, out);
 	if (r->model != NULL)
-		suggest(r, in, &d, out);
+		suggest(&e, &d, out);
 	if (bits != stack)
 		free(bits);
 	note_free(&e.note);

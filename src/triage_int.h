@@ -250,6 +250,7 @@ struct note {
 	uint64_t *cand;    /* rules worth a look */
 	uint64_t *atomset; /* atoms present */
 	int age;           /* from the text, or -1 */
+	uint32_t *negated; /* or NULL: counts matches a negator cancelled */
 };
 
 char *triage_expand(const struct triage_rules *r, const char *folded, size_t len, size_t *outlen);
