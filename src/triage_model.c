@@ -21,7 +21,7 @@
 
 #define MAX_WEIGHT 1e6   /* larger is a damaged file, not a model */
 #define MAX_WORD 48      /* bytes: longer words (a pasted link) give no feature */
-#define STACK_HITS 2048  /* feature hits per note kept on the stack */
+#define STACK_HITS 1024  /* feature hits per note kept in place */
 #define STACK_WORDS 512  /* words per note scored on the stack */
 #define WORD_SHARE 0.25  /* a reported word weighs at least this share of the first */
 #define FEATURES "words pairs chars 3 5"
@@ -36,63 +36,81 @@ struct triage_model {
 	const char **key; /* feature i's key, in text */
 	uint8_t *klen;
 	uint32_t *off;   /* feature i's weights: off[i] .. off[i + 1] - 1 */
-	uint8_t *wcls;
-	float *w;
+	struct weight {
+		float w;
+		uint32_t cls;
+	} * w;
 	uint32_t nw;
-	uint32_t *slot; /* hash table of feature index + 1, 0 empty */
-	uint32_t *shash;
+	float *mean; /* feature i's weights summed over the classes, / ncls */
+	/*
+	 * Features by a 64-bit hash of their key: the low bits place them,
+	 * the high 32 are kept as a tag, and a lookup takes a tag match for
+	 * the feature without comparing keys (one memory access, not three).
+	 * Loading compares keys, so two features never share a tag on one
+	 * probe run; an n-gram the model does not know passes for one it
+	 * knows once in 2^32 lookups, for a weight among hundreds.
+	 */
+	struct fslot {
+		uint32_t tag;
+		uint32_t f; /* feature index + 1, 0 empty */
+	} * slot;
 	uint32_t mask;
 };
 
 /* --- features ------------------------------------------------------------ */
 
-static uint32_t
+static uint64_t
 fnv(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h ^ (h >> 29); /* the low bits place: fold the high ones in */
 }
 
-/* " word " with '_' for the spaces: its code points' n-grams, 3 to 5. */
-static void
-char_grams(const char *w, size_t wl, uint32_t k,
-    void (*fn)(void *, const char *, size_t, uint32_t, uint32_t), void *ctx)
+/* The hash of the key "TYPE:RUN", spaces in the run read as '_'. */
+static uint64_t
+fnv_run(char type, const char *s, size_t n)
 {
-	char key[MAX_WORD + 4] = "c:_";
-	uint32_t start[MAX_WORD + 3], n = 0;
-	size_t len;
+	uint64_t h = 14695981039346656037ull;
 
-	memcpy(key + 3, w, wl);
-	key[3 + wl] = '_';
-	len = wl + 4;
-	for (size_t i = 2; i < len; i++)
-		if (((unsigned char)key[i] & 0xc0) != 0x80)
-			start[n++] = (uint32_t)i;
-	start[n] = (uint32_t)len;
-	for (uint32_t s = 0; s < n; s++) {
-		for (uint32_t g = 3; g <= 5 && s + g <= n; g++) {
-			size_t from = start[s], to = start[s + g];
-			char gram[MAX_WORD + 4];
-
-			gram[0] = 'c';
-			gram[1] = ':';
-			memcpy(gram + 2, key + from, to - from);
-			fn(ctx, gram, to - from + 2, k, k);
-		}
-	}
+	h = (h ^ (unsigned char)type) * 1099511628211ull;
+	h = (h ^ (unsigned char)':') * 1099511628211ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * 1099511628211ull;
+	return h ^ (h >> 29);
 }
 
-void
-triage_model_features(const char *t, size_t len,
-    void (*fn)(void *, const char *, size_t, uint32_t, uint32_t), void *ctx)
+/*
+ * Features are walked in place: each is a type ('w', 'p', 'c') and a run
+ * of the folded text, " " standing for the '_' of its key ("p:be_bi" is
+ * 'p' and "be bi"), so that prediction hashes them without a copy.
+ */
+typedef void (*raw_fn)(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1);
+
+/* The n-grams, 3 to 5 code points, of the word t[i..j) with the spaces
+ * around it (t[i - 1] and t[j]). */
+static void
+char_grams(const char *t, size_t len, size_t i, size_t j, uint32_t k, raw_fn fn, void *ctx)
+{
+	uint32_t start[MAX_WORD + 3], n = 0;
+	size_t end = j < len ? j + 1 : len;
+
+	for (size_t p = i - 1; p < end; p++)
+		if (((unsigned char)t[p] & 0xc0) != 0x80)
+			start[n++] = (uint32_t)p;
+	start[n] = (uint32_t)end;
+	for (uint32_t s = 0; s < n; s++)
+		for (uint32_t g = 3; g <= 5 && s + g <= n; g++)
+			fn(ctx, 'c', t + start[s], start[s + g] - start[s], k, k);
+}
+
+static void
+walk_features(const char *t, size_t len, raw_fn fn, void *ctx)
 {
 	const char *prev = NULL;
-	size_t prevlen = 0;
 	uint32_t k = 0;
-	char key[2 * MAX_WORD + 4];
 
 	for (size_t i = 1; i < len; k++) {
 		size_t j = i;
@@ -102,24 +120,43 @@ triage_model_features(const char *t, size_t len,
 		if (j == i)
 			break;
 		if (j - i <= MAX_WORD) {
-			key[0] = 'w';
-			key[1] = ':';
-			memcpy(key + 2, t + i, j - i);
-			fn(ctx, key, j - i + 2, k, k);
-			if (prev != NULL) {
-				key[0] = 'p';
-				memcpy(key + 2, prev, prevlen);
-				key[2 + prevlen] = '_';
-				memcpy(key + 3 + prevlen, t + i, j - i);
-				fn(ctx, key, prevlen + j - i + 3, k - 1, k);
-			}
-			char_grams(t + i, j - i, k, fn, ctx);
+			fn(ctx, 'w', t + i, j - i, k, k);
+			if (prev != NULL)
+				fn(ctx, 'p', prev, (size_t)(t + j - prev), k - 1, k);
+			char_grams(t, len, i, j, k, fn, ctx);
 			prev = t + i;
-			prevlen = j - i;
 		} else
 			prev = NULL;
 		i = j + 1;
 	}
+}
+
+struct keyed {
+	void (*fn)(void *, const char *, size_t, uint32_t, uint32_t);
+	void *ctx;
+};
+
+static void
+as_key(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1)
+{
+	const struct keyed *kd = ctx;
+	char key[2 * MAX_WORD + 4];
+
+	key[0] = type;
+	key[1] = ':';
+	for (size_t i = 0; i < n; i++)
+		key[2 + i] = s[i] == ' ' ? '_' : s[i];
+	kd->fn(kd->ctx, key, n + 2, w0, w1);
+}
+
+void
+triage_model_features(const char *t, size_t len,
+    void (*fn)(void *, const char *, size_t, uint32_t, uint32_t), void *ctx)
+{
+	struct keyed kd = {fn, ctx};
+
+	if (len > 0 && t[0] == ' ')
+		walk_features(t, len, as_key, &kd);
 }
 
 /* --- loading ------------------------------------------------------------- */
@@ -271,11 +308,9 @@ read_weights(struct mload *l, char **tok, int n, int bias)
 		}
 		if (m->nw == l->capw) {
 			l->capw = l->capw ? l->capw * 2 : 1024;
-			m->wcls = xreallocarray(m->wcls, l->capw, sizeof(*m->wcls));
 			m->w = xreallocarray(m->w, l->capw, sizeof(*m->w));
 		}
-		m->wcls[m->nw] = (uint8_t)k;
-		m->w[m->nw++] = w;
+		m->w[m->nw++] = (struct weight){w, (uint32_t)k};
 	}
 	return 0;
 }
@@ -359,41 +394,56 @@ read_end(struct mload *l, char *line)
 	return 0;
 }
 
+/* The slot holding the tag of h, or the empty one ending its run. */
 static uint32_t
-slot_of(const struct triage_model *m, const char *k, size_t n, uint32_t h)
+slot_of(const struct triage_model *m, uint64_t h)
 {
-	for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
-		uint32_t f = m->slot[i];
+	uint32_t tag = (uint32_t)(h >> 32);
 
-		if (f == 0 || (m->shash[i] == h && m->klen[f - 1] == n &&
-		                  memcmp(m->key[f - 1], k, n) == 0))
+	for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask)
+		if (m->slot[i].f == 0 || m->slot[i].tag == tag)
 			return i;
+}
+
+static void
+means(struct triage_model *m)
+{
+	m->mean = xcalloc(m->nfeat ? m->nfeat : 1, sizeof(*m->mean));
+	for (uint32_t i = 0; i < m->nfeat; i++) {
+		double sum = 0;
+
+		for (uint32_t j = m->off[i]; j < m->off[i + 1]; j++)
+			sum += m->w[j].w;
+		m->mean[i] = (float)(sum / m->ncls);
 	}
 }
 
-/* Each feature once, in a table four times their number. */
+/* Each feature once, in a table two to four times their number. */
 static int
 index_features(struct mload *l, const unsigned *lines)
 {
 	struct triage_model *m = l->m;
 	uint32_t cap = 16;
 
-	while (cap < m->nfeat * 4u)
+	while (cap < m->nfeat * 2u)
 		cap *= 2;
 	m->mask = cap - 1;
 	m->slot = xcalloc(cap, sizeof(*m->slot));
-	m->shash = xcalloc(cap, sizeof(*m->shash));
 	for (uint32_t i = 0; i < m->nfeat; i++) {
-		uint32_t h = fnv(m->key[i], m->klen[i]), s = slot_of(m, m->key[i], m->klen[i], h);
+		uint64_t h = fnv(m->key[i], m->klen[i]);
+		uint32_t s = slot_of(m, h), f = m->slot[s].f;
 
-		if (m->slot[s] != 0) {
-			l->line = lines[i];
+		l->line = lines[i];
+		if (f != 0 && m->klen[f - 1] == m->klen[i] &&
+		    memcmp(m->key[f - 1], m->key[i], m->klen[i]) == 0)
 			return merr(l, "feature '%s' given twice (first at line %u)", m->key[i],
-			    lines[m->slot[s] - 1]);
-		}
-		m->slot[s] = i + 1;
-		m->shash[s] = h;
+			    lines[f - 1]);
+		if (f != 0)
+			return merr(l, "feature '%s' has the hash of '%s' (line %u): drop one",
+			    m->key[i], m->key[f - 1], lines[f - 1]);
+		m->slot[s] = (struct fslot){(uint32_t)(h >> 32), i + 1};
 	}
+	means(m);
 	return 0;
 }
 
@@ -517,10 +567,9 @@ triage_model_free(struct triage_model *m)
 	free(m->key);
 	free(m->klen);
 	free(m->off);
-	free(m->wcls);
 	free(m->w);
+	free(m->mean);
 	free(m->slot);
-	free(m->shash);
 	free(m);
 }
 
@@ -555,62 +604,39 @@ struct hit {
 	uint32_t w0, w1; /* the words it came from, first seen */
 };
 
-/* The distinct features of a note the model knows, in a small open
- * hash set (a note's features repeat: binary features count once). */
+/* The distinct features of a note the model knows (binary features
+ * count once), marked in a bitmap over the model's features: small
+ * enough to stay in the cache, where a note's features repeat. */
 struct hits {
 	const struct triage_model *m;
 	struct hit *h;
-	uint32_t *set; /* index into h + 1, 0 empty */
-	uint32_t n, cap, mask;
+	uint64_t *seen; /* bit f: feature f is in h */
+	uint32_t n, cap;
 	uint32_t nwords;
 	struct hit stack_h[STACK_HITS];
-	uint32_t stack_set[STACK_HITS * 2];
 };
 
 static void
-hits_grow(struct hits *hs)
-{
-	uint32_t cap = hs->cap * 2;
-	struct hit *h = xcalloc(cap, sizeof(*h));
-
-	memcpy(h, hs->h, hs->n * sizeof(*h));
-	if (hs->h != hs->stack_h)
-		free(hs->h);
-	if (hs->set != hs->stack_set)
-		free(hs->set);
-	hs->h = h;
-	hs->cap = cap;
-	hs->mask = cap * 2 - 1;
-	hs->set = xcalloc(cap * 2, sizeof(*hs->set));
-	for (uint32_t i = 0; i < hs->n; i++) {
-		uint32_t s = (h[i].f * 2654435761u) & hs->mask;
-
-		while (hs->set[s] != 0)
-			s = (s + 1) & hs->mask;
-		hs->set[s] = i + 1;
-	}
-}
-
-static void
-on_feature(void *ctx, const char *key, size_t klen, uint32_t w0, uint32_t w1)
+on_feature(void *ctx, char type, const char *run, size_t n, uint32_t w0, uint32_t w1)
 {
 	struct hits *hs = ctx;
 	const struct triage_model *m = hs->m;
-	uint32_t f = m->slot[slot_of(m, key, klen, fnv(key, klen))], s;
+	uint32_t f = m->slot[slot_of(m, fnv_run(type, run, n))].f;
 
 	if (w1 + 1 > hs->nwords)
 		hs->nwords = w1 + 1;
-	if (f-- == 0)
+	if (f-- == 0 || (hs->seen[f / 64] >> (f % 64) & 1))
 		return;
-	for (s = (f * 2654435761u) & hs->mask; hs->set[s] != 0; s = (s + 1) & hs->mask)
-		if (hs->h[hs->set[s] - 1].f == f)
-			return;
+	hs->seen[f / 64] |= 1ull << (f % 64);
 	if (hs->n == hs->cap) {
-		hits_grow(hs);
-		for (s = (f * 2654435761u) & hs->mask; hs->set[s] != 0; s = (s + 1) & hs->mask)
-			;
+		struct hit *h = xcalloc(hs->cap * 2, sizeof(*h));
+
+		memcpy(h, hs->h, hs->n * sizeof(*h));
+		if (hs->h != hs->stack_h)
+			free(hs->h);
+		hs->h = h;
+		hs->cap *= 2;
 	}
-	hs->set[s] = hs->n + 1;
 	hs->h[hs->n++] = (struct hit){f, w0, w1};
 }
 
@@ -625,7 +651,7 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 		p[k] = m->bias[k];
 	for (uint32_t i = 0; i < hs->n; i++)
 		for (uint32_t j = m->off[hs->h[i].f]; j < m->off[hs->h[i].f + 1]; j++)
-			p[m->wcls[j]] += x * m->w[j];
+			p[m->w[j].cls] += x * m->w[j].w;
 	for (int k = 0; k < m->ncls; k++) {
 		p[k] = 1.0 / (1.0 + exp(-p[k]));
 		sum += p[k];
@@ -639,14 +665,10 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 static double
 weight_of(const struct triage_model *m, uint32_t f, int cls)
 {
-	double w = 0, sum = 0;
-
-	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++) {
-		sum += m->w[j];
-		if (m->wcls[j] == cls)
-			w = m->w[j];
-	}
-	return w - sum / m->ncls;
+	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
+		if (m->w[j].cls == (uint32_t)cls)
+			return m->w[j].w - m->mean[f];
+	return -m->mean[f];
 }
 
 /* Each word's share of the top class's score: a word pair counts half
@@ -832,12 +854,10 @@ triage_model_predict(const struct triage_model *m, const char *text, struct mode
 	hs = xmalloc(sizeof(*hs));
 	hs->m = m;
 	hs->h = hs->stack_h;
-	hs->set = hs->stack_set;
 	hs->n = hs->nwords = 0;
 	hs->cap = STACK_HITS;
-	hs->mask = STACK_HITS * 2 - 1;
-	memset(hs->stack_set, 0, sizeof(hs->stack_set));
-	triage_model_features(folded, len, on_feature, hs);
+	hs->seen = xcalloc(m->nfeat / 64 + 1, sizeof(*hs->seen));
+	walk_features(folded, len, on_feature, hs);
 	if (hs->n > 0) {
 		probabilities(m, hs, p);
 		g->cls = 0;
@@ -849,8 +869,7 @@ triage_model_predict(const struct triage_model *m, const char *text, struct mode
 	}
 	if (hs->h != hs->stack_h)
 		free(hs->h);
-	if (hs->set != hs->stack_set)
-		free(hs->set);
+	free(hs->seen);
 	free(hs);
 	free(folded);
 }
