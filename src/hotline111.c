@@ -613,6 +613,36 @@ print_why(json_t *decision)
 	}
 }
 
+/* The model's suggestion, stored in why as "@model": "      model:
+ * abuse.sexual 0.81 — sờ soạng, vùng kín (applied)". */
+static void
+print_model(json_t *decision)
+{
+	json_t *m = json_object_get(json_object_get(decision, "why"), "@model"), *w;
+	char *cat, *words;
+	size_t i, o = 0, n = 0;
+
+	if (!json_is_object(m) || !json_is_string(json_object_get(m, "category")))
+		return;
+	json_array_foreach(json_object_get(m, "words"), i, w)
+		n += json_is_string(w) ? strlen(json_string_value(w)) + 2 : 0;
+	words = xcalloc(1, n + 1);
+	json_array_foreach(json_object_get(m, "words"), i, w)
+	{
+		if (!json_is_string(w))
+			continue;
+		o += (size_t)sprintf(words + o, "%s%s", o ? ", " : "", json_string_value(w));
+	}
+	cat = safe(json_string_value(json_object_get(m, "category")));
+	printf("      model: %s %.2f", cat, json_number_value(json_object_get(m, "p")));
+	free(cat);
+	cat = safe(words);
+	printf("%s%s%s\n", *cat ? " \u2014 " : "", cat,
+	    json_is_true(json_object_get(m, "applied")) ? " (applied)" : "");
+	free(cat);
+	free(words);
+}
+
 static void
 print_triage(json_t *result)
 {
@@ -634,6 +664,7 @@ print_triage(json_t *result)
 		printf("  %s  %s -> %s  %s  because %s  (%s)\n", at, before, after, cat,
 		    *rules ? rules : "no rule", id);
 		print_why(e);
+		print_model(e);
 		free(at);
 		free(cat);
 		free(rules);

@@ -30,6 +30,7 @@
 #include "spool.h"
 #include "store.h"
 #include "triage.h"
+#include "triage_model.h"
 #include "xmalloc.h"
 
 #define STOP_GRACE_S 10
@@ -39,9 +40,12 @@ struct opts {
 	const char *file;
 	char **overrides;
 	int noverrides;
-	int check_config, migrate, triage, json;
+	int check_config, migrate, triage, json, train, from_db;
 	const char *check_rules;
 	const char *rules;
+	const char *out;
+	int folds;
+	double prune;
 };
 
 struct daemon {
@@ -71,6 +75,8 @@ usage(int status)
 	    "usage: hotline111d [-c FILE] [-s PATH=VALUE]... [--check-config | --migrate]\n"
 	    "       hotline111d --check-rules FILE\n"
 	    "       hotline111d --triage [--json] [--rules FILE] [-c FILE] [TEXT...]\n"
+	    "       hotline111d --train -o FILE [--rules FILE] [--from-db [-c FILE]]\n"
+	    "                   [--folds N] [--prune W] [CORPUS.tsv...]\n"
 	    "       hotline111d -V | --version\n"
 	    "\n"
 	    "  -c, --config FILE    configuration (default %s)\n"
@@ -79,15 +85,30 @@ usage(int status)
 	    "      --migrate        apply the database schema, then exit\n"
 	    "      --check-rules F  validate a rules file, then exit\n"
 	    "      --triage TEXT... print category, priority and fired rules per text\n"
+	    "      --train          learn a triage model from labelled notes (-o FILE)\n"
 	    "See hotline111d(8), hotline111d.conf(5), hotline111-rules(5).\n",
 	    CONFIG_DEFAULT_FILE);
 	exit(status);
 }
 
+static double
+number(const char *s, double min, double max, const char *opt)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end != '\0' || !(v >= min && v <= max)) {
+		fprintf(stderr, "%s: '%s' is not a number from %g to %g\n", opt, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_CHECK = 256, O_MIGRATE, O_RULES_CHECK, O_TRIAGE, O_JSON, O_RULES };
+	enum { O_CHECK = 256, O_MIGRATE, O_RULES_CHECK, O_TRIAGE, O_JSON, O_RULES, O_TRAIN,
+		O_FROM_DB, O_FOLDS, O_PRUNE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
@@ -97,6 +118,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "triage", no_argument, NULL, O_TRIAGE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "rules", required_argument, NULL, O_RULES },
+		{ "train", no_argument, NULL, O_TRAIN },
+		{ "output", required_argument, NULL, 'o' },
+		{ "from-db", no_argument, NULL, O_FROM_DB },
+		{ "folds", required_argument, NULL, O_FOLDS },
+		{ "prune", required_argument, NULL, O_PRUNE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -104,7 +130,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	int ch;
 
 	o->overrides = xcalloc((size_t)argc + 1, sizeof(char *));
-	while ((ch = getopt_long(argc, argv, "c:s:Vh", longopts, NULL)) != -1) {
+	o->folds = TRAIN_FOLDS;
+	o->prune = TRAIN_PRUNE;
+	while ((ch = getopt_long(argc, argv, "c:s:o:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->file = optarg; break;
 		case 's': o->overrides[o->noverrides++] = optarg; break;
@@ -114,6 +142,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_TRIAGE: o->triage = 1; break;
 		case O_JSON: o->json = 1; break;
 		case O_RULES: o->rules = optarg; break;
+		case O_TRAIN: o->train = 1; break;
+		case 'o': o->out = optarg; break;
+		case O_FROM_DB: o->from_db = 1; break;
+		case O_FOLDS: o->folds = number(optarg, 0, 20, "--folds"); break;
+		case O_PRUNE: o->prune = number(optarg, 0, 10, "--prune"); break;
 		case 'V':
 			printf("hotline111d %s (bridge protocol %d)\n", PACKAGE_VERSION,
 			    PROTOCOL_VERSION);
@@ -122,9 +155,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		default: usage(2);
 		}
 	}
-	if (optind < argc && !o->triage)
+	if (optind < argc && !o->triage && !o->train)
 		usage(2);
-	if (o->check_config + o->migrate + o->triage + (o->check_rules != NULL) > 1)
+	if (o->check_config + o->migrate + o->triage + o->train + (o->check_rules != NULL) > 1)
+		usage(2);
+	if (o->train && (o->out == NULL || (optind == argc && !o->from_db)))
 		usage(2);
 }
 
@@ -523,6 +558,22 @@ run(struct opts *o)
 	return 0;
 }
 
+/* hotline111d --train: the configuration is read only for --from-db. */
+static int
+train(const struct opts *o, int argc, char **argv)
+{
+	struct triage_train_opts t = { .out = o->out, .rules = o->rules, .from_db = o->from_db,
+		.folds = o->folds, .prune = o->prune, .min_df = TRAIN_MIN_DF, .corpora = argv,
+		.ncorpora = argc };
+	struct config *cfg = o->from_db ? load_config(o) : NULL;
+	int rc;
+
+	t.conninfo = cfg != NULL ? cfg->db_conninfo : NULL;
+	rc = triage_train_cmd(&t);
+	config_free(cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -539,7 +590,9 @@ main(int argc, char **argv)
 		rc = triage_cmd_triage(o.rules ? o.rules : cfg->rules_file, o.json, argc - optind,
 		    argv + optind);
 		config_free(cfg);
-	} else if (o.check_config) {
+	} else if (o.train)
+		rc = train(&o, argc - optind, argv + optind);
+	else if (o.check_config) {
 		cfg = load_config(&o);
 		triage_free(load_rules(cfg->rules_file));
 		if (check_parts(cfg, err, sizeof(err)) != 0)

@@ -9,6 +9,8 @@
  */
 #include "triage.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@
 
 #include "textnorm.h"
 #include "triage_int.h"
+#include "triage_model.h"
 #include "xmalloc.h"
 
 #define STACK_WORDS 256 /* per-call bitmaps up to this many words */
@@ -37,6 +40,7 @@ struct eval {
 	struct span harm[MAX_SPANS]; /* matches of fired rules that named a category */
 	uint32_t nharm;
 	struct span guard; /* the text_none match that stopped the rule */
+	uint32_t negated;  /* text matches a negator cancelled */
 	struct triage_result *out;
 	int age; /* the child's age as given (an answer, the input), or -1 */
 	int8_t ans[MAX_QUESTIONS]; /* each question's word answer, or -1 */
@@ -471,6 +475,36 @@ read_answers(struct eval *e)
 	}
 }
 
+/*
+ * The second reader, after the rules: its suggestion is reported always,
+ * applied only where no rule chose a category, for a harm category it is
+ * sure enough of, and then it raises to max_priority at most. Where the
+ * rules read harm words and set them aside (a negator: "ba ko có đánh
+ * em"; a guard: a school essay), they have judged the note, and a model
+ * that cannot read negation does not overrule them.
+ */
+static void
+suggest(const struct eval *e, const struct decision *d, struct triage_result *out)
+{
+	const struct triage_rules *r = e->r;
+	const struct triage_input *in = e->in;
+	struct model_guess g;
+
+	triage_model_predict(r->model, in->text, &g);
+	if (g.cls < 0)
+		return;
+	out->model.category = r->cats[r->model_cat[g.cls]].id;
+	out->model.p = g.p;
+	snprintf(out->model.words, sizeof(out->model.words), "%s", g.words);
+	if (d->chosen >= 0 || in->category != NULL || !r->model_harm[g.cls] || g.p < r->model_minp ||
+	    e->negated > 0 || out->nblocked > 0)
+		return;
+	out->model.applied = 1;
+	out->category = out->model.category;
+	if (out->priority > r->model_maxp)
+		out->priority = r->model_maxp;
+}
+
 int
 triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
 {
@@ -489,12 +523,15 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 		memset(bits, 0, words * sizeof(*bits));
 	note_read(&e.note, r, in->text, bits);
 	read_answers(&e);
+	e.note.negated = &e.negated;
 	e.category =
 	    in->category != NULL ? strmap_get(&r->catmap, in->category, strlen(in->category)) : -1;
 	for (uint32_t w = 0; w < r->rule_words; w++)
 		e.note.cand[w] |= r->always[w];
 	run_rules(&e, &d, e.note.cand, out);
 	decide(r, in, &d, out);
+	if (r->model != NULL)
+		suggest(&e, &d, out);
 	if (bits != stack)
 		free(bits);
 	note_free(&e.note);
@@ -531,6 +568,12 @@ int
 triage_rule_count(const struct triage_rules *r)
 {
 	return r != NULL ? r->nrules : 0;
+}
+
+const struct triage_model *
+triage_model_of(const struct triage_rules *r)
+{
+	return r != NULL ? r->model : NULL;
 }
 
 int
@@ -591,15 +634,37 @@ string_array(const char *const *v, int n)
 	return a;
 }
 
+/* "sờ soạng, vùng kín" as ["sờ soạng","vùng kín"]. */
+static json_t *
+phrases(const char *s)
+{
+	json_t *a = json_array();
+
+	while (*s != '\0') {
+		const char *e = strstr(s, ", ");
+		size_t n = e != NULL ? (size_t)(e - s) : strlen(s);
+
+		json_array_append_new(a, json_stringn(s, n));
+		s += n + (e != NULL ? 2 : 0);
+	}
+	return a;
+}
+
 json_t *
 triage_result_json(const struct triage_result *res)
 {
-	json_t *why = json_object();
+	json_t *why = json_object(), *o;
 
 	for (int i = 0; i < res->nrules; i++)
 		if (res->why[i][0] != '\0')
 			json_object_set_new(why, res->rules[i], json_string(res->why[i]));
-	return json_pack("{s:s?, s:i, s:o, s:o, s:o}", "category", res->category, "priority",
+	o = json_pack("{s:s?, s:i, s:o, s:o, s:o}", "category", res->category, "priority",
 	    res->priority, "rules", string_array(res->rules, res->nrules), "tags",
 	    string_array(res->tags, res->ntags), "why", why);
+	/* two decimals: a probability is not known better than that */
+	if (res->model.category != NULL)
+		json_object_set_new(o, "model", json_pack("{s:s, s:f, s:o, s:b}", "category",
+		    res->model.category, "p", round(res->model.p * 100) / 100, "words",
+		    phrases(res->model.words), "applied", res->model.applied));
+	return o;
 }

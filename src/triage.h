@@ -22,6 +22,11 @@
  *     made more urgent by the sum of every fired `raise`, never past 1.
  *     Automatic triage only raises: the result is never less urgent
  *     than the input priority.
+ *   - Then the model, when the file names one (triage_model.h): when no
+ *     fired rule set a category and its top class is a harm category
+ *     (not info or silent) with probability >= min_confidence, it sets
+ *     the category and raises the priority to max_priority (never P1,
+ *     never lower). Its suggestion is reported either way.
  *
  * Loading is not thread-safe with itself, but a loaded rules object is
  * read-only: any number of threads may call triage_eval() on it at once.
@@ -40,6 +45,7 @@
 #define TRIAGE_MAX_REPEAT 16 /* distinct repeat_caller case counts in a file */
 #define TRIAGE_WHY_LEN 96    /* bytes of the words one fired rule matched */
 #define TRIAGE_MAX_BLOCKED 8 /* rules kept that a guard stopped */
+#define TRIAGE_MODEL_WORDS 96 /* bytes of the words behind a model's suggestion */
 
 struct triage_rules;
 
@@ -77,6 +83,17 @@ struct triage_result {
 	const char *tags[TRIAGE_MAX_TAGS]; /* distinct, first seen first */
 	int ntags;
 	int truncated; /* more rules fired, or more tags, than fit above */
+	/* the model's suggestion (hotline111-rules(5) `model`), made whether
+	 * applied or not; category NULL when the rules name no model or it
+	 * knows no word of the text */
+	struct {
+		const char *category;
+		double p;    /* its probability */
+		int applied; /* it set the category (and maybe the priority) */
+		/* the words that weighed most, as written, phrases joined by
+		 * ", ": "sờ soạng, vùng kín" */
+		char words[TRIAGE_MODEL_WORDS];
+	} model;
 };
 
 /*
@@ -93,6 +110,10 @@ struct triage_rules *triage_load(const char *path, char *err, size_t errlen);
 struct triage_rules *triage_load_string(
     const char *name, const char *text, size_t len, char *err, size_t errlen);
 
+/* The same, but a `model` group's file is not read (the rules run
+ * without it): for training the model that file will hold. */
+struct triage_rules *triage_load_no_model(const char *path, char *err, size_t errlen);
+
 void triage_free(struct triage_rules *r);
 
 /*
@@ -107,7 +128,8 @@ int triage_eval(
 /*
  * The result as {"priority":N,"category":C|null,"rules":[…],"tags":[…],
  * "why":{"rule":"words",…}} (a jansson json_t), for the store and the
- * command line.
+ * command line; with a suggestion from the model, also
+ * "model":{"category":C,"p":0.81,"words":[…],"applied":true}.
  */
 struct json_t *triage_result_json(const struct triage_result *res);
 
@@ -130,6 +152,8 @@ int triage_repeat_days(const struct triage_rules *r);
 int triage_repeat_thresholds(const struct triage_rules *r, const int **cases);
 
 int triage_rule_count(const struct triage_rules *r);
+/* The model the file names, or NULL (struct triage_model: triage_model.h). */
+const struct triage_model *triage_model_of(const struct triage_rules *r);
 int triage_category_count(const struct triage_rules *r);
 /* The i-th declared category (0-based, file order), or NULL. */
 const char *triage_category_id(const struct triage_rules *r, int i);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "triage_int.h"
+#include "triage_model.h"
 #include "xmalloc.h"
 
 int
@@ -23,8 +24,12 @@ triage_cmd_check(const char *path)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	printf("%s: version %d, %d categories, %d rules, %u word classes, ok\n", path, r->version,
+	printf("%s: version %d, %d categories, %d rules, %u word classes", path, r->version,
 	    r->ncats, r->nrules, r->nclasses);
+	if (r->model != NULL)
+		printf(", model %s (%d classes, %d features)", r->model_file,
+		    triage_model_class_count(r->model), triage_model_feature_count(r->model));
+	printf(", ok\n");
 	triage_free(r);
 	return 0;
 }
@@ -70,7 +75,7 @@ print_json(const char *text, const struct triage_result *res)
 			json_object_set_new(b, res->blocked[i], json_string(res->blocked_by[i]));
 		json_object_set_new(o, "blocked", b);
 	}
-	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	if (line != NULL)
 		printf("%s\n", line);
 	free(line);
@@ -102,7 +107,22 @@ struct triaged {
 	struct triage_result res;
 };
 
-/* Columns: priority, category, rules, text, as wide as the batch needs. */
+/* The model's suggestion on a line of its own under the text's:
+ * "    model: abuse.sexual 0.81 — sờ soạng, vùng kín (applied)". */
+static void
+print_model(const struct triage_result *res, char *esc, size_t blen)
+{
+	const char *w = res->model.words;
+
+	if (res->model.category == NULL)
+		return;
+	printf("    model: %s %.2f%s%s%s\n", res->model.category, res->model.p,
+	    *w ? " \u2014 " : "", log_escape(esc, blen, w, strlen(w)),
+	    res->model.applied ? " (applied)" : "");
+}
+
+/* Columns: priority, category, rules, text, as wide as the batch needs;
+ * a model's suggestion on the next line. */
 static void
 print_human(const struct triaged *t, size_t n)
 {
@@ -125,6 +145,7 @@ print_human(const struct triaged *t, size_t n)
 		printf("P%d  %-*s  %-*s  %s\n", t[i].res.priority, wcat,
 		    t[i].res.category ? t[i].res.category : "-", wrules, joined[i],
 		    log_escape(esc, blen, t[i].text, len));
+		print_model(&t[i].res, esc, blen);
 		free(esc);
 		free(joined[i]);
 	}

@@ -206,6 +206,14 @@ struct triage_rules {
 	int repeat_days;
 	int repeat_cases[TRIAGE_MAX_REPEAT]; /* distinct thresholds, ascending */
 	int nrepeat_cases;
+	/* the model (`model` group), or NULL: its class k is category
+	 * model_cat[k], a harm category (not info or silent) when model_harm[k] */
+	struct triage_model *model;
+	char *model_file; /* as resolved */
+	int *model_cat;
+	uint8_t *model_harm;
+	int model_maxp;
+	double model_minp;
 };
 
 /* --- loading (triage_load.c, triage_pattern.c) ---------------------------- */
@@ -219,6 +227,7 @@ struct loader {
 	size_t errlen;
 	struct rule *rule; /* being read, for the message prefix */
 	unsigned rule_line;
+	int no_model; /* check the `model` group, but leave its file unread */
 };
 
 /* "FILE:LINE: rule 'NAME': message" into l->err; returns -1. */
@@ -276,6 +285,7 @@ struct note {
 	uint64_t *cand;    /* rules worth a look */
 	uint64_t *atomset; /* atoms present */
 	int age;           /* from the text, or -1 */
+	uint32_t *negated; /* or NULL: counts matches a negator cancelled */
 };
 
 char *triage_expand(const struct triage_rules *r, const char *folded, size_t len, size_t *outlen);

@@ -14,6 +14,7 @@
 
 #include "textnorm.h"
 #include "triage_int.h"
+#include "triage_model.h"
 #include "xmalloc.h"
 
 #define REGEX_MATCH_LIMIT 100000 /* keeps a bad regex from stalling eval */
@@ -855,6 +856,106 @@ load_settings(struct loader *l, const config_setting_t *s)
 	return 0;
 }
 
+/* --- the model ------------------------------------------------------------ */
+
+/* A relative file is found beside the rules file. */
+static char *
+model_path(const char *rules, const char *file)
+{
+	const char *slash = strrchr(rules, '/');
+	char *p;
+
+	if (file[0] == '/' || slash == NULL)
+		return xstrdup(file);
+	xasprintf(&p, "%.*s/%s", (int)(slash - rules), rules, file);
+	return p;
+}
+
+static int
+model_number(struct loader *l, const config_setting_t *s, double *out)
+{
+	double v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	default:
+		v = -1;
+	}
+	if (!(v >= 0 && v <= 1))
+		return lerr(l, s, "'model.min_confidence' must be a number from 0 to 1");
+	*out = v;
+	return 0;
+}
+
+static int
+model_key(struct loader *l, const config_setting_t *e, const char **file)
+{
+	const char *name = config_setting_name(e);
+
+	if (strcmp(name, "file") == 0)
+		return triage_get_string(l, e, "model.file", file);
+	if (strcmp(name, "max_priority") == 0)
+		return get_int(l, e, "model.max_priority", 2, 4, &l->r->model_maxp);
+	if (strcmp(name, "min_confidence") == 0)
+		return model_number(l, e, &l->r->model_minp);
+	return lerr(l, e, "unknown key 'model.%s'", name);
+}
+
+/* Every class of the model must be a category of this file. */
+static int
+model_classes(struct loader *l, const config_setting_t *s)
+{
+	struct triage_rules *r = l->r;
+	int n = triage_model_class_count(r->model);
+
+	r->model_cat = xcalloc((size_t)n, sizeof(*r->model_cat));
+	r->model_harm = xcalloc((size_t)n, sizeof(*r->model_harm));
+	for (int k = 0; k < n; k++) {
+		const char *c = triage_model_class(r->model, k);
+
+		r->model_cat[k] = strmap_get(&r->catmap, c, strlen(c));
+		if (r->model_cat[k] < 0)
+			return lerr(l, s, "model: %s:%u: class '%s' is not a category of this file",
+			    r->model_file, triage_model_classes_line(r->model), c);
+		r->model_harm[k] = strcmp(c, "info") != 0 && strcmp(c, "silent") != 0;
+	}
+	return 0;
+}
+
+/*
+ * model = { file = "triage.model"; max_priority = 2; min_confidence = 0.4; };
+ * A model that does not load fails the rules file: "RULES:LINE: model:
+ * MODEL:LINE: message".
+ */
+static int
+model_group_load(struct loader *l, const config_setting_t *s)
+{
+	const char *file = NULL;
+	char why[TRIAGE_ERRLEN];
+
+	if (!config_setting_is_group(s))
+		return lerr(l, s, "'model' must be a group { file = \"…\"; … }");
+	l->r->model_maxp = 2;
+	l->r->model_minp = 0.4;
+	for (int i = 0; i < config_setting_length(s); i++)
+		if (model_key(l, config_setting_get_elem(s, i), &file) < 0)
+			return -1;
+	if (file == NULL)
+		return lerr(l, s, "'model' needs 'file'");
+	l->r->model_file = model_path(l->file, file);
+	if (l->no_model)
+		return 0;
+	l->r->model = triage_model_load(l->r->model_file, why, sizeof(why));
+	if (l->r->model == NULL)
+		return lerr(l, s, "model: %s", why);
+	return model_classes(l, s);
+}
+
 /* Top-level keys, read in this order: each may use what comes before. */
 static const struct root_key {
 	const char *name;
@@ -868,6 +969,7 @@ static const struct root_key {
     {"settings", load_settings, 2, 0},
     {"questions", questions_load, 1, 0},
     {"categories", load_categories, 1, 1},
+    {"model", model_group_load, 1, 0},
     {"rules", load_rules, 1, 1},
 };
 #define NROOT_KEYS (sizeof(root_keys) / sizeof(root_keys[0]))
@@ -1193,10 +1295,10 @@ parse(struct loader *l, const char *text, size_t len)
 	return rc;
 }
 
-struct triage_rules *
-triage_load_string(const char *name, const char *text, size_t len, char *err, size_t errlen)
+static struct triage_rules *
+load_string(struct loader *lp, const char *text, size_t len)
 {
-	struct loader l = {.file = name, .err = err, .errlen = errlen};
+	struct loader l = *lp;
 
 	if (prescan(&l, text, len) < 0)
 		return NULL;
@@ -1207,6 +1309,14 @@ triage_load_string(const char *name, const char *text, size_t len, char *err, si
 	}
 	build_index(l.r);
 	return l.r;
+}
+
+struct triage_rules *
+triage_load_string(const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct loader l = {.file = name, .err = err, .errlen = errlen};
+
+	return load_string(&l, text, len);
 }
 
 /* Reads at most one byte past the limit: enough to refuse the file. */
@@ -1235,9 +1345,10 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-struct triage_rules *
-triage_load(const char *path, char *err, size_t errlen)
+static struct triage_rules *
+load_file(const char *path, int no_model, char *err, size_t errlen)
 {
+	struct loader l = {.file = path, .err = err, .errlen = errlen, .no_model = no_model};
 	struct triage_rules *r;
 	size_t len;
 	char *text;
@@ -1248,9 +1359,21 @@ triage_load(const char *path, char *err, size_t errlen)
 	}
 	if ((text = read_file(path, &len, err, errlen)) == NULL)
 		return NULL;
-	r = triage_load_string(path, text, len, err, errlen);
+	r = load_string(&l, text, len);
 	free(text);
 	return r;
+}
+
+struct triage_rules *
+triage_load(const char *path, char *err, size_t errlen)
+{
+	return load_file(path, 0, err, errlen);
+}
+
+struct triage_rules *
+triage_load_no_model(const char *path, char *err, size_t errlen)
+{
+	return load_file(path, 1, err, errlen);
 }
 
 static void
@@ -1310,6 +1433,10 @@ triage_free(struct triage_rules *r)
 		free(r->tagpool[i]);
 	free(r->tagpool);
 	free(r->always);
+	triage_model_free(r->model);
+	free(r->model_file);
+	free(r->model_cat);
+	free(r->model_harm);
 	acm_free(&r->acm);
 	pcre2_match_context_free(r->mctx);
 	strmap_free(&r->catmap);

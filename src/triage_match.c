@@ -570,8 +570,11 @@ note_each(const struct note *n, uint32_t pid, int negation,
 		        n->occ[k].end + 1 + p->item[1].gmax, &m, &w))
 			continue;
 		bounds(n, &m);
-		if (negation && negated(n, &m))
+		if (negation && negated(n, &m)) {
+			if (n->negated != NULL)
+				(*n->negated)++;
 			continue;
+		}
 		m.resolved = resolved(n, &m);
 		if ((done = fn(ctx, &m)))
 			break;

@@ -8,7 +8,9 @@
  * shipped conf/rules.conf, then with 1,000 generated rules of plausible
  * Vietnamese phrases. Prints load time, notes per second and ns per
  * note for each. The goal: 200,000 notes/s with the shipped rules, and
- * no worse than half that with 1,000 rules.
+ * no worse than half that with 1,000 rules. The shipped rules run with
+ * and without their model (conf/triage.model): the model's goal is
+ * 20 µs per note at most.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -337,7 +339,7 @@ measure(const struct triage_rules *r, char **notes, double seconds)
 static void
 report(const char *what, int nrules, const struct run *r)
 {
-	printf("%-16s %5d rules  load %7.2f ms  %9.0f notes/s  %7.0f ns/note"
+	printf("%-18s %5d rules  load %7.2f ms  %9.0f notes/s  %7.0f ns/note"
 	       "  %.1f rules fired/note\n",
 	    what, nrules, r->load_ms, r->notes_per_s, r->ns_per_note, r->fired_per_note);
 }
@@ -376,8 +378,9 @@ main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 3.0, ms_a, ms_b;
 	char **texts, **notes, *gen;
-	struct triage_rules *shipped, *big;
-	struct run a, b;
+	struct triage_rules *shipped, *big, *bare;
+	struct run a, b, c;
+	char err[TRIAGE_ERRLEN];
 	size_t ntexts, glen, bytes = 0;
 
 	if (seconds <= 0) {
@@ -393,15 +396,26 @@ main(int argc, char **argv)
 	shipped = load_timed(TOP_SRCDIR "/conf/rules.conf", NULL, 0, &ms_a);
 	gen = generated_rules(&glen);
 	big = load_timed("generated", gen, glen, &ms_b);
+	bare = triage_load_no_model(TOP_SRCDIR "/conf/rules.conf", err, sizeof(err));
+	if (bare == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	a = bench(shipped, notes, seconds, ms_a);
 	b = bench(big, notes, seconds, ms_b);
+	c = bench(bare, notes, seconds, 0);
 	report("shipped", triage_rule_count(shipped), &a);
+	report("shipped, no model", triage_rule_count(bare), &c);
 	report("generated", triage_rule_count(big), &b);
+	printf("the model adds %.1f us per note (goal <= 20): %s\n",
+	    (a.ns_per_note - c.ns_per_note) / 1e3,
+	    a.ns_per_note - c.ns_per_note <= 20000 ? "met" : "NOT met");
 	printf("1,000 rules run at %.2fx the shipped rules' rate (goal >= 0.50);"
 	       " shipped goal 200000 notes/s: %s\n",
 	    b.notes_per_s / a.notes_per_s, a.notes_per_s >= 200000 ? "met" : "NOT met");
 	triage_free(shipped);
 	triage_free(big);
+	triage_free(bare);
 	free(gen);
 	for (int i = 0; i < NOTES; i++)
 		free(notes[i]);

@@ -8,7 +8,7 @@ top_build=${H111_TOP_BUILDDIR:-$top_src}
 
 ran=0
 failed=0
-for target in fuzz_protocol fuzz_config fuzz_rules fuzz_ami fuzz_evapi fuzz_esl fuzz_cti fuzz_spool; do
+for target in fuzz_protocol fuzz_config fuzz_rules fuzz_ami fuzz_evapi fuzz_esl fuzz_cti fuzz_spool fuzz_model; do
 	bin="$top_build/tests/fuzz/$target"
 	corpus="$top_src/tests/fuzz/corpus/${target#fuzz_}"
 	if [ ! -x "$bin" ]; then

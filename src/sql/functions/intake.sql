@@ -140,10 +140,14 @@ BEGIN
         tags = tags || ARRAY(SELECT g FROM jsonb_array_elements_text(t->'tags') AS g
                              WHERE g <> ALL (tags))
       WHERE id = cid;
+    -- the model's suggestion rides in why under "@model" (no rule name has an @)
     INSERT INTO triage (case_id, event_id, priority_before, priority_after,
         category_before, category_after, rules, why)
       VALUES (cid, ev->>'id', c.priority, new_prio, c.category, new_cat, fired,
-              nullif(t->'why', '{}'::jsonb));
+              nullif(coalesce(t->'why', '{}'::jsonb) || CASE WHEN jsonb_typeof(t->'model') = 'object'
+                  THEN jsonb_build_object('@model', (t->'model') || jsonb_build_object('p',
+                      round((t->'model'->>'p')::numeric, 2)))
+                  ELSE '{}'::jsonb END, '{}'::jsonb));
     PERFORM h111_first_decision(c, ev, t, fired);
 END $$;
 

@@ -1,0 +1,875 @@
+/*
+ * triage_model.c: the model file read and checked, a note's features, the
+ * model's guess and the words behind it. See triage_model.h.
+ */
+#include "triage_model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <utf8proc.h>
+
+#include "textnorm.h"
+#include "xmalloc.h"
+
+#define MAX_WEIGHT 1e6   /* larger is a damaged file, not a model */
+#define MAX_WORD 48      /* bytes: longer words (a pasted link) give no feature */
+#define STACK_HITS 1024  /* feature hits per note kept in place */
+#define STACK_WORDS 512  /* words per note scored on the stack */
+#define WORD_SHARE 0.25  /* a reported word weighs at least this share of the first */
+#define FEATURES "words pairs chars 3 5"
+
+struct triage_model {
+	char *text; /* the file, cut into NUL-terminated tokens */
+	char **cls;
+	int ncls;
+	unsigned cls_line;
+	float *bias;     /* ncls */
+	uint32_t nfeat;
+	const char **key; /* feature i's key, in text */
+	uint8_t *klen;
+	uint32_t *off;   /* feature i's weights: off[i] .. off[i + 1] - 1 */
+	struct weight {
+		float w;
+		uint32_t cls;
+	} * w;
+	uint32_t nw;
+	float *mean; /* feature i's weights summed over the classes, / ncls */
+	/*
+	 * Features by a 64-bit hash of their key: the low bits place them,
+	 * the high 32 are kept as a tag, and a lookup takes a tag match for
+	 * the feature without comparing keys (one memory access, not three).
+	 * Loading compares keys, so two features never share a tag on one
+	 * probe run; an n-gram the model does not know passes for one it
+	 * knows once in 2^32 lookups, for a weight among hundreds.
+	 */
+	struct fslot {
+		uint32_t tag;
+		uint32_t f; /* feature index + 1, 0 empty */
+	} * slot;
+	uint32_t mask;
+};
+
+/* --- features ------------------------------------------------------------ */
+
+static uint64_t
+fnv(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h ^ (h >> 29); /* the low bits place: fold the high ones in */
+}
+
+/* The hash of the key "TYPE:RUN", spaces in the run read as '_'. */
+static uint64_t
+fnv_run(char type, const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	h = (h ^ (unsigned char)type) * 1099511628211ull;
+	h = (h ^ (unsigned char)':') * 1099511628211ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/*
+ * Features are walked in place: each is a type ('w', 'p', 'c') and a run
+ * of the folded text, " " standing for the '_' of its key ("p:be_bi" is
+ * 'p' and "be bi"), so that prediction hashes them without a copy.
+ */
+typedef void (*raw_fn)(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1);
+
+/* The n-grams, 3 to 5 code points, of the word t[i..j) with the spaces
+ * around it (t[i - 1] and t[j]). */
+static void
+char_grams(const char *t, size_t len, size_t i, size_t j, uint32_t k, raw_fn fn, void *ctx)
+{
+	uint32_t start[MAX_WORD + 3], n = 0;
+	size_t end = j < len ? j + 1 : len;
+
+	for (size_t p = i - 1; p < end; p++)
+		if (((unsigned char)t[p] & 0xc0) != 0x80)
+			start[n++] = (uint32_t)p;
+	start[n] = (uint32_t)end;
+	for (uint32_t s = 0; s < n; s++)
+		for (uint32_t g = 3; g <= 5 && s + g <= n; g++)
+			fn(ctx, 'c', t + start[s], start[s + g] - start[s], k, k);
+}
+
+static void
+walk_features(const char *t, size_t len, raw_fn fn, void *ctx)
+{
+	const char *prev = NULL;
+	uint32_t k = 0;
+
+	for (size_t i = 1; i < len; k++) {
+		size_t j = i;
+
+		while (j < len && t[j] != ' ')
+			j++;
+		if (j == i)
+			break;
+		if (j - i <= MAX_WORD) {
+			fn(ctx, 'w', t + i, j - i, k, k);
+			if (prev != NULL)
+				fn(ctx, 'p', prev, (size_t)(t + j - prev), k - 1, k);
+			char_grams(t, len, i, j, k, fn, ctx);
+			prev = t + i;
+		} else
+			prev = NULL;
+		i = j + 1;
+	}
+}
+
+struct keyed {
+	void (*fn)(void *, const char *, size_t, uint32_t, uint32_t);
+	void *ctx;
+};
+
+static void
+as_key(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1)
+{
+	const struct keyed *kd = ctx;
+	char key[2 * MAX_WORD + 4];
+
+	key[0] = type;
+	key[1] = ':';
+	for (size_t i = 0; i < n; i++)
+		key[2 + i] = s[i] == ' ' ? '_' : s[i];
+	kd->fn(kd->ctx, key, n + 2, w0, w1);
+}
+
+void
+triage_model_features(const char *t, size_t len,
+    void (*fn)(void *, const char *, size_t, uint32_t, uint32_t), void *ctx)
+{
+	struct keyed kd = {fn, ctx};
+
+	if (len > 0 && t[0] == ' ')
+		walk_features(t, len, as_key, &kd);
+}
+
+/* --- loading ------------------------------------------------------------- */
+
+struct mload {
+	struct triage_model *m;
+	const char *name;
+	char *err;
+	size_t errlen;
+	unsigned line;
+	uint32_t capfeat, capw;
+};
+
+static int
+merr(struct mload *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+merr(struct mload *l, const char *fmt, ...)
+{
+	va_list ap;
+	size_t o;
+
+	if (l->err == NULL || l->errlen == 0)
+		return -1;
+	snprintf(l->err, l->errlen, "%s:%u: ", l->name, l->line);
+	o = strlen(l->err);
+	va_start(ap, fmt);
+	if (o < l->errlen)
+		vsnprintf(l->err + o, l->errlen - o, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Space-separated tokens of a line, at most max. */
+static int
+split(char *s, char **tok, int max)
+{
+	int n = 0;
+
+	for (char *p = strtok(s, " "); p != NULL; p = strtok(NULL, " ")) {
+		if (n == max)
+			return max + 1;
+		tok[n++] = p;
+	}
+	return n;
+}
+
+static int
+class_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static int
+read_header(struct mload *l, char *line)
+{
+	char *tok[3];
+	int n = split(line, tok, 3);
+
+	if (n < 1 || strcmp(tok[0], MODEL_MAGIC) != 0)
+		return merr(l, "not a hotline111 model (the first line must be '%s %d')",
+		    MODEL_MAGIC, MODEL_VERSION);
+	if (n != 2 || strcmp(tok[1], "1") != 0)
+		return merr(l, "model version '%s' is not supported (this daemon reads %d)",
+		    n >= 2 ? tok[1] : "", MODEL_VERSION);
+	return 0;
+}
+
+static int
+read_classes(struct mload *l, char *line)
+{
+	char *tok[MODEL_MAX_CLASSES + 2];
+	int n = split(line, tok, MODEL_MAX_CLASSES + 1);
+	struct triage_model *m = l->m;
+
+	if (n < 1 || strcmp(tok[0], "classes") != 0)
+		return merr(l, "expected 'classes ID...'");
+	if (n > MODEL_MAX_CLASSES + 1)
+		return merr(l, "more than %d classes", MODEL_MAX_CLASSES);
+	if (n < 3)
+		return merr(l, "a model needs at least 2 classes");
+	m->ncls = n - 1;
+	m->cls_line = l->line;
+	m->cls = xcalloc((size_t)m->ncls, sizeof(*m->cls));
+	for (int i = 0; i < m->ncls; i++) {
+		if (!class_name_ok(tok[i + 1]))
+			return merr(l, "bad class name '%.64s'", tok[i + 1]);
+		for (int j = 0; j < i; j++)
+			if (strcmp(m->cls[j], tok[i + 1]) == 0)
+				return merr(l, "class '%s' given twice", tok[i + 1]);
+		m->cls[i] = tok[i + 1];
+	}
+	m->bias = xcalloc((size_t)m->ncls, sizeof(*m->bias));
+	return 0;
+}
+
+static int
+read_features(struct mload *l, char *line)
+{
+	if (strcmp(line, "features " FEATURES) != 0)
+		return merr(l, "expected 'features %s' (the features this daemon computes)",
+		    FEATURES);
+	return 0;
+}
+
+/* "K:W": class K of the model, W a finite weight. */
+static int
+read_weight(struct mload *l, const char *s, int *k, float *w)
+{
+	char *end;
+	long cls;
+	double v;
+
+	errno = 0;
+	cls = strtol(s, &end, 10);
+	if (end == s || *end != ':' || cls < 0 || cls >= l->m->ncls)
+		return merr(l, "bad weight '%.40s' (CLASS:WEIGHT, CLASS 0..%d)", s,
+		    l->m->ncls - 1);
+	v = strtod(end + 1, &end);
+	if (*end != '\0' || end == s || errno == ERANGE || !isfinite(v) || fabs(v) > MAX_WEIGHT)
+		return merr(l, "bad weight '%.40s' (not a finite number up to %g)", s, MAX_WEIGHT);
+	*k = (int)cls;
+	*w = (float)v;
+	return 0;
+}
+
+/* Weights of one line, classes in ascending order, each once. */
+static int
+read_weights(struct mload *l, char **tok, int n, int bias)
+{
+	struct triage_model *m = l->m;
+	int last = -1;
+
+	for (int i = 0; i < n; i++) {
+		int k = 0;
+		float w = 0;
+
+		if (read_weight(l, tok[i], &k, &w) < 0)
+			return -1;
+		if (k <= last)
+			return merr(l, "class %d out of order or given twice", k);
+		last = k;
+		if (bias) {
+			m->bias[k] = w;
+			continue;
+		}
+		if (m->nw == l->capw) {
+			l->capw = l->capw ? l->capw * 2 : 1024;
+			m->w = xreallocarray(m->w, l->capw, sizeof(*m->w));
+		}
+		m->w[m->nw++] = (struct weight){w, (uint32_t)k};
+	}
+	return 0;
+}
+
+static int
+read_bias(struct mload *l, char *line)
+{
+	char *tok[MODEL_MAX_CLASSES + 2];
+	int n = split(line, tok, MODEL_MAX_CLASSES + 1);
+
+	if (n < 1 || strcmp(tok[0], "bias") != 0)
+		return merr(l, "expected 'bias CLASS:WEIGHT...'");
+	if (n > l->m->ncls + 1)
+		return merr(l, "more weights than classes");
+	return read_weights(l, tok + 1, n - 1, 1);
+}
+
+static int
+key_ok(const char *k, size_t n)
+{
+	if (n < 3 || n > MODEL_MAX_KEY || k[1] != ':' || strchr("wpc", k[0]) == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+grow_features(struct mload *l)
+{
+	struct triage_model *m = l->m;
+
+	l->capfeat = l->capfeat ? l->capfeat * 2 : 1024;
+	m->key = xreallocarray(m->key, l->capfeat, sizeof(*m->key));
+	m->klen = xreallocarray(m->klen, l->capfeat, sizeof(*m->klen));
+	m->off = xreallocarray(m->off, l->capfeat + 1, sizeof(*m->off));
+}
+
+static int
+read_feature(struct mload *l, char *line)
+{
+	char *tok[MODEL_MAX_CLASSES + 3];
+	int n = split(line, tok, MODEL_MAX_CLASSES + 2);
+	struct triage_model *m = l->m;
+	size_t kl;
+
+	if (n < 2 || strcmp(tok[0], "f") != 0)
+		return merr(l, "expected 'f KEY CLASS:WEIGHT...' or 'end N'");
+	if (n > m->ncls + 2)
+		return merr(l, "more weights than classes");
+	kl = strlen(tok[1]);
+	if (!key_ok(tok[1], kl))
+		return merr(l, "bad feature key '%.40s'", tok[1]);
+	if (m->nfeat == MODEL_MAX_FEATURES)
+		return merr(l, "more than %d features", MODEL_MAX_FEATURES);
+	if (m->nfeat == l->capfeat)
+		grow_features(l);
+	m->key[m->nfeat] = tok[1];
+	m->klen[m->nfeat] = (uint8_t)kl;
+	m->off[m->nfeat] = m->nw;
+	if (read_weights(l, tok + 2, n - 2, 0) < 0)
+		return -1;
+	m->nfeat++;
+	m->off[m->nfeat] = m->nw;
+	return 0;
+}
+
+static int
+read_end(struct mload *l, char *line)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(line + 4, &end, 10);
+	if (line[4] < '0' || line[4] > '9' || *end != '\0' || errno != 0)
+		return merr(l, "expected 'end N'");
+	if (n != l->m->nfeat)
+		return merr(l, "'end %lu' but %u features: the file is damaged", n, l->m->nfeat);
+	return 0;
+}
+
+/* The slot holding the tag of h, or the empty one ending its run. */
+static uint32_t
+slot_of(const struct triage_model *m, uint64_t h)
+{
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask)
+		if (m->slot[i].f == 0 || m->slot[i].tag == tag)
+			return i;
+}
+
+static void
+means(struct triage_model *m)
+{
+	m->mean = xcalloc(m->nfeat ? m->nfeat : 1, sizeof(*m->mean));
+	for (uint32_t i = 0; i < m->nfeat; i++) {
+		double sum = 0;
+
+		for (uint32_t j = m->off[i]; j < m->off[i + 1]; j++)
+			sum += m->w[j].w;
+		m->mean[i] = (float)(sum / m->ncls);
+	}
+}
+
+/* Each feature once, in a table two to four times their number. */
+static int
+index_features(struct mload *l, const unsigned *lines)
+{
+	struct triage_model *m = l->m;
+	uint32_t cap = 16;
+
+	while (cap < m->nfeat * 2u)
+		cap *= 2;
+	m->mask = cap - 1;
+	m->slot = xcalloc(cap, sizeof(*m->slot));
+	for (uint32_t i = 0; i < m->nfeat; i++) {
+		uint64_t h = fnv(m->key[i], m->klen[i]);
+		uint32_t s = slot_of(m, h), f = m->slot[s].f;
+
+		l->line = lines[i];
+		if (f != 0 && m->klen[f - 1] == m->klen[i] &&
+		    memcmp(m->key[f - 1], m->key[i], m->klen[i]) == 0)
+			return merr(l, "feature '%s' given twice (first at line %u)", m->key[i],
+			    lines[f - 1]);
+		if (f != 0)
+			return merr(l, "feature '%s' has the hash of '%s' (line %u): drop one",
+			    m->key[i], m->key[f - 1], lines[f - 1]);
+		m->slot[s] = (struct fslot){(uint32_t)(h >> 32), i + 1};
+	}
+	means(m);
+	return 0;
+}
+
+/* The lines in order: header, classes, features, bias, f…, end. '#'
+ * lines are comments anywhere after the header. */
+static int
+read_lines(struct mload *l, char *text, size_t len, unsigned **lines)
+{
+	int (*const step[])(struct mload *, char *) = {read_header, read_classes, read_features,
+	    read_bias};
+	size_t nstep = sizeof(step) / sizeof(step[0]), done = 0;
+	unsigned cap = 0;
+	char *p = text, *e = text + len;
+
+	for (l->line = 1; p < e; l->line++) {
+		char *nl = memchr(p, '\n', (size_t)(e - p));
+
+		if (nl == NULL)
+			return merr(l, "truncated: the last line has no newline");
+		*nl = '\0';
+		if ((size_t)(nl - p) > MODEL_MAX_LINE)
+			return merr(l, "line longer than %d bytes", MODEL_MAX_LINE);
+		if (memchr(p, '\r', (size_t)(nl - p)) != NULL || memchr(p, '\t', (size_t)(nl - p)))
+			return merr(l, "a tab or carriage return (fields are separated by one space)");
+		if (done > 0 && p[0] == '#') {
+			p = nl + 1;
+			continue;
+		}
+		if (done < nstep) {
+			if (step[done++](l, p) < 0)
+				return -1;
+		} else if (strncmp(p, "end ", 4) == 0) {
+			if (read_end(l, p) < 0)
+				return -1;
+			if (nl + 1 != e) {
+				l->line++;
+				return merr(l, "text after the 'end' line");
+			}
+			return 0;
+		} else {
+			if (read_feature(l, p) < 0)
+				return -1;
+			if (l->m->nfeat > cap) {
+				cap = cap ? cap * 2 : 1024;
+				*lines = xreallocarray(*lines, cap, sizeof(**lines));
+			}
+			(*lines)[l->m->nfeat - 1] = l->line;
+		}
+		p = nl + 1;
+	}
+	return merr(l, "truncated: no 'end N' line");
+}
+
+struct triage_model *
+triage_model_load_string(const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct mload l = {.name = name, .err = err, .errlen = errlen, .line = 1};
+	unsigned *lines = NULL;
+	int rc;
+
+	if (len > MODEL_MAX_FILE) {
+		merr(&l, "file larger than %u bytes", MODEL_MAX_FILE);
+		return NULL;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		merr(&l, "NUL byte in file");
+		return NULL;
+	}
+	l.m = xcalloc(1, sizeof(*l.m));
+	l.m->text = xmalloc(len + 1);
+	memcpy(l.m->text, text, len);
+	l.m->text[len] = '\0';
+	rc = read_lines(&l, l.m->text, len, &lines);
+	if (rc == 0)
+		rc = index_features(&l, lines);
+	free(lines);
+	if (rc < 0) {
+		triage_model_free(l.m);
+		return NULL;
+	}
+	return l.m;
+}
+
+/* A regular file only (not a device or a FIFO), read up to one byte past the cap. */
+struct triage_model *
+triage_model_load(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct triage_model *m = NULL;
+	size_t cap = MODEL_MAX_FILE + 1, n = 0;
+	struct stat st;
+	ssize_t got;
+	char *buf;
+
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	buf = xmalloc(cap);
+	while (n < cap && (got = read(fd, buf + n, cap - n)) > 0)
+		n += (size_t)got;
+	if (n < cap && got < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	else
+		m = triage_model_load_string(path, buf, n, err, errlen);
+	close(fd);
+	free(buf);
+	return m;
+}
+
+void
+triage_model_free(struct triage_model *m)
+{
+	if (m == NULL)
+		return;
+	free(m->text);
+	free(m->cls);
+	free(m->bias);
+	free(m->key);
+	free(m->klen);
+	free(m->off);
+	free(m->w);
+	free(m->mean);
+	free(m->slot);
+	free(m);
+}
+
+int
+triage_model_class_count(const struct triage_model *m)
+{
+	return m != NULL ? m->ncls : 0;
+}
+
+const char *
+triage_model_class(const struct triage_model *m, int i)
+{
+	return m != NULL && i >= 0 && i < m->ncls ? m->cls[i] : NULL;
+}
+
+int
+triage_model_feature_count(const struct triage_model *m)
+{
+	return m != NULL ? (int)m->nfeat : 0;
+}
+
+unsigned
+triage_model_classes_line(const struct triage_model *m)
+{
+	return m != NULL ? m->cls_line : 0;
+}
+
+/* --- prediction ---------------------------------------------------------- */
+
+struct hit {
+	uint32_t f;      /* feature index */
+	uint32_t w0, w1; /* the words it came from, first seen */
+};
+
+/* The distinct features of a note the model knows (binary features
+ * count once), marked in a bitmap over the model's features: small
+ * enough to stay in the cache, where a note's features repeat. */
+struct hits {
+	const struct triage_model *m;
+	struct hit *h;
+	uint64_t *seen; /* bit f: feature f is in h */
+	uint32_t n, cap;
+	uint32_t nwords;
+	struct hit stack_h[STACK_HITS];
+};
+
+static void
+on_feature(void *ctx, char type, const char *run, size_t n, uint32_t w0, uint32_t w1)
+{
+	struct hits *hs = ctx;
+	const struct triage_model *m = hs->m;
+	uint32_t f = m->slot[slot_of(m, fnv_run(type, run, n))].f;
+
+	if (w1 + 1 > hs->nwords)
+		hs->nwords = w1 + 1;
+	if (f-- == 0 || (hs->seen[f / 64] >> (f % 64) & 1))
+		return;
+	hs->seen[f / 64] |= 1ull << (f % 64);
+	if (hs->n == hs->cap) {
+		struct hit *h = xcalloc(hs->cap * 2, sizeof(*h));
+
+		memcpy(h, hs->h, hs->n * sizeof(*h));
+		if (hs->h != hs->stack_h)
+			free(hs->h);
+		hs->h = h;
+		hs->cap *= 2;
+	}
+	hs->h[hs->n++] = (struct hit){f, w0, w1};
+}
+
+/* Class probabilities as LIBLINEAR gives them for logistic regression:
+ * each class's sigmoid, normalised to sum 1 (two classes: the first's). */
+static void
+probabilities(const struct triage_model *m, const struct hits *hs, double *p)
+{
+	double x = 1.0 / sqrt((double)hs->n), sum = 0;
+
+	for (int k = 0; k < m->ncls; k++)
+		p[k] = m->bias[k];
+	for (uint32_t i = 0; i < hs->n; i++)
+		for (uint32_t j = m->off[hs->h[i].f]; j < m->off[hs->h[i].f + 1]; j++)
+			p[m->w[j].cls] += x * m->w[j].w;
+	for (int k = 0; k < m->ncls; k++) {
+		p[k] = 1.0 / (1.0 + exp(-p[k]));
+		sum += p[k];
+	}
+	for (int k = 0; k < m->ncls; k++)
+		p[k] /= sum;
+}
+
+/* How much more feature f says cls than the classes on average: what
+ * sets the suggestion apart, not what every harm note shares. */
+static double
+weight_of(const struct triage_model *m, uint32_t f, int cls)
+{
+	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
+		if (m->w[j].cls == (uint32_t)cls)
+			return m->w[j].w - m->mean[f];
+	return -m->mean[f];
+}
+
+/* Each word's share of the top class's score: a word pair counts half
+ * for each of its words, an n-gram for the word it lies in. */
+static void
+score_words(const struct triage_model *m, const struct hits *hs, int cls, double *score)
+{
+	memset(score, 0, hs->nwords * sizeof(*score));
+	for (uint32_t i = 0; i < hs->n; i++) {
+		double w = weight_of(m, hs->h[i].f, cls);
+
+		if (hs->h[i].w0 == hs->h[i].w1)
+			score[hs->h[i].w0] += w;
+		else {
+			score[hs->h[i].w0] += w / 2;
+			score[hs->h[i].w1] += w / 2;
+		}
+	}
+}
+
+/* Up to four words that weigh most (and at least WORD_SHARE of the
+ * first), in text order; returns how many. */
+static int
+top_words(const double *score, uint32_t nwords, uint32_t *top)
+{
+	int n = 0;
+
+	for (int k = 0; k < 4; k++) {
+		uint32_t best = UINT32_MAX;
+
+		for (uint32_t i = 0; i < nwords; i++) {
+			int taken = 0;
+
+			for (int j = 0; j < n; j++)
+				taken |= top[j] == i;
+			if (!taken && score[i] > 0 && (best == UINT32_MAX || score[i] > score[best]))
+				best = i;
+		}
+		if (best == UINT32_MAX || (n > 0 && score[best] < WORD_SHARE * score[top[0]]))
+			break;
+		top[n++] = best;
+	}
+	for (int i = 1; i < n; i++) /* insertion sort: text order */
+		for (int j = i; j > 0 && top[j] < top[j - 1]; j--) {
+			uint32_t t = top[j];
+
+			top[j] = top[j - 1];
+			top[j - 1] = t;
+		}
+	return n;
+}
+
+/* A code point that folding keeps as part of a word (textnorm.c), and
+ * one it removes without a trace (marks and format characters). */
+static int
+word_cp(utf8proc_int32_t cp)
+{
+	utf8proc_category_t c = utf8proc_category(cp);
+
+	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+	       (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+}
+
+static int
+silent_cp(utf8proc_int32_t cp)
+{
+	utf8proc_category_t c = utf8proc_category(cp);
+
+	return (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME) ||
+	       c == UTF8PROC_CATEGORY_CF;
+}
+
+/* The note's words as written: start and end byte of each, up to max;
+ * returns how many there are in all. */
+static uint32_t
+source_words(const char *text, uint32_t *from, uint32_t *to, uint32_t max)
+{
+	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)text;
+	size_t len = strlen(text), i = 0;
+	uint32_t n = 0;
+	int in = 0;
+
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+
+		if (k > 0 && word_cp(cp)) {
+			if (!in && n < max)
+				from[n] = (uint32_t)i;
+			n += !in;
+			in = 1;
+			if (n <= max)
+				to[n - 1] = (uint32_t)(i + (size_t)k);
+		} else if (k <= 0 || !silent_cp(cp))
+			in = 0;
+		i += k > 0 ? (size_t)k : 1;
+	}
+	return n;
+}
+
+/* Appends word w of the note (as written when the words line up, else
+ * folded) to g->words. */
+static void
+append_word(struct model_guess *g, size_t *o, const char *text, const char *folded,
+    const uint32_t *from, const uint32_t *to, int aligned, uint32_t w)
+{
+	const char *s;
+	size_t n;
+
+	if (aligned) {
+		s = text + from[w];
+		n = to[w] - from[w];
+	} else {
+		s = folded + 1;
+		for (uint32_t k = 0; k < w; k++)
+			s = strchr(s, ' ') + 1;
+		n = (size_t)(strchr(s, ' ') - s);
+	}
+	if (*o + n + 1 >= sizeof(g->words))
+		return;
+	memcpy(g->words + *o, s, n);
+	*o += n;
+	g->words[*o] = '\0';
+}
+
+/* The top words as phrases, adjacent words joined: "so soang", "vung kin". */
+static void
+explain(struct model_guess *g, const char *text, const char *folded, const uint32_t *top,
+    int ntop, uint32_t nwords)
+{
+	uint32_t from[STACK_WORDS], to[STACK_WORDS];
+	int aligned = source_words(text, from, to, STACK_WORDS) == nwords && nwords <= STACK_WORDS;
+	size_t o = 0;
+
+	for (int i = 0; i < ntop && o + 3 < sizeof(g->words); i++) {
+		int joined = i > 0 && top[i] == top[i - 1] + 1;
+
+		if (!joined && g->nword == MODEL_MAX_WORDS)
+			break;
+		if (joined)
+			g->words[o++] = ' ';
+		else if (g->nword++ > 0) {
+			memcpy(g->words + o, ", ", 2);
+			o += 2;
+		}
+		g->words[o] = '\0';
+		append_word(g, &o, text, folded, from, to, aligned, top[i]);
+	}
+	while (o > 0 && (g->words[o - 1] == ' ' || g->words[o - 1] == ','))
+		g->words[--o] = '\0'; /* a last word that did not fit */
+}
+
+static void
+guess_words(const struct triage_model *m, const struct hits *hs, struct model_guess *g,
+    const char *text, const char *folded)
+{
+	double stack[STACK_WORDS], *score = stack;
+	uint32_t top[4];
+	int ntop;
+
+	if (hs->nwords > STACK_WORDS)
+		score = xcalloc(hs->nwords, sizeof(*score));
+	score_words(m, hs, g->cls, score);
+	ntop = top_words(score, hs->nwords, top);
+	explain(g, text, folded, top, ntop, hs->nwords);
+	if (score != stack)
+		free(score);
+}
+
+void
+triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g)
+{
+	struct hits *hs;
+	double p[MODEL_MAX_CLASSES];
+	char *folded;
+	size_t len;
+
+	memset(g, 0, sizeof(*g));
+	g->cls = -1;
+	if (m == NULL || text == NULL)
+		return;
+	folded = textnorm_fold(text, strlen(text), &len);
+	hs = xmalloc(sizeof(*hs));
+	hs->m = m;
+	hs->h = hs->stack_h;
+	hs->n = hs->nwords = 0;
+	hs->cap = STACK_HITS;
+	hs->seen = xcalloc(m->nfeat / 64 + 1, sizeof(*hs->seen));
+	walk_features(folded, len, on_feature, hs);
+	if (hs->n > 0) {
+		probabilities(m, hs, p);
+		g->cls = 0;
+		for (int k = 1; k < m->ncls; k++)
+			if (p[k] > p[g->cls])
+				g->cls = k;
+		g->p = p[g->cls];
+		guess_words(m, hs, g, text, folded);
+	}
+	if (hs->h != hs->stack_h)
+		free(hs->h);
+	free(hs->seen);
+	free(hs);
+	free(folded);
+}
