@@ -505,6 +505,26 @@ suggest(const struct eval *e, const struct decision *d, struct triage_result *ou
 		out->priority = r->model_maxp;
 }
 
+/*
+ * The model named the harm no rule named: the rules read the note again
+ * with that category, as if an operator had set it, so that the rules
+ * about a category (a cry for help, a young child, a key answer) apply.
+ * A P1 comes only from such a rule; the model itself asks max_priority.
+ */
+static void
+reread(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
+{
+	struct triage_input again = *in;
+	struct triage_result model = *out;
+
+	again.category = out->model.category;
+	triage_eval(r, &again, out);
+	out->model = model.model;
+	out->category = model.category;
+	if (out->priority > model.priority)
+		out->priority = model.priority;
+}
+
 int
 triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
 {
@@ -532,6 +552,8 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 	decide(r, in, &d, out);
 	if (r->model != NULL)
 		suggest(&e, &d, out);
+	if (out->model.applied)
+		reread(r, in, out);
 	if (bits != stack)
 		free(bits);
 	note_free(&e.note);

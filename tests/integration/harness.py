@@ -373,3 +373,15 @@ class DaemonTest(unittest.TestCase):
         c = Client(self.d.bridge)
         self.addCleanup(c.close)
         return c
+
+
+def rules_only(dirpath):
+    """A copy of the shipped rules without their model (hotline111-rules(5),
+    THE MODEL), in dirpath: for tests of what the rules alone decide, which
+    a retrained model must not move. Its path."""
+    path = os.path.join(dirpath, "rules-only.conf")
+    with open(RULES, encoding="utf-8") as f:
+        text = re.sub(r"(?m)^model = \{.*\};\n", "", f.read())
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path

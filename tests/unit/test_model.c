@@ -356,7 +356,9 @@ test_predict_hostile(void **state)
 	"label = \"d\"; }, { id = \"info\"; label = \"i\"; }, { id = \"silent\"; label = \"s\"; } );\n"
 #define RULES                                                                                  \
 	"rules = ( { name = \"water\"; text_any = [ \"đuối nước\" ]; category = \"drowning\"; " \
-	"priority = 2; }, { name = \"now\"; text_any = [ \"cứu\" ]; priority = 1; } );\n"
+	"priority = 2; }, { name = \"now\"; text_any = [ \"cứu\" ]; priority = 1; }, "          \
+	"{ name = \"help\"; category = [ \"abuse.sexual\" ]; text_any = [ \"giúp với\" ]; "    \
+	"priority = 1; } );\n"
 
 static struct triage_rules *
 rules_with(const char *model_group, char *err)
@@ -409,6 +411,14 @@ test_combine(void **state)
 	eval(r, "cứu, sờ soạng ở vùng kín", 4, &res);
 	assert_string_equal(res.category, "abuse.sexual");
 	assert_int_equal(res.priority, 1);
+	/* the rules read the note again with the model's category: a rule
+	 * about that category may make it P1, the model alone never does */
+	eval(r, "hay sờ soạng ở vùng kín, giúp với", 4, &res);
+	assert_string_equal(res.category, "abuse.sexual");
+	assert_int_equal(res.priority, 1);
+	assert_int_equal(res.model.applied, 1);
+	assert_int_equal(res.nrules, 1);
+	assert_string_equal(res.rules[0], "help");
 	/* not a harm category: reported, never applied */
 	eval(r, "alo alo", 4, &res);
 	assert_null(res.category);
