@@ -412,7 +412,9 @@ send_text(struct evhttp_request *req, int code, const char *reason, const char *
 static void
 serve_metrics(struct metrics *m, struct evhttp_request *req, struct metrics_state *s)
 {
-	char *text = metrics_render(s, m->db_figures, m->nlevels);
+	/* figures from a connection now lost are not shown as if current */
+	char *text = metrics_render(s, m->db != NULL && db_is_up(m->db) ? m->db_figures : NULL,
+	    m->nlevels);
 
 	send_text(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
 	free(text);
