@@ -100,11 +100,13 @@ sources_down(const json_t *sources, json_t *reasons)
 	json_array_foreach(sources, i, src) {
 		const char *state = json_string_value(json_object_get(src, "state"));
 		const char *err = json_string_value(json_object_get(src, "error"));
+		const char *name;
 
 		if (state == NULL || strcmp(state, "up") == 0)
 			continue;
-		reason(reasons, "source %s: %s%s%s", json_string_value(json_object_get(src,
-		    "source")), state, err && *err ? ": " : "", err && *err ? err : "");
+		name = json_string_value(json_object_get(src, "source"));
+		reason(reasons, "source %s: %s%s%s", name ? name : "?", state,
+		    err && *err ? ": " : "", err && *err ? err : "");
 		n++;
 	}
 	return n;
