@@ -2,7 +2,7 @@
 # Debian, and how it is built. One list, one build.
 H111_PACKAGES="autoconf automake make gcc pkg-config libevent-dev libpq-dev \
 libconfig-dev libcmocka-dev libjansson-dev libutf8proc-dev libpcre2-dev \
-libsystemd-dev liblinear-dev postgresql postgresql-client python3 procps valgrind \
+libsystemd-dev liblinear-dev postgresql postgresql-client python3 procps valgrind prometheus \
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl"
 # Only the SIP end-to-end test needs these (scripts/check); where they cannot
 # be installed, that test is skipped, loudly, and the rest still runs.

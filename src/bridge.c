@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "netaddr.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -230,6 +231,7 @@ nack(struct conn *c, const struct proto_fail *f)
 
 	log_debug("bridge[%u]: nack %s: %s%s%s", c->id, protocol_error_name(f->code), f->detail,
 	    f->id[0] ? " id=" : "", f->id[0] ? log_escape(id, sizeof(id), f->id, 64) : "");
+	metrics_nack(f->code);
 	reply_now(c, protocol_nack(f->id, f->code, f->detail));
 }
 
@@ -327,6 +329,7 @@ handle_line(struct conn *c, const char *line, size_t len)
 	struct event ev;
 
 	if (protocol_parse(line, len, &c->b->limits, &ev, &f) != 0) {
+		metrics_event(METRICS_INVALID, MR_NACKED);
 		nack(c, &f);
 		if (c->b->tokens->n > 0 && !c->authed)
 			c->closing = 1;
@@ -341,10 +344,13 @@ handle_line(struct conn *c, const char *line, size_t len)
 		struct proto_fail u = { .code = PROTO_UNAUTHORIZED };
 		snprintf(u.id, sizeof(u.id), "%s", ev.id);
 		snprintf(u.detail, sizeof(u.detail), "send hello with a token first");
+		metrics_event((int)ev.type, MR_NACKED);
 		nack(c, &u);
 		c->closing = 1;
-	} else if (ev.type == EV_PING)
+	} else if (ev.type == EV_PING) {
+		metrics_event(EV_PING, MR_ACKED);
 		reply_now(c, protocol_pong(ev.id));
+	}
 	else {
 		c->events++;
 		submit(c, &ev, len);
@@ -359,6 +365,7 @@ too_long(struct conn *c)
 	struct proto_fail f = { .code = PROTO_TOO_LONG };
 
 	snprintf(f.detail, sizeof(f.detail), "line longer than %zu bytes", c->b->max_line);
+	metrics_event(METRICS_INVALID, MR_NACKED);
 	nack(c, &f);
 }
 
@@ -550,6 +557,7 @@ refuse_busy(evutil_socket_t fd, const char *why)
 {
 	char *line = protocol_nack(NULL, PROTO_UNAVAILABLE, why);
 
+	metrics_nack(PROTO_UNAVAILABLE);
 	/* Best effort on a fresh socket: the line fits its send buffer. */
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("bridge: refusing a client: %s", strerror(errno));

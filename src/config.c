@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 
 #include <libconfig.h>
+#include <libpq-fe.h>
 
+#include "netaddr.h"
 #include "xmalloc.h"
 
 #define CONFIG_MAX_BYTES (4 * 1024 * 1024)
@@ -44,87 +46,156 @@ struct key {
 	double min, max;
 	int reload;      /* SIGHUP applies it */
 	const char *help;
+	/* a string's (or each entry's) own check: 0, or -1 with why */
+	int (*check)(const char *v, char *why, size_t whylen);
 };
+
+/* --- what a value must be, past its type --------------------------------- */
+
+/* libpq's own parser: a misspelt option is an error here, not at connect
+ * time (where the daemon would wait for ever for a database it cannot name). */
+static int
+check_conninfo(const char *v, char *why, size_t whylen)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts;
+
+	/* connected with expand_dbname: a bare word is a database's name */
+	if (strchr(v, '=') == NULL && strncmp(v, "postgres", 8) != 0)
+		return 0;
+	if ((opts = PQconninfoParse(v, &msg)) != NULL) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	snprintf(why, whylen, "%.*s", msg ? (int)strcspn(msg, "\n") : 13,
+	    msg ? msg : "out of memory");
+	PQfreemem(msg);
+	return -1;
+}
+
+static int
+check_listen(const char *v, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[160];
+
+	if (netaddr_parse(v, &ss, &len, err, sizeof(err)) != 0) {
+		/* netaddr names the address in some messages, not in others */
+		if (strncmp(err, v, strlen(v)) == 0)
+			snprintf(why, whylen, "%s", err);
+		else
+			snprintf(why, whylen, "%.64s%s: %s", v, strlen(v) > 64 ? "…" : "", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* "" (off) or a TCP address: the HTTP listeners. */
+static int
+check_http_listen(const char *v, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[160];
+
+	if (v[0] == '\0' || netaddr_parse_tcp(v, &ss, &len, err, sizeof(err)) == 0)
+		return 0;
+	snprintf(why, whylen, "\"%s\" is not \"\" nor a \"HOST:PORT\" address (numeric host, "
+	    "[V6] in brackets)", v);
+	return -1;
+}
+
+static int
+check_cti_listen(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '\0' && strncmp(v, "tcp:", 4) != 0) {
+		snprintf(why, whylen, "\"%s\" is not a \"tcp:HOST:PORT\" address", v);
+		return -1;
+	}
+	return check_http_listen(v, why, whylen);
+}
 
 #define OFF(f) offsetof(struct config, f)
 #define DL(p, k) OFF(deadline[(p) - 1][k])
 
 static const struct key keys[] = {
 	{ "log.level", K_LEVEL, OFF(log_level), "\"info\"", 0, 0, 1,
-	    "debug, info, warning or error" },
+	    "debug, info, warning or error", NULL },
 	{ "log.escalation_log", K_STR, OFF(escalation_log),
 	    "\"/var/log/hotline111/escalations.log\"", 0, 4096, 1,
-	    "JSON Lines file of escalations and warnings, reopened on SIGHUP" },
+	    "JSON Lines file of escalations and warnings, reopened on SIGHUP", NULL },
 	{ "database.conninfo", K_STR, OFF(db_conninfo), "\"dbname=hotline111\"", 0, 4096, 0,
-	    "libpq connection string of the system of record" },
+	    "libpq connection string of the system of record", check_conninfo },
 	{ "bridge.listen", K_STRLIST, OFF(bridge_listen),
 	    "[\"unix:/run/hotline111/bridge.sock\"]", 0, 16, 0,
-	    "bridge listeners: \"unix:PATH\" or \"tcp:HOST:PORT\"" },
+	    "bridge listeners: \"unix:PATH\" or \"tcp:HOST:PORT\"", check_listen },
 	{ "bridge.max_line", K_INT, OFF(bridge_max_line), "65536", 256, 16777216, 1,
-	    "longest accepted line in bytes" },
+	    "longest accepted line in bytes", NULL },
 	{ "bridge.max_clients", K_INT, OFF(bridge_max_clients), "256", 1, 65535, 0,
-	    "bridge connections at once" },
+	    "bridge connections at once", NULL },
 	{ "bridge.window", K_INT, OFF(bridge_window), "1024", 1, 65536, 1,
-	    "unwritten replies per connection (acks, nacks, pongs) before reading pauses" },
+	    "unwritten replies per connection (acks, nacks, pongs) before reading pauses", NULL },
 	{ "bridge.max_depth", K_INT, OFF(bridge_max_depth), "16", 2, 64, 1,
-	    "deepest JSON nesting accepted in a line" },
+	    "deepest JSON nesting accepted in a line", NULL },
 	{ "bridge.tokens", K_TOKENS, OFF(tokens), "()", 0, 1024, 1,
-	    "clients allowed to connect: ( { client = \"NAME\"; token = \"SECRET\"; } )" },
+	    "clients allowed to connect: ( { client = \"NAME\"; token = \"SECRET\"; } )", NULL },
 	{ "bridge.login_timeout", K_INT, OFF(bridge_login_timeout), "10", 1, 3600, 1,
-	    "seconds a connection has to send its hello while bridge.tokens is set" },
+	    "seconds a connection has to send its hello while bridge.tokens is set", NULL },
 	{ "bridge.idle_timeout", K_INT, OFF(bridge_idle_timeout), "0", 0, 86400, 1,
-	    "seconds without a line before a connection owed nothing is closed; 0: never" },
+	    "seconds without a line before a connection owed nothing is closed; 0: never", NULL },
 	{ "bridge.max_per_peer", K_INT, OFF(bridge_max_per_peer), "32", 0, 65535, 1,
-	    "TCP connections from one address at once; 0: no limit" },
+	    "TCP connections from one address at once; 0: no limit", NULL },
 	{ "console.listen", K_STRLIST, OFF(console_listen),
 	    "[\"unix:/run/hotline111/console.sock\"]", 0, 16, 0,
-	    "console listeners" },
+	    "console listeners", check_listen },
 	{ "console.operators", K_OPERATORS, OFF(operators), "()", 0, 65535, 1,
-	    "( { name = \"lan\"; uid = 1001; role = \"operator\"; } )" },
+	    "( { name = \"lan\"; uid = 1001; role = \"operator\"; } )", NULL },
 	{ "spool.dir", K_STR, OFF(spool_dir), "\"/var/lib/hotline111/spool\"", 0, 4096, 0,
-	    "local spool while PostgreSQL is unreachable" },
+	    "local spool while PostgreSQL is unreachable", NULL },
 	{ "spool.max_mb", K_INT, OFF(spool_max_mb), "1024", 1, 1048576, 0,
-	    "spool size before backpressure, MiB" },
+	    "spool size before backpressure, MiB", NULL },
 	{ "triage.rules", K_STR, OFF(rules_file), "\"" SYSCONFDIR "/hotline111/rules.conf\"",
-	    0, 4096, 1, "rules file, hotline111-rules(5)" },
+	    0, 4096, 1, "rules file, hotline111-rules(5)", NULL },
 	{ "triage.default_priority", K_INT, OFF(default_priority), "4", 1, 4, 1,
-	    "priority of a new case before triage" },
+	    "priority of a new case before triage", NULL },
 #define DEADLINES(p, a, c, t, pl)                                                      \
 	{ "escalation.p" #p ".answer", K_DURATION, DL(p, DL_ANSWER), a, 0, 0, 1,       \
-	    "P" #p ": call offered until answered" },                                  \
+	    "P" #p ": call offered until answered", NULL },                                  \
 	{ "escalation.p" #p ".claim", K_DURATION, DL(p, DL_CLAIM), c, 0, 0, 1,         \
-	    "P" #p ": case opened until an operator owns it" },                        \
+	    "P" #p ": case opened until an operator owns it", NULL },                        \
 	{ "escalation.p" #p ".act", K_DURATION, DL(p, DL_ACT), t, 0, 0, 1,             \
-	    "P" #p ": case opened until a referral or intervention" },                 \
+	    "P" #p ": case opened until a referral or intervention", NULL },                 \
 	{ "escalation.p" #p ".plan", K_DURATION, DL(p, DL_PLAN), pl, 0, 0, 1,          \
-	    "P" #p ": referral until an intervention plan" }
+	    "P" #p ": referral until an intervention plan", NULL }
 	DEADLINES(1, "20", "60", "3600", "\"5wd\""),
 	DEADLINES(2, "60", "300", "\"12h\"", "\"5wd\""),
 	DEADLINES(3, "120", "1800", "\"24h\"", NULL),
 	DEADLINES(4, "300", "\"4h\"", "\"72h\"", NULL),
 #undef DEADLINES
 	{ "escalation.warn", K_FLOAT, OFF(esc_warn), "0.8", 0.0, 1.0, 1,
-	    "warn at this fraction of a deadline (0 turns warnings off)" },
+	    "warn at this fraction of a deadline (0 turns warnings off)", NULL },
 	{ "escalation.repeat", K_INT, OFF(esc_repeat), "300", 1, 86400, 1,
-	    "seconds between escalation levels" },
+	    "seconds between escalation levels", NULL },
 	{ "escalation.levels", K_STRLIST, OFF(esc_levels),
 	    "[\"shift supervisor\", \"duty manager\", "
 	    "\"provincial child protection / police\"]", 1, 16, 1,
-	    "who each escalation level reaches" },
+	    "who each escalation level reaches", NULL },
 	{ "escalation.calendar.weekend", K_WEEKDAYS, OFF(weekend_mask), "[6, 7]", 0, 7, 1,
-	    "days off, 1 = Monday .. 7 = Sunday" },
+	    "days off, 1 = Monday .. 7 = Sunday", NULL },
 	{ "escalation.calendar.holidays", K_DATES, OFF(holidays), "[]", 0, 1000, 1,
-	    "dated holidays, \"YYYY-MM-DD\" (Tet moves every year)" },
+	    "dated holidays, \"YYYY-MM-DD\" (Tet moves every year)", NULL },
 	{ "escalation.calendar.timezone", K_TZ, OFF(timezone), "\"Asia/Ho_Chi_Minh\"", 0, 64, 1,
-	    "time zone of working days, the escalation log and reports (tz database name)" },
+	    "time zone of working days, the escalation log and reports (tz database name)", NULL },
 	{ "metrics.listen", K_STR, OFF(metrics_listen), "\"127.0.0.1:9111\"", 0, 256, 0,
-	    "metrics endpoint, \"\" turns it off" },
+	    "metrics endpoint HOST:PORT (/metrics, /healthz), \"\" turns it off",
+	    check_http_listen },
 	{ "sources", K_SOURCES, OFF(sources), "()", 0, 64, 0,
-	    "PBXs the daemon connects to: ami, esl, evapi" },
+	    "PBXs the daemon connects to: ami, esl, evapi", NULL },
 	{ "cti.listen", K_STR, OFF(cti_listen), "\"\"", 0, 256, 0,
-	    "Zammad-style CTI webhook address, \"\" off" },
+	    "Zammad-style CTI webhook address, \"\" off", check_cti_listen },
 	{ "cti.token", K_STR, OFF(cti_token), "\"\"", 0, 256, 0,
-	    "token in the CTI webhook path" },
+	    "token in the CTI webhook path", NULL },
 };
 #define NKEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
@@ -165,11 +236,14 @@ static int
 parse_str(struct loader *ld, const struct key *k, const config_setting_t *s, void *dst)
 {
 	const char *v = config_setting_get_string(s);
+	char why[400];
 
 	if (v == NULL)
 		return range_fail(ld, k, s, "a string");
 	if (k->max > 0 && strlen(v) > (size_t)k->max)
 		return fail(ld, s, "%s: longer than %.0f bytes", k->name, k->max);
+	if (k->check != NULL && k->check(v, why, sizeof(why)) != 0)
+		return fail(ld, s, "%s: %s", k->name, why);
 	*(char **)dst = xstrdup(v);
 	return 0;
 }
@@ -300,8 +374,11 @@ parse_strlist(struct loader *ld, const struct key *k, const config_setting_t *s,
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(e);
+		char why[400];
 		if (v == NULL || v[0] == '\0' || strlen(v) > 4096)
 			return fail(ld, e, "%s: entry %d must be a non-empty string", k->name, i + 1);
+		if (k->check != NULL && k->check(v, why, sizeof(why)) != 0)
+			return fail(ld, e, "%s: entry %d: %s", k->name, i + 1, why);
 		l->v[l->n++] = xstrdup(v);
 	}
 	return 0;
@@ -715,9 +792,12 @@ load_keys(struct loader *ld, config_t *c, struct config *cfg)
 {
 	if (check_known(ld, config_root_setting(c), "") != 0)
 		return -1;
+	cfg->lines = xcalloc(NKEYS, sizeof(*cfg->lines));
 	for (int i = 0; i < NKEYS; i++) {
 		const config_setting_t *s = config_lookup(c, keys[i].name);
 		void *dst = (char *)cfg + keys[i].off;
+		if (s != NULL)
+			cfg->lines[i] = (int)config_setting_source_line(s);
 		int rc = s != NULL ? parsers[keys[i].kind](ld, &keys[i], s, dst) :
 		    load_default(ld, &keys[i], dst);
 		if (rc != 0)
@@ -968,6 +1048,7 @@ config_free(struct config *cfg)
 		return;
 	for (int i = 0; i < NKEYS; i++)
 		free_value(&keys[i], (char *)cfg + keys[i].off);
+	free(cfg->lines);
 	free(cfg->file);
 	free(cfg);
 }
@@ -987,6 +1068,30 @@ config_warn_restart_keys(const struct config *old, const struct config *new)
 		}
 	}
 	return n;
+}
+
+int
+config_key_line(const struct config *cfg, const char *name)
+{
+	for (int i = 0; cfg->lines != NULL && i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return cfg->lines[i];
+	return 0;
+}
+
+void
+config_where(const struct config *cfg, const char *msg, char *out, size_t outlen)
+{
+	size_t n = strcspn(msg, ": ");
+	char key[128];
+	int line;
+
+	snprintf(key, sizeof(key), "%.*s", (int)n, msg);
+	line = n < sizeof(key) ? config_key_line(cfg, key) : 0;
+	if (line > 0)
+		snprintf(out, outlen, "%s:%d: %s", cfg->file, line, msg);
+	else
+		snprintf(out, outlen, "%s: %s", cfg->file, msg);
 }
 
 int

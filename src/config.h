@@ -98,6 +98,7 @@ struct config {
 	struct source_list sources;
 	char *cti_listen;
 	char *cti_token;
+	int *lines; /* per key of the table: its line in the file, 0 when not there */
 };
 
 /*
@@ -113,6 +114,12 @@ void config_free(struct config *cfg);
 
 /* Logs, by name, each changed key that only a restart applies. */
 int config_warn_restart_keys(const struct config *old, const struct config *new);
+
+/* The line of the file that set key name, or 0 (a default, or -s). */
+int config_key_line(const struct config *cfg, const char *name);
+/* "FILE:LINE: msg" for a message that starts with a key's name ("cti.token:
+ * must be set…"), "FILE: msg" when the key has no line. */
+void config_where(const struct config *cfg, const char *msg, char *out, size_t outlen);
 
 /* The key table, for documentation tests: name and help line of key i. */
 int config_key_count(void);

@@ -1164,6 +1164,12 @@ console_db_up(const struct console *con)
 	return db_is_up(con->db);
 }
 
+size_t
+console_clients(const struct console *con)
+{
+	return con->nclients;
+}
+
 void
 console_stop(struct console *con)
 {

@@ -40,6 +40,8 @@ int console_listen(struct console *c, const struct config *cfg, char *err, size_
  * cfg's operator list: the caller keeps cfg alive until the next call. */
 void console_configure(struct console *c, const struct config *cfg);
 int console_db_up(const struct console *c);
+/* Console connections open. */
+size_t console_clients(const struct console *c);
 void console_stop(struct console *c);
 void console_free(struct console *c);
 

@@ -18,6 +18,7 @@
 #include <event2/http.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "netaddr.h"
 #include "pbx.h"
 #include "xmalloc.h"
@@ -504,10 +505,18 @@ send_json(struct evhttp_request *req, int code, json_t *body)
 }
 
 static void
-send_error(struct evhttp_request *req, int code, enum proto_error error, const char *detail)
+send_refusal(struct evhttp_request *req, int code, enum proto_error error, const char *detail)
 {
 	send_json(req, code, json_pack("{s:s, s:s}", "error", protocol_error_name(error),
 	    "detail", detail));
+}
+
+/* A refusal before the store: counted here (the store counts its own). */
+static void
+send_error(struct evhttp_request *req, int code, enum proto_error error, const char *detail)
+{
+	metrics_nack(error);
+	send_refusal(req, code, error, detail);
 }
 
 /* --- replies once stored --- */
@@ -573,8 +582,8 @@ reply_stored(struct cti_req *r)
 	if (r->error == PROTO_OK)
 		send_json(r->req, HTTP_OK, stored_body(r));
 	else
-		send_error(r->req, r->error == PROTO_UNAVAILABLE ? HTTP_SERVUNAVAIL : HTTP_BADREQUEST,
-		    r->error, r->detail);
+		send_refusal(r->req, r->error == PROTO_UNAVAILABLE ? HTTP_SERVUNAVAIL :
+		    HTTP_BADREQUEST, r->error, r->detail);
 }
 
 static void
@@ -647,6 +656,7 @@ submit(struct cti *c, struct evhttp_request *req, unsigned id, json_t *events)
 	if (validate(c, events, r, &fail) != 0) {
 		log_warn("cti[%u]: a mapped event does not validate: %s: %s", id,
 		    protocol_error_name(fail.code), fail.detail);
+		metrics_event(METRICS_INVALID, MR_NACKED);
 		send_error(req, HTTP_BADREQUEST, fail.code, fail.detail);
 		req_free(r);
 		return;
@@ -738,6 +748,7 @@ answer_mapped(struct cti *c, struct evhttp_request *req, unsigned id, struct cti
 	case CTI_BAD:
 	case CTI_UNSUPPORTED:
 		log_info("cti[%u]: bad request: %s", id, res->detail);
+		metrics_event(METRICS_INVALID, MR_NACKED);
 		send_error(req, res->verdict == CTI_BAD ? HTTP_BADREQUEST : 415, res->error,
 		    res->detail);
 		break;

@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "timers.h"
 #include "xmalloc.h"
 
@@ -165,6 +166,7 @@ report(struct escalation *e, const json_t *r)
 
 	write_log(e, line);
 	free(line);
+	metrics_escalation(str(r, "kind"), num(r, "level"));
 	if (strcmp(str(r, "kind"), "warning") == 0)
 		log_warn("warning %lld: case %lld P%lld %s: %s deadline approaching", num(r, "escalation"),
 		    num(r, "case"), num(r, "priority"), str(r, "category"), str(r, "deadline"));

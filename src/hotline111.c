@@ -37,7 +37,14 @@
 #define REPLY_TIMEOUT_MS 60000
 #define WIDTH 100 /* tables fit in this many columns */
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NODAEMON = 3 };
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_NODAEMON = 3,
+	EXIT_DEGRADED = 4, /* status: every event is kept, but something needs a look */
+	EXIT_FAILING = 5,  /* status: events are refused now (/healthz answers 503) */
+};
 
 enum arg_kind {
 	ARG_ID,       /* a positive integer: a case, an escalation */
@@ -72,6 +79,7 @@ struct command {
 	struct arg args[5];                /* ends with an empty entry */
 	const char *(*check)(json_t *req); /* what is wrong across arguments */
 	void (*print)(json_t *result);
+	int (*verdict)(json_t *result); /* the exit status a result means; NULL: 0 */
 };
 
 static const char *const role_names[] = CONSOLE_ROLE_NAMES;
@@ -79,6 +87,7 @@ static const char *const role_names[] = CONSOLE_ROLE_NAMES;
 struct conn {
 	int fd;
 	const char *path;
+	int lenient; /* a close in the middle of a line is a close (tail reconnects) */
 	char *buf;
 	size_t start, end, scanned; /* unread bytes are buf[start..end) */
 };
@@ -982,6 +991,53 @@ print_spool(json_t *o)
 	free(line);
 }
 
+/* "health  degraded", then one line per reason. */
+static void
+print_health(json_t *h)
+{
+	json_t *reason;
+	size_t i;
+	char *s;
+
+	if (!json_is_object(h))
+		return;
+	s = field(h, "state");
+	print_pair("health", 22, s);
+	free(s);
+	json_array_foreach(json_object_get(h, "reasons"), i, reason)
+	{
+		s = safe(json_is_string(reason) ? json_string_value(reason) : "?");
+		print_pair("", 22, s);
+		free(s);
+	}
+}
+
+/* Degraded and failing are exit statuses (hotline111(1)), each reason a line
+ * on standard error, so that a cron job or a monitoring check needs no JSON. */
+static int
+status_verdict(json_t *r)
+{
+	json_t *h = json_object_get(r, "health"), *reason;
+	const char *state = jstr(h, "state");
+	int rc = EXIT_OK;
+	size_t i;
+
+	if (state != NULL && strcmp(state, "degraded") == 0)
+		rc = EXIT_DEGRADED;
+	else if (state != NULL && strcmp(state, "failing") == 0)
+		rc = EXIT_FAILING;
+	else if (state == NULL && jstr(r, "database") && strcmp(jstr(r, "database"), "up") != 0)
+		rc = EXIT_DEGRADED; /* a daemon that does not judge itself */
+	json_array_foreach(json_object_get(h, "reasons"), i, reason)
+	{
+		char *text = safe(json_is_string(reason) ? json_string_value(reason) : "?");
+		if (rc != EXIT_OK)
+			fprintf(stderr, "hotline111: %s: %s\n", state, text);
+		free(text);
+	}
+	return rc;
+}
+
 static void
 print_status(json_t *r)
 {
@@ -1021,6 +1077,7 @@ print_status(json_t *r)
 	print_sources(json_object_get(r, "sources"));
 	print_cti(json_object_get(r, "cti"));
 	print_spool(json_object_get(r, "spool"));
+	print_health(json_object_get(r, "health"));
 }
 
 struct tally {
@@ -1535,38 +1592,38 @@ check_report(json_t *req)
 static const struct command commands[] = {
     {CONSOLE_CMD_QUEUE, 0,
         {{"--priority", "priority", ARG_PRIORITY, "N", 0}, {"--mine", "mine", ARG_FLAG, NULL, 0}},
-        NULL, print_queue},
-    {CONSOLE_CMD_SHOW, 0, {CASE_ARG}, NULL, print_show},
-    {CONSOLE_CMD_CLAIM, 0, {CASE_ARG}, NULL, print_claim},
-    {CONSOLE_CMD_RELEASE, 0, {CASE_ARG}, NULL, print_release},
-    {CONSOLE_CMD_NOTE, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL, print_note},
-    {CONSOLE_CMD_QUESTIONS, 0, {CASE_ARG}, NULL, print_questions},
+        NULL, print_queue, NULL},
+    {CONSOLE_CMD_SHOW, 0, {CASE_ARG}, NULL, print_show, NULL},
+    {CONSOLE_CMD_CLAIM, 0, {CASE_ARG}, NULL, print_claim, NULL},
+    {CONSOLE_CMD_RELEASE, 0, {CASE_ARG}, NULL, print_release, NULL},
+    {CONSOLE_CMD_NOTE, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL, print_note, NULL},
+    {CONSOLE_CMD_QUESTIONS, 0, {CASE_ARG}, NULL, print_questions, NULL},
     {CONSOLE_CMD_ASSESS, 0, {CASE_ARG, {"--answer", "answers", ARG_ANSWER, "QUESTION=ANSWER", 0}},
-        NULL, print_assess},
+        NULL, print_assess, NULL},
     {CONSOLE_CMD_SET, 0,
         {CASE_ARG, {"category=", "category", ARG_STRING, "CATEGORY", 0},
             {"priority=", "priority", ARG_PRIORITY, "N", 0},
             {"--reason", "reason", ARG_STRING, "TEXT", 0}},
-        check_set, print_set},
+        check_set, print_set, NULL},
     {CONSOLE_CMD_CLOSE, 0,
         {CASE_ARG, {"--outcome", "outcome", ARG_CHOICE, OUTCOME_CHOICES, 1},
             {"--referred-to", "referred_to", ARG_STRING, "ORG", 0}},
-        check_close, print_close},
-    {CONSOLE_CMD_ACK, 0, {{NULL, "escalation", ARG_ID, "ESCALATION", 1}}, NULL, print_ack},
+        check_close, print_close, NULL},
+    {CONSOLE_CMD_ACK, 0, {{NULL, "escalation", ARG_ID, "ESCALATION", 1}}, NULL, print_ack, NULL},
     {CONSOLE_CMD_HOLD, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 1}}, NULL,
-        print_hold},
+        print_hold, NULL},
     {CONSOLE_CMD_RESUME, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 0}}, NULL,
-        print_hold},
+        print_hold, NULL},
     {CONSOLE_CMD_TAIL, 1, {{"--escalations", "escalations", ARG_FLAG, NULL, 0}}, NULL,
-        print_tailing},
+        print_tailing, NULL},
     {CONSOLE_CMD_REPORT, 0,
         {{"--from", "from", ARG_DATE, "DATE", 0}, {"--to", "to", ARG_DATE, "DATE", 0},
             {"--triage", "triage", ARG_FLAG, NULL, 0}},
-        check_report, print_report},
-    {CONSOLE_CMD_STATUS, 0, {{0}}, NULL, print_status},
-    {CONSOLE_CMD_RELOAD, 0, {{0}}, NULL, print_reload},
-    {CONSOLE_CMD_HELP, 0, {{0}}, NULL, print_help},
-    {NULL, 0, 0, NULL, NULL, 0, {{0}}, NULL, NULL},
+        check_report, print_report, NULL},
+    {CONSOLE_CMD_STATUS, 0, {{0}}, NULL, print_status, status_verdict},
+    {CONSOLE_CMD_RELOAD, 0, {{0}}, NULL, print_reload, NULL},
+    {CONSOLE_CMD_HELP, 0, {{0}}, NULL, print_help, NULL},
+    {NULL, 0, 0, NULL, NULL, 0, {{0}}, NULL, NULL, NULL},
 };
 
 static const struct command *
@@ -1867,14 +1924,16 @@ check_length(const struct command *cmd, json_t *req)
 
 /* --- the connection ------------------------------------------------------- */
 
-static void
-conn_open(struct conn *c, const char *path)
+/* Connects c (its buffer made once); -1 with errno when nobody answers. */
+static int
+conn_try(struct conn *c, const char *path)
 {
 	struct sockaddr_un sun;
 
-	memset(c, 0, sizeof(*c));
 	c->path = path;
-	c->buf = xmalloc(MAX_LINE + 65536);
+	c->start = c->end = c->scanned = 0;
+	if (c->buf == NULL)
+		c->buf = xmalloc(MAX_LINE + 65536);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -1883,6 +1942,17 @@ conn_open(struct conn *c, const char *path)
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		die(EXIT_NODAEMON, "socket: %s", strerror(errno));
 	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return 0;
+	close(c->fd);
+	c->fd = -1;
+	return -1;
+}
+
+static void
+conn_open(struct conn *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	if (conn_try(c, path) == 0)
 		return;
 	if (errno == ENOENT || errno == ECONNREFUSED)
 		die(EXIT_NODAEMON, "cannot connect to %s: %s (is hotline111d running?)", path,
@@ -1969,7 +2039,7 @@ conn_line(struct conn *c, long long deadline_ms, size_t *len)
 			continue;
 		if (r < 0 && errno != ECONNRESET)
 			die(EXIT_FAIL, "reading from %s: %s", c->path, strerror(errno));
-		if (r <= 0 && c->end > 0)
+		if (r <= 0 && c->end > 0 && !c->lenient)
 			die(EXIT_FAIL, "the daemon closed the connection in the middle of a line");
 		if (r <= 0)
 			return NULL;
@@ -2114,17 +2184,103 @@ flush_or_die(void)
 		die(EXIT_FAIL, "writing the output: %s", strerror(errno));
 }
 
+/* The reply to the request just sent, skipping alerts; NULL when the
+ * daemon closed the connection first. */
+static json_t *
+read_reply(struct conn *c, json_t *req, const char **line, size_t *len)
+{
+	long long deadline = now_ms() + REPLY_TIMEOUT_MS;
+	json_t *reply, *id;
+
+	for (;;) {
+		if ((*line = conn_line(c, deadline, len)) == NULL)
+			return NULL;
+		reply = parse_line(*line, *len);
+		if (json_object_get(reply, "alert") == NULL)
+			break;
+		json_decref(reply);
+	}
+	id = json_object_get(reply, "id");
+	if (id != NULL && !json_equal(id, json_object_get(req, "id")))
+		die(EXIT_FAIL, "the daemon's reply carries another request's id");
+	check_refusal(reply);
+	if (!json_is_true(json_object_get(reply, "ok")) ||
+	    !json_is_object(json_object_get(reply, "result")))
+		die(EXIT_FAIL, "the daemon's reply has no result");
+	return reply;
+}
+
 static void
-tail_alerts(struct conn *c)
+send_request(struct conn *c, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT);
+
+	conn_send(c, text, strlen(text));
+	conn_send(c, "\n", 1);
+	free(text);
+}
+
+/* One attempt at tailing again: connected, greeted, the request taken. */
+static int
+tail_again(struct conn *c, json_t *req)
+{
+	const char *line;
+	json_t *reply;
+	size_t len;
+
+	if (conn_try(c, c->path) != 0)
+		return -1;
+	if ((line = conn_line(c, now_ms() + REPLY_TIMEOUT_MS, &len)) == NULL)
+		goto closed;
+	json_decref(parse_line(line, len)); /* the hello; a refusal comes as the reply */
+	send_request(c, req);
+	if ((reply = read_reply(c, req, &line, &len)) == NULL)
+		goto closed;
+	json_decref(reply);
+	return 0;
+closed:
+	close(c->fd);
+	return -1;
+}
+
+/*
+ * The daemon went away (a restart, a stop): tail waits for it, connecting
+ * again with backoff until it answers, and says so on standard error. What
+ * was pushed meanwhile is not replayed: the escalation log holds it.
+ */
+static void
+reconnect(struct conn *c, json_t *req)
+{
+	int backoff_ms = 100, tries = 0;
+
+	close(c->fd);
+	fprintf(stderr, "hotline111: the daemon closed the connection; reconnecting to %s\n",
+	    c->path);
+	fflush(stderr);
+	while (tail_again(c, req) != 0) {
+		tries++;
+		poll(NULL, 0, backoff_ms);
+		backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+	}
+	fprintf(stderr, "hotline111: reconnected to %s after %d attempts; alerts sent while "
+	    "disconnected are in the escalation log\n", c->path, tries + 1);
+	fflush(stderr);
+}
+
+static void
+tail_alerts(struct conn *c, json_t *req)
 {
 	size_t len;
 	char *line;
 	json_t *a;
 
 	fprintf(stderr, "hotline111: tailing %s; interrupt to stop\n", c->path);
+	c->lenient = 1;
 	for (;;) {
-		if ((line = conn_line(c, -1, &len)) == NULL)
-			die(EXIT_FAIL, "the daemon closed the connection");
+		if ((line = conn_line(c, -1, &len)) == NULL) {
+			reconnect(c, req);
+			continue;
+		}
 		a = parse_line(line, len);
 		if (json_object_get(a, "alert") != NULL) {
 			if (json_out)
@@ -2137,57 +2293,42 @@ tail_alerts(struct conn *c)
 	}
 }
 
-/*
- * Sends one request and waits for its reply, skipping alerts: the reply,
+/* Sends one request and waits for its reply, skipping alerts: the reply,
  * whose "result" is an object, and its line as sent (valid until the next
- * read). A refusal ends the program with its detail.
- */
+ * read). A refusal ends the program with its detail. */
 static json_t *
-exchange(struct conn *c, json_t *request, char **line, size_t *len)
+exchange(struct conn *c, json_t *req, const char **line, size_t *len)
 {
-	char *text = json_dumps(request, JSON_COMPACT);
-	long long deadline = now_ms() + REPLY_TIMEOUT_MS;
-	json_t *reply, *id;
+	json_t *reply;
 
-	conn_send(c, text, strlen(text));
-	conn_send(c, "\n", 1);
-	free(text);
-	for (;;) {
-		if ((*line = conn_line(c, deadline, len)) == NULL)
-			die(EXIT_FAIL, "the daemon closed the connection before replying");
-		reply = parse_line(*line, *len);
-		if (json_object_get(reply, "alert") == NULL)
-			break;
-		json_decref(reply);
-	}
-	id = json_object_get(reply, "id");
-	if (id != NULL && !json_equal(id, json_object_get(request, "id")))
-		die(EXIT_FAIL, "the daemon's reply carries another request's id");
-	check_refusal(reply);
-	if (!json_is_true(json_object_get(reply, "ok")) ||
-	    !json_is_object(json_object_get(reply, "result")))
-		die(EXIT_FAIL, "the daemon's reply has no result");
+	send_request(c, req);
+	if ((reply = read_reply(c, req, line, len)) == NULL)
+		die(EXIT_FAIL, "the daemon closed the connection before replying");
 	return reply;
 }
 
-/* The request's reply, printed; alerts follow for tail. */
-static void
-converse(struct conn *c, const struct command *cmd, json_t *request)
+/* Sends the request and handles its reply; alerts follow for tail. The
+ * exit status the result means. */
+static int
+converse(struct conn *c, const struct command *cmd, json_t *req)
 {
+	const char *line;
 	json_t *reply;
-	char *line;
 	size_t len;
+	int rc;
 
 	read_hello(c); /* may exit: nothing of ours is allocated yet */
-	reply = exchange(c, request, &line, &len);
+	reply = exchange(c, req, &line, &len);
 	if (json_out)
 		print_raw_result(line, len);
 	else
 		cmd->print(json_object_get(reply, "result"));
 	flush_or_die();
+	rc = cmd->verdict != NULL ? cmd->verdict(json_object_get(reply, "result")) : EXIT_OK;
 	json_decref(reply);
 	if (cmd->stream)
-		tail_alerts(c);
+		tail_alerts(c, req);
+	return rc;
 }
 
 /* --- assess on a terminal --------------------------------------------------- */
@@ -2308,7 +2449,7 @@ assess_interactive(struct conn *c, json_t *request)
 	json_t *ask_req = json_pack("{s:s, s:O, s:i}", "cmd", "questions", "case",
 	    json_object_get(request, "case"), "id", 1);
 	json_t *reply, *answers;
-	char *line;
+	const char *line;
 	size_t len;
 
 	read_hello(c);
@@ -2347,7 +2488,7 @@ main(int argc, char **argv)
 	const char *path = getenv(SOCKET_ENV);
 	const struct command *cmd;
 	struct conn c;
-	int i;
+	int i, rc = EXIT_OK;
 
 	if (path == NULL || *path == '\0')
 		path = DEFAULT_SOCKET;
@@ -2383,9 +2524,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd->name, "assess") == 0 && json_object_get(req, "answers") == NULL)
 		assess_interactive(&c, req);
 	else
-		converse(&c, cmd, req);
+		rc = converse(&c, cmd, req);
 	json_decref(req);
 	close(c.fd);
 	free(c.buf);
-	return EXIT_OK;
+	return rc;
 }

@@ -6,11 +6,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "db.h"
 #include "escalation.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
 #include "sources.h"
@@ -61,6 +64,7 @@ struct daemon {
 	struct console *console;
 	struct sources *sources;
 	struct cti *cti;
+	struct metrics *metrics;
 	time_t started;
 	struct event *signals[3];
 	struct event *stop_timer;
@@ -240,12 +244,88 @@ database_prepare(const struct config *cfg, int wait)
 
 /* --- reload ------------------------------------------------------------ */
 
-/* What config.c cannot judge alone: each source's and the webhook's options. */
+/* What config.c cannot judge alone: each source's and the webhook's
+ * options. err is "FILE:LINE: message" where the file set the key. */
 static int
 check_parts(const struct config *cfg, char *err, size_t errlen)
 {
-	if (sources_check(cfg, err, errlen) != 0 || cti_check(cfg, err, errlen) != 0)
+	char why[1024];
+
+	if (sources_check(cfg, why, sizeof(why)) != 0 || cti_check(cfg, why, sizeof(why)) != 0) {
+		config_where(cfg, why, err, errlen);
 		return -1;
+	}
+	return 0;
+}
+
+/* A file the daemon will write: it, or else its directory, is writable. */
+static int
+check_writable(const char *path, int is_dir, char *why, size_t whylen)
+{
+	struct stat st;
+	char *dir, *slash;
+	int rc;
+
+	if (stat(path, &st) == 0) {
+		if (is_dir != !!S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "%s: %s", path, is_dir ? "not a directory" :
+			    "a directory");
+			return -1;
+		}
+		if (access(path, is_dir ? W_OK | X_OK : W_OK) != 0) {
+			snprintf(why, whylen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* made at start: its directory must let us */
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	rc = access(slash != NULL ? dir : ".", W_OK | X_OK);
+	if (rc != 0)
+		snprintf(why, whylen, "%s: cannot be created: %s: %s", path,
+		    slash != NULL ? dir : ".", strerror(errno));
+	free(dir);
+	return rc;
+}
+
+static int
+file_fails(const struct config *cfg, const char *key, const char *why, char *err,
+    size_t errlen)
+{
+	char msg[1200];
+
+	snprintf(msg, sizeof(msg), "%s: %s", key, why);
+	config_where(cfg, msg, err, errlen);
+	return -1;
+}
+
+/*
+ * --check-config: what start would refuse, found before it, as the user
+ * who runs the check (run it as the service user): the rules file is
+ * readable, the spool directory and the escalation log are writable.
+ */
+static int
+check_files(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[1024];
+
+	if (access(cfg->rules_file, R_OK) != 0) {
+		snprintf(why, sizeof(why), "%s: %s", cfg->rules_file, strerror(errno));
+		return file_fails(cfg, "triage.rules", why, err, errlen);
+	}
+	if (cfg->spool_dir[0] != '\0' && check_writable(cfg->spool_dir, 1, why, sizeof(why)) != 0)
+		return file_fails(cfg, "spool.dir", why, err, errlen);
+	if (check_writable(cfg->escalation_log, 0, why, sizeof(why)) != 0)
+		return file_fails(cfg, "log.escalation_log", why, err, errlen);
 	return 0;
 }
 
@@ -269,8 +349,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 		notify_ready();
 		return -1;
 	}
-	if (check_parts(cfg, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s: %s", cfg->file, why);
+	if (check_parts(cfg, err, errlen) != 0) {
 		log_error("reload: %s; the running configuration stays", err);
 		config_free(cfg);
 		notify_ready();
@@ -289,6 +368,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 	/* the parts borrow from cfg from here on: the old one goes last */
 	bridge_configure(d->bridge, cfg);
 	console_configure(d->console, cfg);
+	metrics_configure(d->metrics, cfg);
 	store_set_default_priority(d->store, cfg->default_priority);
 	triage_free(d->rules);
 	d->rules = rules;
@@ -358,6 +438,7 @@ stop(struct daemon *d, const char *why)
 	sources_stop(d->sources);
 	cti_stop(d->cti);
 	console_stop(d->console);
+	metrics_stop(d->metrics);
 	escalation_stop(d->escalation);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
 	event_add(d->stop_timer, &tv);
@@ -427,18 +508,44 @@ decide(const struct event *ev, void *arg)
 	return cases_decide(d->cases, d->rules, ev);
 }
 
-/* --- what the console asks of the daemon -------------------------------- */
+/* --- what the console and the metrics ask of the daemon ----------------- */
+
+static void
+daemon_state(struct metrics_state *s, void *arg)
+{
+	struct daemon *d = arg;
+	json_t *spool = store_spool_status(d->store);
+
+	s->stopping = d->stopping;
+	s->db_up = store_is_up(d->store);
+	s->console_db_up = console_db_up(d->console);
+	s->refusing = store_refusing(d->store);
+	s->spool_on = json_is_object(spool);
+	s->spool_records = (size_t)json_integer_value(json_object_get(spool, "records"));
+	s->spool_bytes = (size_t)json_integer_value(json_object_get(spool, "bytes"));
+	s->spool_max_bytes = (size_t)json_integer_value(json_object_get(spool, "max_bytes"));
+	s->bridge_clients = bridge_clients(d->bridge);
+	s->consoles = console_clients(d->console);
+	s->sources = sources_status(d->sources);
+	json_decref(spool);
+}
 
 static json_t *
 console_status(void *arg)
 {
 	struct daemon *d = arg;
+	struct metrics_state s = { 0 };
+	json_t *health;
 
-	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o}", "version", PACKAGE_VERSION,
-	    "pid", (int)getpid(), "uptime_s", (json_int_t)(time(NULL) - d->started), "database",
+	daemon_state(&s, d);
+	health = metrics_health_json(&s);
+	json_decref(s.sources);
+	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o, s:o}", "version",
+	    PACKAGE_VERSION, "pid", (int)getpid(), "uptime_s",
+	    (json_int_t)(time(NULL) - d->started), "database",
 	    store_is_up(d->store) && console_db_up(d->console) ? "up" : "down", "bridge_clients",
 	    (json_int_t)bridge_clients(d->bridge), "sources", sources_status(d->sources), "cti",
-	    cti_status(d->cti), "spool", store_spool_status(d->store));
+	    cti_status(d->cti), "spool", store_spool_status(d->store), "health", health);
 }
 
 static int
@@ -488,6 +595,7 @@ daemon_free(struct daemon *d)
 	store_free(d->store);
 	escalation_free(d->escalation);
 	db_free(d->timers_db);
+	metrics_free(d->metrics); /* after its connection: no figures come back */
 	for (size_t i = 0; i < sizeof(d->signals) / sizeof(d->signals[0]); i++)
 		event_free(d->signals[i]);
 	if (d->stop_timer != NULL)
@@ -509,6 +617,8 @@ run(struct opts *o)
 	char err[1024];
 
 	d.cfg = load_config(o);
+	if (check_parts(d.cfg, err, sizeof(err)) != 0)
+		fatal("%s", err);
 	log_set_level(d.cfg->log_level);
 	d.rules = load_rules(d.cfg->rules_file);
 	d.cases = cases_new();
@@ -543,6 +653,9 @@ run(struct opts *o)
 	sources_start(d.sources);
 	d.cti = cti_new(d.base, d.store, decide, &d);
 	if (cti_listen(d.cti, d.cfg, err, sizeof(err)) != 0)
+		fatal("%s", err);
+	d.metrics = metrics_new(d.base, d.timers_db, daemon_state, &d);
+	if (metrics_listen(d.metrics, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
 	/* after the sockets: a second daemon is told of those first */
 	open_spool(&d);
@@ -579,7 +692,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct config *cfg;
-	char err[256];
+	char err[1200];
 	int rc = 0;
 
 	parse_opts(argc, argv, &o);
@@ -594,9 +707,11 @@ main(int argc, char **argv)
 		rc = train(&o, argc - optind, argv + optind);
 	else if (o.check_config) {
 		cfg = load_config(&o);
+		if (check_files(cfg, err, sizeof(err)) != 0)
+			fatal("%s", err);
 		triage_free(load_rules(cfg->rules_file));
 		if (check_parts(cfg, err, sizeof(err)) != 0)
-			fatal("%s: %s", cfg->file, err);
+			fatal("%s", err);
 		printf("%s: ok\n", cfg->file);
 		config_free(cfg);
 	} else if (o.migrate) {

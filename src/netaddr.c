@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +57,11 @@ parse_tcp(const char *hp, struct sockaddr_storage *ss, socklen_t *len, char *err
 	}
 	if (hl == 0 || hl >= sizeof(host) || *port == '\0')
 		goto bad;
+	if (port[strspn(port, "0123456789")] != '\0' || strlen(port) > 5 || atoi(port) < 1 ||
+	    atoi(port) > 65535) {
+		snprintf(err, errlen, "port %.16s: must be a number 1..65535", port);
+		return -1;
+	}
 	memcpy(host, hp, hl);
 	host[hl] = '\0';
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
@@ -82,6 +88,13 @@ netaddr_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len, cha
 		return parse_tcp(spec + 4, ss, len, err, errlen);
 	snprintf(err, errlen, "%s: expected unix:PATH or tcp:HOST:PORT", spec);
 	return -1;
+}
+
+int
+netaddr_parse_tcp(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err,
+    size_t errlen)
+{
+	return parse_tcp(strncmp(spec, "tcp:", 4) == 0 ? spec + 4 : spec, ss, len, err, errlen);
 }
 
 /* A path that accepts a connection is a live daemon's; one that refuses is stale. */

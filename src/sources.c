@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "netaddr.h"
 #include "pbx.h"
 #include "protocol.h"
@@ -99,6 +100,7 @@ submit(struct source *src, json_t *obj)
 	if (store_item_parse(&si->item, obj, &src->all->limits, &fail) != 0) {
 		log_warn("source %s: dropped an event that does not validate: %s: %s", src->name,
 		    protocol_error_name(fail.code), fail.detail);
+		metrics_refused(METRICS_INVALID, fail.code);
 		free(si);
 		return;
 	}

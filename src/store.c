@@ -16,6 +16,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "spool.h"
 #include "xmalloc.h"
 
@@ -67,6 +68,15 @@ struct store {
 
 static void send_batch(struct store *st);
 
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void
 store_stamp(struct store_item *item)
 {
@@ -74,6 +84,7 @@ store_stamp(struct store_item *item)
 	struct tm tm;
 	char head[24];
 
+	item->rx_us = mono_us();
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -96,6 +107,21 @@ store_item_parse(struct store_item *item, json_t *obj, const struct proto_limits
 }
 
 /* --- batches ----------------------------------------------------------- */
+
+/* Every item's answer goes through here: counted, then handed back. */
+static void
+answer(struct store_item *it, const struct store_result *res)
+{
+	enum metrics_result r = res->error != PROTO_OK ? MR_NACKED : res->spooled ? MR_SPOOLED :
+	    res->dup ? MR_DUP : MR_ACKED;
+
+	metrics_event((int)it->ev.type, r);
+	if (r == MR_NACKED)
+		metrics_nack(res->error);
+	if (it->rx_us > 0)
+		metrics_latency((double)(mono_us() - it->rx_us) / 1e6);
+	it->done(it, res);
+}
 
 static json_t *
 batch_element(const struct store_item *it)
@@ -166,7 +192,7 @@ finish_item(struct store *st, struct store_item *it, const struct store_result *
 {
 	TAILQ_REMOVE(&st->flight, it, entry);
 	st->nflight--;
-	it->done(it, res);
+	answer(it, res);
 }
 
 static void
@@ -411,9 +437,9 @@ spool_queue(struct store *st)
 		TAILQ_REMOVE(&q, it, entry);
 		if (n > 0) {
 			n--;
-			it->done(it, &res);
+			answer(it, &res);
 		} else
-			it->done(it, &(struct store_result){ .error = PROTO_UNAVAILABLE, .detail = why });
+			answer(it, &(struct store_result){ .error = PROTO_UNAVAILABLE, .detail = why });
 	}
 }
 
@@ -540,6 +566,7 @@ replay_result(PGresult *r, void *arg)
 	/* r == NULL: the connection was lost; the records stay to be replayed */
 	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
 		fault_end(st);
+		metrics_batch(st->replay_n);
 		replay_rows(st, r);
 	} else if (r != NULL)
 		replay_refused(st, r);
@@ -556,6 +583,7 @@ batch_result(PGresult *r, void *arg)
 		requeue_flight(st, REQUEUE_UNKNOWN);
 	else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		fault_end(st);
+		metrics_batch((size_t)PQntuples(r));
 		deliver_rows(st, r);
 	} else
 		batch_refused(st, r);
@@ -701,6 +729,22 @@ store_spool_status(const struct store *st)
 	    (json_int_t)st->replayed, "replaying", db_is_up(st->db) && replay_pending(st));
 }
 
+const char *
+store_refusing(const struct store *st)
+{
+	if (st->fault)
+		return "the database refuses events (see the daemon's log); retrying with backoff";
+	if (db_is_up(st->db))
+		return NULL;
+	if (st->spool == NULL)
+		return "the database is unreachable and spool.dir is off";
+	if (!st->lost)
+		return "the database is not connected yet";
+	if (st->spool_refusing != NULL)
+		return "the database is unreachable and the spool is full or cannot be written";
+	return NULL;
+}
+
 size_t
 store_pending(const struct store *st)
 {
@@ -732,7 +776,7 @@ store_abandon(struct store *st, const char *detail)
 	while ((it = TAILQ_FIRST(&st->queue)) != NULL) {
 		TAILQ_REMOVE(&st->queue, it, entry);
 		st->nqueue--;
-		it->done(it, &res);
+		answer(it, &res);
 	}
 	check_drained(st);
 }

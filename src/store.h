@@ -42,6 +42,7 @@ struct store_item {
 	const char *client;   /* bridge client name, or NULL */
 	size_t size;          /* bytes on the wire, to bound a batch */
 	char rx[40];          /* when the daemon received it, RFC 3339 */
+	int64_t rx_us;        /* the same, monotonic microseconds: the ack latency */
 	int retries;
 	int resent;           /* in a batch whose fate was unknown: dup is ours */
 	store_done_fn *done;
@@ -67,6 +68,9 @@ void store_set_spool(struct store *st, struct spool *sp);
 /* The spool's depth, for status: {"records":N,"bytes":N,"max_bytes":N,
  * "replayed":N}, or JSON null without a spool. */
 json_t *store_spool_status(const struct store *st);
+/* Why new events are refused now (the database refuses them, or is away
+ * with no spool, or a full one), or NULL while they are taken. */
+const char *store_refusing(const struct store *st);
 size_t store_pending(const struct store *st);
 /* Calls cb once nothing is queued or in flight (for a graceful stop). */
 void store_drain(struct store *st, void (*cb)(void *), void *arg);

@@ -36,9 +36,19 @@ class Options(unittest.TestCase):
     def setUp(self):
         self.rules = write_temp(RULES_V1)
         self.addCleanup(os.unlink, self.rules)
+        self.files = tempfile.mkdtemp(prefix="h111cli-")
+        self.addCleanup(shutil.rmtree, self.files)
 
     def conf(self, text):
-        path = write_temp(f'triage: {{ rules = "{self.rules}"; }};\n' + text)
+        """The rules on line 1, text from line 2; the spool and the escalation
+        log (which --check-config checks) somewhere writable unless text
+        sets them, at the end so as not to move text's lines."""
+        tail = ""
+        if "spool:" not in text:
+            tail += f'spool: {{ dir = "{self.files}/spool"; }};\n'
+        if "log:" not in text:
+            tail += f'log: {{ escalation_log = "{self.files}/esc.log"; }};\n'
+        path = write_temp(f'triage: {{ rules = "{self.rules}"; }};\n' + text + tail)
         self.addCleanup(os.unlink, path)
         return path
 
@@ -74,6 +84,57 @@ class Options(unittest.TestCase):
             r = run("-c", path, "--check-config")
             self.assertEqual(r.returncode, 1, text)
             self.assertIn(f"{path}:{line}: {msg}", r.stderr, text)
+
+    def test_check_config_catches_what_start_would(self):
+        """A misspelt conninfo option (the daemon would wait for ever), an
+        address no listener takes, files the service cannot use: refused by
+        --check-config with the file and the line of the setting."""
+        tmp = tempfile.mkdtemp(prefix="h111cli-")
+        self.addCleanup(shutil.rmtree, tmp)
+        afile = os.path.join(tmp, "a-file")
+        open(afile, "w").close()
+        for text, line, msg in [
+            ('database: {\n  conninfo = "hots=/tmp dbname=h";\n};\n', 3,
+             'database.conninfo: invalid connection option "hots"'),
+            ('database: { conninfo = "host=/tmp port=5432 dbname"; };\n', 2,
+             'database.conninfo: missing "=" after "dbname"'),
+            ('\nmetrics:\n{\n  listen = "localhost:9111";\n};\n', 5,
+             'metrics.listen: "localhost:9111" is not "" nor a "HOST:PORT" address'),
+            ('bridge: { listen = [ "unix:/tmp/b.sock",\n  "tcp:127.0.0.1:70000" ]; };\n', 3,
+             "bridge.listen: entry 2: tcp:127.0.0.1:70000: port 70000: must be a number"),
+            ('cti: { listen = "127.0.0.1:8111"; token = "abcdefghijklmnop"; };\n', 2,
+             'cti.listen: "127.0.0.1:8111" is not a "tcp:HOST:PORT" address'),
+            (f'spool: {{ dir = "{afile}"; }};\n', 2, f"spool.dir: {afile}: not a directory"),
+            (f'spool:\n{{\n  dir = "{tmp}/no/such/spool";\n}};\n', 4,
+             f"spool.dir: {tmp}/no/such/spool: cannot be created: {tmp}/no/such: "
+             "No such file or directory"),
+            (f'log: {{ escalation_log = "{tmp}"; }};\n', 2,
+             f"log.escalation_log: {tmp}: a directory"),
+            (f'log: {{ escalation_log = "{tmp}/gone/esc.log"; }};\n', 2,
+             f"log.escalation_log: {tmp}/gone/esc.log: cannot be created"),
+            ('sources = ( { type = "evapi"; connect = "tcp:127.0.0.1:1"; },\n'
+             '            { type = "evapi"; connect = "tcp:127.0.0.1:1"; } );\n', 2,
+             "sources: two evapi sources named"),
+        ]:
+            path = self.conf(text)
+            r = run("-c", path, "--check-config")
+            self.assertEqual(r.returncode, 1, text)
+            self.assertIn(f"{path}:{line}: {msg}", r.stderr, text)
+        # what the service can use passes
+        path = self.conf(f'spool: {{ dir = "{tmp}/spool"; }};\n'
+                         f'log: {{ escalation_log = "{tmp}/esc.log"; }};\n'
+                         'database: { conninfo = "host=/tmp dbname=h connect_timeout=3"; };\n'
+                         'metrics: { listen = "[::1]:9111"; };\n')
+        r = run("-c", path, "--check-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_check_config_rules_file_with_its_line(self):
+        path = write_temp('log: { level = "info"; };\ntriage: {\n  rules = "/nonexistent/r.conf";\n};\n')
+        self.addCleanup(os.unlink, path)
+        r = run("-c", path, "--check-config")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"{path}:3: triage.rules: /nonexistent/r.conf: No such file or directory",
+                      r.stderr)
 
     def test_set_overrides_and_refuses_unknown(self):
         path = self.conf("")

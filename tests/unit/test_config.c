@@ -255,7 +255,7 @@ static const char every_key[] =
     "              username = \"h\"; secret = \"s\"; ivr_variable = \"IVR\";\n"
     "              name = \"pbx1\"; },\n"
     "            { type = \"esl\"; connect = \"unix:/x\"; password = \"p\"; } );\n"
-    "cti = { listen = \"127.0.0.1:8080\"; token = \"t\"; };\n";
+    "cti = { listen = \"tcp:127.0.0.1:8080\"; token = \"t\"; };\n";
 
 static void
 assert_every_key_scalars(const struct config *c)
@@ -275,7 +275,7 @@ assert_every_key_scalars(const struct config *c)
 	assert_int_equal(c->esc_repeat, 86400);
 	assert_int_equal(c->weekend_mask, (1 << 5) | (1 << 7));
 	assert_string_equal(c->metrics_listen, "");
-	assert_string_equal(c->cti_listen, "127.0.0.1:8080");
+	assert_string_equal(c->cti_listen, "tcp:127.0.0.1:8080");
 	assert_string_equal(c->cti_token, "t");
 }
 
@@ -440,7 +440,7 @@ static const struct bad bad_types[] = {
 	    "t:1: bridge.listen: must be an array [ … ]" },
 	{ "bridge: { listen = [ 5 ]; };",
 	    "t:1: bridge.listen: entry 1 must be a non-empty string" },
-	{ "bridge: { listen = ( \"a\", ( ) ); };",
+	{ "bridge: { listen = ( \"unix:/a\", ( ) ); };",
 	    "t:1: bridge.listen: entry 2 must be a non-empty string" },
 	{ "bridge: { listen = [ \"\" ]; };",
 	    "t:1: bridge.listen: entry 1 must be a non-empty string" },
@@ -613,13 +613,80 @@ refused_table(const char *name, const struct bad *t, size_t n)
 
 #define REFUSED(t) refused_table(#t, t, nitems(t))
 
+/* What start would refuse, refused at load with the setting's line: a
+ * connection string libpq cannot parse, listen addresses that cannot be
+ * listened on (issue 15, --check-config). */
+static const struct bad bad_addresses[] = {
+	{ "database: { conninfo = \"hots=/tmp dbname=h\"; };",
+	    "t:1: database.conninfo: invalid connection option \"hots\"" },
+	{ "database:\n{\n  conninfo = \"host=/tmp dbname\";\n};\n",
+	    "t:3: database.conninfo: missing \"=\" after \"dbname\" in connection info string" },
+	{ "database: { conninfo = \"host='/tmp\"; };",
+	    "t:1: database.conninfo: unterminated quoted string in connection info string" },
+	{ "database: { conninfo = \"postgresql://h/db?hots=x\"; };",
+	    "t:1: database.conninfo: invalid URI query parameter: \"hots\"" },
+	{ "metrics: { listen = \"localhost:9111\"; };",
+	    "t:1: metrics.listen: \"localhost:9111\" is not \"\" nor a \"HOST:PORT\" address "
+	    "(numeric host, [V6] in brackets)" },
+	{ "metrics: { listen = \"127.0.0.1\"; };",
+	    "t:1: metrics.listen: \"127.0.0.1\" is not \"\" nor a \"HOST:PORT\" address "
+	    "(numeric host, [V6] in brackets)" },
+	{ "metrics: { listen = \"unix:/x\"; };",
+	    "t:1: metrics.listen: \"unix:/x\" is not \"\" nor a \"HOST:PORT\" address "
+	    "(numeric host, [V6] in brackets)" },
+	{ "metrics:\n{\n\n  listen = \"127.0.0.1:0\";\n};\n",
+	    "t:4: metrics.listen: \"127.0.0.1:0\" is not \"\" nor a \"HOST:PORT\" address "
+	    "(numeric host, [V6] in brackets)" },
+	{ "bridge: { listen = [ \"unix:/a\", \"tcp:127.0.0.1:99999\" ]; };",
+	    "t:1: bridge.listen: entry 2: tcp:127.0.0.1:99999: port 99999: must be a number "
+	    "1..65535" },
+	{ "bridge: { listen = [ \"tcp:127.0.0.1:+80\" ]; };",
+	    "t:1: bridge.listen: entry 1: tcp:127.0.0.1:+80: port +80: must be a number 1..65535" },
+	{ "bridge: { listen = [ \"udp:1.2.3.4:5\" ]; };",
+	    "t:1: bridge.listen: entry 1: udp:1.2.3.4:5: expected unix:PATH or tcp:HOST:PORT" },
+	{ "bridge: { listen = [ \"tcp:[::1:7111\" ]; };",
+	    "t:1: bridge.listen: entry 1: tcp:[::1:7111: expected tcp:HOST:PORT or tcp:[V6]:PORT" },
+	{ "console: { listen = [ \"tcp:example.org:7111\" ]; };",
+	    "t:1: console.listen: entry 1: tcp:example.org:7111: Name or service not known "
+	    "(numeric address and port expected)" },
+	{ "cti: { listen = \"127.0.0.1:80\"; token = \"t\"; };",
+	    "t:1: cti.listen: \"127.0.0.1:80\" is not a \"tcp:HOST:PORT\" address" },
+};
+
 static void
 test_refused(void **state)
 {
 	int failed = REFUSED(bad_syntax) + REFUSED(bad_include) + REFUSED(bad_names) +
-	    REFUSED(bad_types) + REFUSED(bad_values) + REFUSED(bad_dates) + REFUSED(bad_groups);
+	    REFUSED(bad_types) + REFUSED(bad_values) + REFUSED(bad_dates) + REFUSED(bad_groups) +
+	    REFUSED(bad_addresses);
 
 	assert_int_equal(failed, 0);
+}
+
+/* Addresses and connection strings start takes, and the lines keys came from. */
+static void
+test_addresses_accepted(void **state)
+{
+	static const char *const good[] = {
+		"database: { conninfo = \"hotline111\"; };",
+		"database: { conninfo = \"host=/tmp/pg dbname=h target_session_attrs=read-write\"; };",
+		"database: { conninfo = \"postgresql://u@h1:5432,h2:5433/db?connect_timeout=3\"; };",
+		"metrics: { listen = \"127.0.0.1:9111\"; };",
+		"metrics: { listen = \"tcp:[::1]:9111\"; };",
+		"metrics: { listen = \"[::]:65535\"; };",
+		"metrics: { listen = \"\"; };",
+		"bridge: { listen = [ \"tcp:0.0.0.0:1\", \"unix:/run/x.sock\" ]; };",
+	};
+	struct config *c;
+
+	for (size_t i = 0; i < nitems(good); i++)
+		config_free(load_ok(good[i]));
+	c = load_ok("log: { level = \"info\"; };\n\nmetrics:\n{\n  listen = \"127.0.0.1:1\";\n};\n");
+	assert_int_equal(config_key_line(c, "metrics.listen"), 5);
+	assert_int_equal(config_key_line(c, "log.level"), 1);
+	assert_int_equal(config_key_line(c, "bridge.window"), 0);
+	assert_int_equal(config_key_line(c, "no.such.key"), 0);
+	config_free(c);
 }
 
 /* Texts too long to write out: head, then item n times joined by sep, then tail. */
@@ -631,13 +698,16 @@ struct gen {
 };
 
 static const struct gen generated[] = {
-	{ "database: { conninfo = \"", "a", 4096, "", "\"; };", NULL },
+	{ "database: { conninfo = \"dbname=", "a", 4089, "", "\"; };", NULL },
 	{ "database: { conninfo = \"", "a", 4097, "", "\"; };",
 	    "t:1: database.conninfo: longer than 4096 bytes" },
 	{ "metrics: { listen = \"", "a", 257, "", "\"; };",
 	    "t:1: metrics.listen: longer than 256 bytes" },
 	{ "cti: { token = \"", "a", 257, "", "\"; };", "t:1: cti.token: longer than 256 bytes" },
-	{ "bridge: { listen = [ \"", "a", 4096, "", "\" ]; };", NULL },
+	{ "bridge: { listen = [ \"unix:/", "a", 100, "", "\" ]; };", NULL },
+	{ "bridge: { listen = [ \"unix:/", "a", 108, "", "\" ]; };",
+	    "t:1: bridge.listen: entry 1: unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…: "
+	    "unix socket path empty or longer than 107 bytes" },
 	{ "bridge: { listen = [ \"", "a", 4097, "", "\" ]; };",
 	    "t:1: bridge.listen: entry 1 must be a non-empty string" },
 	{ "bridge: { tokens = ( { client = \"c\"; token = \"", "a", 4097, "", "\"; } ); };",
@@ -1003,7 +1073,7 @@ static const struct {
 	{ { NULL }, { "spool.max_mb=1", "spool.dir=\"/tmp\"" }, 2 },
 	{ { NULL },
 	    { "console.listen=[]", "metrics.listen=\"\"",
-		"cti.listen=\"127.0.0.1:1\"", "cti.token=\"t\"",
+		"cti.listen=\"tcp:127.0.0.1:1\"", "cti.token=\"t\"",
 		"sources=({ type = \"evapi\"; connect = \"x\"; })" },
 	    5 },
 	/* every reloadable kind changed: nothing to warn about */
@@ -1149,6 +1219,7 @@ main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_accepted),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_addresses_accepted),
 		cmocka_unit_test(test_generated),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_file_at_limit),

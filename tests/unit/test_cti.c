@@ -537,13 +537,17 @@ test_check(void **state)
 		assert_non_null(strstr(err, "cti.token"));
 		free(text);
 	}
-	assert_int_equal(check("cti: { listen = \"unix:/tmp/cti.sock\"; token = \"t\"; };", err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "cti.listen"));
-	assert_int_equal(check("cti: { listen = \"127.0.0.1:8111\"; token = \"t\"; };", err,
-	    sizeof(err)), -1);
-	assert_int_equal(check("cti: { listen = \"tcp:127.0.0.1\"; token = \"t\"; };", err,
-	    sizeof(err)), -1);
+	/* an address the webhook cannot take is refused as the file is read */
+	assert_null(config_load_string("t", "cti: { listen = \"unix:/tmp/cti.sock\"; "
+	    "token = \"t\"; };", err, sizeof(err)));
+	assert_string_equal(err, "t:1: cti.listen: \"unix:/tmp/cti.sock\" is not a "
+	    "\"tcp:HOST:PORT\" address");
+	assert_null(config_load_string("t", "cti: { listen = \"127.0.0.1:8111\"; token = \"t\"; };",
+	    err, sizeof(err)));
+	assert_non_null(strstr(err, "t:1: cti.listen: "));
+	assert_null(config_load_string("t", "cti:\n{\n  listen = \"tcp:127.0.0.1\";\n};", err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "t:3: cti.listen: "));
 }
 
 int
