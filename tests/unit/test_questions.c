@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "rulestest.h"
 #include "triage.h"
 #include "xmalloc.h"
 
@@ -22,7 +23,7 @@
 #error "build with -DTOP_SRCDIR=\"...\""
 #endif
 
-#define NAME "t.conf"
+#define NAME RULESTEST_NAME
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 
 #define CATS                                                                                       \
@@ -36,34 +37,7 @@
 	"]; } );\n"
 #define RULE_R "rules = ( { name = \"r\"; text_any = \"x\"; category = \"harm\"; } );\n"
 
-static struct triage_rules *
-load(const char *text)
-{
-	char err[TRIAGE_ERRLEN];
-	struct triage_rules *r = triage_load_string(NAME, text, strlen(text), err, sizeof(err));
 
-	if (r == NULL)
-		fail_msg("unexpected refusal: %s", err);
-	return r;
-}
-
-static int
-refused_as(const char *text, const char *want)
-{
-	char err[TRIAGE_ERRLEN];
-	struct triage_rules *r = triage_load_string(NAME, text, strlen(text), err, sizeof(err));
-
-	if (r != NULL) {
-		triage_free(r);
-		print_error("accepted:\n%s\nwant %s\n", text, want);
-		return 0;
-	}
-	if (strcmp(err, want) != 0) {
-		print_error("file:\n%sgot  %s\nwant %s\n", text, err, want);
-		return 0;
-	}
-	return 1;
-}
 
 struct refusal {
 	const char *text;
@@ -76,7 +50,7 @@ check_refusals_(const struct refusal *rows, size_t n)
 	int bad = 0;
 
 	for (size_t i = 0; i < n; i++)
-		bad += !refused_as(rows[i].text, rows[i].want);
+		bad += !rulestest_refused_as(rows[i].text, rows[i].want);
 	if (bad)
 		fail_msg("%d of %zu files not refused as they should be", bad, n);
 }
@@ -87,7 +61,7 @@ check_refusals_(const struct refusal *rows, size_t n)
 static void
 test_questions_load(void **state)
 {
-	struct triage_rules *r = load(CATS QS RULE_R);
+	struct triage_rules *r = rulestest_load(CATS QS RULE_R);
 	json_t *q = triage_questions_json(r);
 	json_t *want = json_pack("[{s:s, s:s, s:s, s:[sss], s:n}, {s:s, s:s, s:n, s:[s], s:[ii]}]",
 	    "id", "danger_now", "text", "Trẻ có đang gặp nguy hiểm?", "hint", "Hỏi rõ.", "answers",
@@ -101,7 +75,7 @@ test_questions_load(void **state)
 	json_decref(q);
 	triage_free(r);
 	/* no questions at all is fine: the file of before */
-	r = load(CATS RULE_R);
+	r = rulestest_load(CATS RULE_R);
 	assert_int_equal(triage_question_count(r), 0);
 	q = triage_questions_json(r);
 	assert_int_equal(json_array_size(q), 0);
@@ -139,13 +113,13 @@ test_questions_limits(void **state)
 	struct triage_rules *r;
 
 	/* the most the loader takes */
-	r = load(many_questions(32, 12, 512));
+	r = rulestest_load(many_questions(32, 12, 512));
 	assert_int_equal(triage_question_count(r), 32);
 	triage_free(r);
-	assert_true(refused_as(many_questions(33, 2, 10), "t.conf:35: more than 32 questions"));
-	assert_true(refused_as(many_questions(1, 13, 10), "t.conf:3: more than 12 answers"));
+	assert_true(rulestest_refused_as(many_questions(33, 2, 10), "t.conf:35: more than 32 questions"));
+	assert_true(rulestest_refused_as(many_questions(1, 13, 10), "t.conf:3: more than 12 answers"));
 	assert_true(
-	    refused_as(many_questions(1, 2, 513), "t.conf:3: 'text' is longer than 512 bytes"));
+	    rulestest_refused_as(many_questions(1, 2, 513), "t.conf:3: 'text' is longer than 512 bytes"));
 }
 
 static const struct refusal malformed[] = {
@@ -250,14 +224,14 @@ test_hint_too_long(void **state)
 	    CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; "
 	         "hint = \"%s\"; } );\n" RULE_R,
 	    hint);
-	assert_true(refused_as(text, "t.conf:2: 'hint' is longer than 1024 bytes"));
+	assert_true(rulestest_refused_as(text, "t.conf:2: 'hint' is longer than 1024 bytes"));
 	free(text);
 	hint[1024] = '\0';
 	xasprintf(&text,
 	    CATS "questions = ( { id = \"q\"; text = \"T\"; answers = [ \"a\", \"b\" ]; "
 	         "hint = \"%s\"; } );\n" RULE_R,
 	    hint);
-	triage_free(load(text));
+	triage_free(rulestest_load(text));
 	free(text);
 	free(hint);
 }
@@ -356,7 +330,7 @@ describe(const struct triage_result *res, char *buf, size_t len)
 static void
 test_condition_decides(void **state)
 {
-	struct triage_rules *r = load(decide_rules);
+	struct triage_rules *r = rulestest_load(decide_rules);
 	char got[512];
 	int bad = 0;
 
@@ -388,7 +362,7 @@ test_condition_decides(void **state)
 static void
 test_condition_on_input_category(void **state)
 {
-	struct triage_rules *r = load(decide_rules);
+	struct triage_rules *r = rulestest_load(decide_rules);
 	struct triage_input in;
 	struct triage_result res;
 	json_t *a = json_pack("{s:s}", "child_age", "unknown");
@@ -447,7 +421,7 @@ static const struct check_row check_rows[] = {
 static void
 test_answers_check(void **state)
 {
-	struct triage_rules *r = load(CATS QS RULE_R), *none = load(CATS RULE_R);
+	struct triage_rules *r = rulestest_load(CATS QS RULE_R), *none = rulestest_load(CATS RULE_R);
 	char err[160];
 	int bad = 0;
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "rulestest.h"
 #include "triage.h"
 #include "xmalloc.h"
 
@@ -38,7 +39,7 @@
 #error "build with -DTOP_SRCDIR=\"...\""
 #endif
 
-#define NAME "t.conf"
+#define NAME RULESTEST_NAME
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Line 1 and 2 of most files below, so that the line under test is 3. */
@@ -51,40 +52,12 @@
 
 /* --- helpers ------------------------------------------------------------- */
 
-static struct triage_rules *
-load(const char *text)
-{
-	char err[TRIAGE_ERRLEN];
-	struct triage_rules *r = triage_load_string(NAME, text, strlen(text), err, sizeof(err));
 
-	if (r == NULL)
-		fail_msg("unexpected refusal: %s", err);
-	return r;
-}
-
-/* The load must fail with exactly want ("t.conf:LINE: message"). */
-static int
-refused_as(const char *text, const char *want)
-{
-	char err[TRIAGE_ERRLEN];
-	struct triage_rules *r = triage_load_string(NAME, text, strlen(text), err, sizeof(err));
-
-	if (r != NULL) {
-		triage_free(r);
-		print_error("accepted:\n%s\nwant %s\n", text, want);
-		return 0;
-	}
-	if (strcmp(err, want) != 0) {
-		print_error("file:\n%sgot  %s\nwant %s\n", text, err, want);
-		return 0;
-	}
-	return 1;
-}
 
 static void
 refuse(const char *text, const char *want)
 {
-	assert_true(refused_as(text, want));
+	assert_true(rulestest_refused_as(text, want));
 }
 
 static void
@@ -151,7 +124,7 @@ check_rows_(const struct triage_rules *r, const struct row *rows, size_t n, cons
 /* Loads text, checks the rows, frees. */
 #define run_table(text, rows)                                                                      \
 	do {                                                                                       \
-		struct triage_rules *r_ = load(text);                                              \
+		struct triage_rules *r_ = rulestest_load(text);                                              \
 		check_rows(r_, rows);                                                              \
 		triage_free(r_);                                                                   \
 	} while (0)
@@ -475,7 +448,7 @@ test_folding(void **state)
 	    "P4 - bare[duoi nuoc]",
 	    "P4 -",
 	};
-	struct triage_rules *r = load(rules);
+	struct triage_rules *r = rulestest_load(rules);
 	char got[512];
 
 	for (size_t i = 0; i < NROWS(texts); i++) {
@@ -742,7 +715,7 @@ test_near(void **state)
 
 	run_table(near_rules, near_rows);
 	/* near_scope defaults to 0: right before the harm, or inside it */
-	r = load(
+	r = rulestest_load(
 	    V2 "words = { now = [ \"đang\" ]; };\n" CATS
 	       "rules = ( { name = \"hit\"; text_any = \"bố _{0,2} đánh\"; category = \"a\"; },\n"
 	       "  { name = \"now\"; near = \"@now\"; priority = 1; } );\n");
@@ -799,7 +772,7 @@ test_ages(void **state)
 	run_table(ages_rules, ages_rows);
 
 	/* the event's child_age wins over the text */
-	r = load(ages_rules);
+	r = rulestest_load(ages_rules);
 	triage_input_init(&in);
 	in.text = "bé 4t";
 	in.child_age = 10;
@@ -812,10 +785,10 @@ test_ages(void **state)
 	triage_free(r);
 
 	/* not without the setting, nor with it false */
-	r = load(V2 CATS AGE_RULES);
+	r = rulestest_load(V2 CATS AGE_RULES);
 	assert_int_equal(eval_text(r, "bé 4t").nrules, 0);
 	triage_free(r);
-	r = load(V2 "settings = { ages_from_text = false; };\n" CATS AGE_RULES);
+	r = rulestest_load(V2 "settings = { ages_from_text = false; };\n" CATS AGE_RULES);
 	assert_int_equal(eval_text(r, "bé 4 tuổi").nrules, 0);
 	triage_free(r);
 }
@@ -856,7 +829,7 @@ test_why(void **state)
 	run_table(why_rules, why_rows);
 
 	/* never more than TRIAGE_WHY_LEN - 1 bytes, whole words */
-	r = load(
+	r = rulestest_load(
 	    V2 CATS "rules = ( { name = \"long\"; text_all = (\n"
 	            "  \"aaaaaaaaaaaaaaaaaaaa _ bbbbbbbbbbbbbbbbbbbb _ cccccccccccccccccccc\",\n"
 	            "  \"dddddddddddddddddddd _ eeeeeeeeeeeeeeeeeeee _ ffffffffffffffffffff\" );\n"
@@ -882,7 +855,7 @@ test_why(void **state)
 static void
 test_json(void **state)
 {
-	struct triage_rules *r = load(why_rules);
+	struct triage_rules *r = rulestest_load(why_rules);
 	struct triage_input in;
 	struct triage_result res;
 	json_t *j;
@@ -952,12 +925,12 @@ test_version1(void **state)
 	run_table(V1_RULES, v1_rows);
 	/* "version = 1;" is the same; where the key stands does not matter */
 	run_table("version = 1;\n" V1_RULES, v1_rows);
-	r = load(CATS "rules = ( { name = \"x\"; text_any = \"bé _ ngã\"; tags = \"t\"; } );\n"
+	r = rulestest_load(CATS "rules = ( { name = \"x\"; text_any = \"bé _ ngã\"; tags = \"t\"; } );\n"
 	              "version = 2;\n");
 	check_rows(r, v2_last_rows);
 	triage_free(r);
 	/* version 1 does not read pattern syntax, so it refuses none of it */
-	r = load(CATS "rules = ( { name = \"x\"; text_any = \"a _\"; tags = \"t\"; } );\n");
+	r = rulestest_load(CATS "rules = ( { name = \"x\"; text_any = \"a _\"; tags = \"t\"; } );\n");
 	check_rows(r, v1_syntax_rows);
 	triage_free(r);
 	refuse(V2 CATS "rules = ( { name = \"x\"; text_any = \"a _\"; tags = \"t\"; } );\n",
@@ -1031,7 +1004,7 @@ refusal_ok(const struct refusal *t)
 	        : "words = { hit = [ \"đánh\" ]; not = [ \"không\" ]; };\n",
 	    strstr(t->item, "rules =") != NULL ? "" : RULE_R);
 	snprintf(want, sizeof(want), "%s:%s", NAME, t->want);
-	return refused_as(text, want);
+	return rulestest_refused_as(text, want);
 }
 
 static void
@@ -1267,7 +1240,7 @@ static const struct row limits_rows[] = {
 static void
 test_limits_accepted(void **state)
 {
-	struct triage_rules *r = load(
+	struct triage_rules *r = rulestest_load(
 	    V2 "words = { not = [ \"không\" ]; x = ( \"a\" ); };\n"
 	       "settings = { negators = \"@not\"; compounds = \"@x\"; resolutions = \"@x\";\n"
 	       "  negation_scope = 10L; resolution_scope = 40; near_scope = 0; ages_from_text = "
@@ -1304,7 +1277,7 @@ test_limits_counts(void **state)
 	o += (size_t)snprintf(text + o, cap - o,
 	    "};\n" CATS
 	    "rules = ( { name = \"deep\"; text_any = \"@c999 _ @c0\"; category = \"a\"; } );\n");
-	r = load(text);
+	r = rulestest_load(text);
 	res = eval_text(r, "w0 x w0");
 	assert_int_equal(res.nrules, 1);
 	assert_string_equal(res.why[0], "w0 … w0");
@@ -1330,7 +1303,7 @@ test_limits_counts(void **state)
 		    ");\n" CATS
 		    "rules = ( { name = \"r\"; text_any = \"word 4095\"; category = \"a\"; } );\n");
 		if (n == 4096) {
-			r = load(text);
+			r = rulestest_load(text);
 			res = eval_text(r, "s4095");
 			assert_int_equal(res.nrules, 1);
 			assert_string_equal(res.why[0], "word 4095");
@@ -1414,7 +1387,7 @@ test_hostile_notes(void **state)
 	    {"mất tích tìm thấy ", "P3 m lost[mat tich]"},
 	    {"đang mất tích ", "P1 m lost[mat tich] now[dang]"},
 	};
-	struct triage_rules *r = load(hostile_rules);
+	struct triage_rules *r = rulestest_load(hostile_rules);
 	char got[1024];
 
 	for (size_t i = 0; i < NROWS(cases); i++) {
@@ -1452,7 +1425,7 @@ test_hostile_backtracking(void **state)
 	struct triage_rules *r;
 	char got[1024], *note;
 
-	r = load(rules);
+	r = rulestest_load(rules);
 	note = repeat("a ", NOTE_BYTES / 2, ". b");
 	assert_true(eval_bounded(r, note, 10, got, sizeof(got)));
 	assert_string_equal(got, "P4 -");
@@ -1475,7 +1448,7 @@ test_hostile_long_note(void **state)
 	struct triage_rules *r;
 	char got[1024], *note;
 
-	r = load(V2 CATS "rules = ( { name = \"a\"; text_any = \"a\"; category = \"a\"; } );\n");
+	r = rulestest_load(V2 CATS "rules = ( { name = \"a\"; text_any = \"a\"; category = \"a\"; } );\n");
 	note = repeat("a ", 512 * 1024, NULL);
 	assert_true(eval_bounded(r, note, 10, got, sizeof(got)));
 	assert_string_equal(got, "P4 a a[a]");

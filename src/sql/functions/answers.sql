@@ -42,10 +42,7 @@ CREATE OR REPLACE FUNCTION h111_case_context(cid bigint) RETURNS jsonb LANGUAGE 
 DECLARE
     c cases;
 BEGIN
-    SELECT * INTO c FROM cases WHERE id = cid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
-    END IF;
+    c := h111_case(cid);
     IF c.status <> 'open' THEN
         RAISE EXCEPTION 'case % is closed', cid USING ERRCODE = 'H1409';
     END IF;

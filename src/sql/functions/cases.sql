@@ -30,6 +30,19 @@ CREATE OR REPLACE FUNCTION h111_reopen_auto(cid bigint) RETURNS void LANGUAGE sq
      WHERE id = cid AND closed_auto
 $$;
 
+-- The case, to read (h111_case) or to change (h111_case_for_update), or
+-- not_found.
+CREATE OR REPLACE FUNCTION h111_case(cid bigint) RETURNS cases LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c cases;
+BEGIN
+    SELECT * INTO c FROM cases WHERE id = cid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
+    END IF;
+    RETURN c;
+END $$;
+
 CREATE OR REPLACE FUNCTION h111_case_for_update(cid bigint) RETURNS cases LANGUAGE plpgsql AS $$
 DECLARE
     c cases;

@@ -44,10 +44,7 @@ CREATE OR REPLACE FUNCTION h111_console_show(cid bigint) RETURNS jsonb LANGUAGE 
 DECLARE
     c cases;
 BEGIN
-    SELECT * INTO c FROM cases WHERE id = cid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
-    END IF;
+    c := h111_case(cid);
     RETURN jsonb_build_object(
         'case', jsonb_build_object('id', c.id, 'status', c.status, 'priority', c.priority,
             'category', c.category, 'rules', to_jsonb(c.rules), 'tags', to_jsonb(c.tags),
@@ -95,10 +92,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     c cases;
 BEGIN
-    SELECT * INTO c FROM cases WHERE id = cid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'case % not found', cid USING ERRCODE = 'H1404';
-    END IF;
+    c := h111_case(cid);
     RETURN jsonb_build_object('case', c.id, 'status', c.status, 'priority', c.priority,
         'category', c.category, 'answers', h111_answers_of(cid));
 END $$;
