@@ -1,12 +1,15 @@
 """Triage on intake with the shipped rules: the real daemon, a real PostgreSQL,
 a bridge client on the real socket. A ticket's notes are read together, so a
-note that says "now" meets the harm an earlier note told."""
+note that says "now" meets the harm an earlier note told. The rules alone:
+the model would name a harm in the "now" note by itself (test_model.py)."""
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, Postgres, ev  # noqa: E402
+from harness import Client, Daemon, Postgres, ev, rules_only  # noqa: E402
 
 HARM = "bé 6 tuổi bị bố dượng đánh bằng dây điện, người đầy vết lằn"
 NOW = "ông ta đang ở nhà với bé, cứu với"
@@ -16,7 +19,8 @@ class WholeCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pg = Postgres()
-        cls.d = Daemon(cls.pg).start()
+        cls.tmp = tempfile.mkdtemp(prefix="h111wc-")
+        cls.d = Daemon(cls.pg, sets=[f'triage.rules="{rules_only(cls.tmp)}"']).start()
         cls.c = Client(cls.d.bridge)
 
     @classmethod
@@ -25,6 +29,7 @@ class WholeCase(unittest.TestCase):
         cls.d.stop()
         cls.d.destroy()
         cls.pg.destroy()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_later_note_meets_the_earlier_harm(self):
         a = self.c.call(ev("wc-1", "ticket.created", ticket_id="wc-t1", text=HARM))
