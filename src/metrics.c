@@ -287,7 +287,7 @@ static void
 render_escalations(FILE *f, const json_t *db, int nlevels)
 {
 	const json_t *unacked = json_object_get(db, "unacked");
-	char key[8];
+	char key[12]; /* an int in decimal */
 
 	family(f, "hotline111_escalations_total", "counter",
 	    "Escalations this daemon fired, by level (1 = escalation.levels[0]).");
