@@ -1369,14 +1369,15 @@ print_report(json_t *r)
 	    {"  closed", "closed"},
 	};
 	json_t *cl = json_object_get(r, "calls"), *cs = json_object_get(r, "cases");
-	char *from = field(r, "from"), *to = field(r, "to"), *span;
+	char *from, *to, *span;
 	size_t i;
 
 	if (json_is_object(json_object_get(r, "triage"))) {
 		print_triage_report(r);
 		return;
 	}
-
+	from = field(r, "from");
+	to = field(r, "to");
 	xasprintf(&span, "%s to %s", from, to);
 	print_pair("period", 22, span);
 	for (i = 0; json_is_object(cl) && i < sizeof(calls) / sizeof(calls[0]); i++)

@@ -62,6 +62,7 @@ test_health(void **state)
 	assert_string_equal(why, "intake paused: the database is unreachable and the spool is "
 	    "full or cannot be written|spool: 7 events waiting to be replayed");
 	/* back, replaying */
+	json_decref(s.sources);
 	s = healthy();
 	s.spool_records = 3;
 	assert_int_equal(judge(&s, why, sizeof(why)), HEALTH_DEGRADED);

@@ -503,6 +503,7 @@ test_group_bad_model(void **state)
 	static const char other[] = "hotline111-model 1\nclasses abuse.sexual neglect\n"
 				    "features words pairs chars 3 5\nbias\nend 0\n";
 	char err[TRIAGE_ERRLEN], want[700];
+	struct triage_rules *r;
 
 	write_file(model_path, other, strlen(other));
 	assert_null(rules_with("model = { file = \"m.model\"; };", err));
@@ -517,8 +518,9 @@ test_group_bad_model(void **state)
 	/* an absolute path is taken as it is */
 	write_file(model_path, MODEL_OK, strlen(MODEL_OK));
 	snprintf(want, sizeof(want), "model = { file = \"%s\"; };", model_path);
-	assert_non_null(rules_with(want, err));
-	triage_free(rules_with(want, err));
+	r = rules_with(want, err);
+	assert_non_null(r);
+	triage_free(r);
 }
 
 /* The shipped rules load with the shipped model, and it has every one of
