@@ -505,36 +505,19 @@ suggest(const struct eval *e, const struct decision *d, struct triage_result *ou
 		out->priority = r->model_maxp;
 }
 
-/*
- * The model named the harm no rule named: the rules read the note again
- * with that category, as if an operator had set it, so that the rules
- * about a category (a cry for help, a young child, a key answer) apply.
- * A P1 comes only from such a rule; the model itself asks max_priority.
- */
+static void reread(const struct triage_rules *r, const struct triage_input *in,
+    struct triage_result *out);
+
+/* The rules over one case, then, with_model, the second reader. */
 static void
-reread(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
-{
-	struct triage_input again = *in;
-	struct triage_result model = *out;
-
-	again.category = out->model.category;
-	triage_eval(r, &again, out);
-	out->model = model.model;
-	out->category = model.category;
-	if (out->priority > model.priority)
-		out->priority = model.priority;
-}
-
-int
-triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
+evaluate(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out,
+    int with_model)
 {
 	uint64_t stack[STACK_WORDS], *bits = stack;
 	struct decision d = {NO_FLOOR, 0, NO_FLOOR, -1};
 	struct eval e = {.r = r, .in = in, .out = out};
 	size_t words;
 
-	if (r == NULL || in == NULL || out == NULL)
-		return -1;
 	memset(out, 0, sizeof(*out));
 	words = (size_t)r->phrase_words + r->rule_words + r->atom_words;
 	if (words > STACK_WORDS)
@@ -550,7 +533,7 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 		e.note.cand[w] |= r->always[w];
 	run_rules(&e, &d, e.note.cand, out);
 	decide(r, in, &d, out);
-	if (r->model != NULL)
+	if (with_model)
 		suggest(&e, &d, out);
 	if (out->model.applied)
 		reread(r, in, out);
@@ -559,6 +542,35 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 	note_free(&e.note);
 	free(e.province);
 	pcre2_match_data_free(e.md);
+}
+
+/*
+ * The model named the harm no rule named: the rules read the note again
+ * with that category, as if an operator had set it, so that the rules
+ * about a category (a cry for help, a young child, a key answer) apply.
+ * A P1 comes only from such a rule; the model itself asks max_priority.
+ * The model's own reading is kept: it is not asked twice.
+ */
+static void
+reread(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
+{
+	struct triage_input again = *in;
+	struct triage_result model = *out;
+
+	again.category = out->model.category;
+	evaluate(r, &again, out, 0);
+	out->model = model.model;
+	out->category = model.category;
+	if (out->priority > model.priority)
+		out->priority = model.priority;
+}
+
+int
+triage_eval(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out)
+{
+	if (r == NULL || in == NULL || out == NULL)
+		return -1;
+	evaluate(r, in, out, r->model != NULL);
 	return 0;
 }
 
