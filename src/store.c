@@ -478,12 +478,27 @@ take_replay(struct store *st)
 
 static void replay_result(PGresult *r, void *arg);
 
+/* A batch of events (taken: freed here) to h111_apply, in flight until cb. */
+static void
+apply(struct store *st, json_t *arr, void (*cb)(PGresult *, void *))
+{
+	char prio[8], *body = json_dumps(arr, JSON_COMPACT);
+	const char *params[2] = { body, prio };
+
+	json_decref(arr);
+	if (body == NULL)
+		fatal("store: out of memory encoding a batch");
+	snprintf(prio, sizeof(prio), "%d", st->default_priority);
+	st->busy = 1;
+	db_query(st->db, apply_sql, 2, params, cb, st);
+	free(body);
+}
+
+
 static void
 send_replay(struct store *st)
 {
 	json_t *arr = take_replay(st);
-	const char *params[2];
-	char prio[8], *body;
 
 	if (json_array_size(arr) == 0) { /* nothing readable left: the count is done */
 		json_decref(arr);
@@ -494,17 +509,8 @@ send_replay(struct store *st)
 	}
 	snprintf(st->replay_first, sizeof(st->replay_first), "%s",
 	    json_string_value(json_object_get(json_object_get(json_array_get(arr, 0), "ev"), "id")));
-	body = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
-	if (body == NULL)
-		fatal("store: out of memory encoding a replay batch");
-	snprintf(prio, sizeof(prio), "%d", st->default_priority);
-	params[0] = body;
-	params[1] = prio;
-	st->busy = 1;
 	st->replaying = 1;
-	db_query(st->db, apply_sql, 2, params, replay_result, st);
-	free(body);
+	apply(st, arr, replay_result);
 }
 
 static void
@@ -595,10 +601,6 @@ batch_result(PGresult *r, void *arg)
 static void
 send_batch(struct store *st)
 {
-	char prio[8], *body;
-	const char *params[2];
-	json_t *arr;
-
 	/* What arrives during a replay joins the spool behind it, so intake
 	 * never waits for a long replay (unless the spool is refusing). Not
 	 * while a batch of the queue is in flight: it may come back first. */
@@ -617,17 +619,7 @@ send_batch(struct store *st)
 	if (st->nqueue == 0)
 		return;
 	st->fault_probe = 0;
-	arr = take_batch(st);
-	body = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
-	if (body == NULL)
-		fatal("store: out of memory encoding a batch");
-	snprintf(prio, sizeof(prio), "%d", st->default_priority);
-	params[0] = body;
-	params[1] = prio;
-	st->busy = 1;
-	db_query(st->db, apply_sql, 2, params, batch_result, st);
-	free(body);
+	apply(st, take_batch(st), batch_result);
 }
 
 static void
