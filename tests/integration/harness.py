@@ -1,6 +1,7 @@
 """Integration harness: a private PostgreSQL (scripts/pg-sandbox), the real
 hotline111d built in the build tree, and bridge clients over real sockets.
 No mock of anything."""
+import http.client
 import json
 import os
 import re
@@ -386,3 +387,15 @@ def rules_only(dirpath):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=20):
+    """One HTTP request to a loopback listener (the CTI webhook, metrics):
+    the status and the body's bytes."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()

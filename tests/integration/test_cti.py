@@ -16,7 +16,9 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import DAEMON, Daemon, DaemonTest, EventsLock, Postgres, assert_clean, free_port, wait_for  # noqa: E402
+from harness import (  # noqa: E402
+    DAEMON, Daemon, DaemonTest, EventsLock, Postgres, assert_clean, free_port, http_request,
+    wait_for)
 
 TOKEN = "k2QmX7-test-token_0123456789"
 PATH = "/api/v1/cti/" + TOKEN
@@ -46,17 +48,11 @@ class Pbx:
         self.port = port
 
     def request(self, method, path, body=None, headers=None, timeout=20):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        status, data = http_request(self.port, method, path, body, headers, timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-        finally:
-            conn.close()
-        try:
-            return r.status, json.loads(data)
+            return status, json.loads(data)
         except ValueError:
-            return r.status, data
+            return status, data
 
     def post_form(self, path=PATH, **fields):
         return self.request("POST", path, form(**fields), {"Content-Type": FORM})

@@ -13,7 +13,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Daemon, EventsLock, Postgres, ev, free_port, wait_for  # noqa: E402
+from harness import (  # noqa: E402
+    Client, Daemon, EventsLock, Postgres, ev, free_port, http_request, wait_for)
 
 TOKEN = "faults-test-token_0123456789"
 PATH = "/api/v1/cti/" + TOKEN
@@ -34,15 +35,9 @@ class Post(threading.Thread):
         self.port, self.call_id, self.result = port, call_id, None
 
     def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("POST", PATH, "event=newCall&direction=in&callId=" + self.call_id,
-                         {"Content-Type": FORM})
-            r = conn.getresponse()
-            self.result = (r.status, r.read())
-        finally:
-            conn.close()
-
+        self.result = http_request(self.port, "POST", PATH,
+                                   "event=newCall&direction=in&callId=" + self.call_id,
+                                   {"Content-Type": FORM}, timeout=60)
 
 
 class Faults(unittest.TestCase):

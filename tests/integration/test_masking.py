@@ -5,14 +5,13 @@ JSON parser error) are looked for in the daemon's log, debug level on. The
 console's queue masks callers with the log's mask (log_mask_number in C,
 the one mask: the database keeps numbers whole). Every daemon log of the suite is also checked
 for whole numbers when its test ends (harness.Daemon.destroy)."""
-import http.client
 import json
 import os
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import DaemonTest, ev, free_port, whole_numbers  # noqa: E402
+from harness import DaemonTest, ev, free_port, http_request, whole_numbers  # noqa: E402
 
 TOKEN = "masking-test-token_0123456789"
 
@@ -42,13 +41,8 @@ class Masking(DaemonTest):
                                      f'cti.token="{TOKEN}"']
 
     def post(self, body, ctype="application/json"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        try:
-            conn.request("POST", "/api/v1/cti/" + TOKEN, body, {"Content-Type": ctype})
-            r = conn.getresponse()
-            return r.status, r.read()
-        finally:
-            conn.close()
+        return http_request(self.port, "POST", "/api/v1/cti/" + TOKEN, body,
+                            {"Content-Type": ctype})
 
     def assert_masked(self, number, masked):
         log = self.d.log_text()
