@@ -476,33 +476,43 @@ read_answers(struct eval *e)
 }
 
 /*
- * The second reader, after the rules: its suggestion is reported always,
- * applied only where no rule chose a category, for a harm category it is
- * sure enough of, and then it raises to max_priority at most. Where the
- * rules read harm words and set them aside (a negator: "ba ko có đánh
- * em"; a guard: a school essay), they have judged the note, and a model
- * that cannot read negation does not overrule them.
+ * The second reader, after the rules: its suggestion is reported always.
+ * It names the category where no rule chose one, for a harm category it is
+ * sure enough of (min_confidence), and then raises to max_priority at most.
+ * Where a rule chose one, the model replaces it only when it is surer
+ * still (overrule; overrule_concern when only a concern rule spoke): the
+ * rules found harm, the model reads better which harm. The priority stays
+ * the rules'. Where the rules read harm words and set them aside (a
+ * negator: "ba ko có đánh em"; a guard: a school essay), they have judged
+ * the note, and a model that cannot read negation does not overrule them;
+ * nor does it overrule an operator's category.
  */
 static void
 suggest(const struct eval *e, const struct decision *d, struct triage_result *out)
 {
 	const struct triage_rules *r = e->r;
-	const struct triage_input *in = e->in;
 	struct model_guess g;
+	double need;
 
-	triage_model_predict(r->model, in->text, &g);
+	triage_model_predict(r->model, e->in->text, &g);
 	if (g.cls < 0)
 		return;
 	out->model.category = r->cats[r->model_cat[g.cls]].id;
 	out->model.p = g.p;
 	snprintf(out->model.words, sizeof(out->model.words), "%s", g.words);
-	if (d->chosen >= 0 || in->category != NULL || !r->model_harm[g.cls] || g.p < r->model_minp ||
-	    e->negated > 0 || out->nblocked > 0)
+	if (d->chosen < 0)
+		need = r->model_minp;
+	else if (out->priority >= 3)
+		need = fmin(r->model_overrule, r->model_overrule_concern);
+	else
+		need = r->model_overrule;
+	if (e->in->category != NULL || !r->model_harm[g.cls] || g.p < need || e->negated > 0 ||
+	    out->nblocked > 0 || out->model.category == out->category)
 		return;
 	out->model.applied = 1;
-	out->category = out->model.category;
-	if (out->priority > r->model_maxp)
+	if (d->chosen < 0 && out->priority > r->model_maxp)
 		out->priority = r->model_maxp;
+	out->category = out->model.category;
 }
 
 static void reread(const struct triage_rules *r, const struct triage_input *in,
@@ -545,7 +555,7 @@ evaluate(const struct triage_rules *r, const struct triage_input *in, struct tri
 }
 
 /*
- * The model named the harm no rule named: the rules read the note again
+ * The model named the harm (no rule did, or it overruled them): the rules read the note again
  * with that category, as if an operator had set it, so that the rules
  * about a category (a cry for help, a young child, a key answer) apply.
  * A P1 comes only from such a rule; the model itself asks max_priority.

@@ -214,6 +214,10 @@ struct triage_rules {
 	uint8_t *model_harm;
 	int model_maxp;
 	double model_minp;
+	/* the model replaces a category the rules chose when it is this sure
+	 * (2 = never): any category, or one only a concern (P3-4) rule named */
+	double model_overrule;
+	double model_overrule_concern;
 };
 
 /* --- loading (triage_load.c, triage_pattern.c) ---------------------------- */

@@ -872,7 +872,7 @@ model_path(const char *rules, const char *file)
 }
 
 static int
-model_number(struct loader *l, const config_setting_t *s, double *out)
+model_number(struct loader *l, const config_setting_t *s, const char *key, double *out)
 {
 	double v;
 
@@ -887,7 +887,7 @@ model_number(struct loader *l, const config_setting_t *s, double *out)
 		v = -1;
 	}
 	if (!(v >= 0 && v <= 1))
-		return lerr(l, s, "'model.min_confidence' must be a number from 0 to 1");
+		return lerr(l, s, "'model.%s' must be a number from 0 to 1", key);
 	*out = v;
 	return 0;
 }
@@ -902,7 +902,11 @@ model_key(struct loader *l, const config_setting_t *e, const char **file)
 	if (strcmp(name, "max_priority") == 0)
 		return get_int(l, e, "model.max_priority", 2, 4, &l->r->model_maxp);
 	if (strcmp(name, "min_confidence") == 0)
-		return model_number(l, e, &l->r->model_minp);
+		return model_number(l, e, name, &l->r->model_minp);
+	if (strcmp(name, "overrule") == 0)
+		return model_number(l, e, name, &l->r->model_overrule);
+	if (strcmp(name, "overrule_concern") == 0)
+		return model_number(l, e, name, &l->r->model_overrule_concern);
 	return lerr(l, e, "unknown key 'model.%s'", name);
 }
 
@@ -942,6 +946,8 @@ model_group_load(struct loader *l, const config_setting_t *s)
 		return lerr(l, s, "'model' must be a group { file = \"…\"; … }");
 	l->r->model_maxp = 2;
 	l->r->model_minp = 0.4;
+	l->r->model_overrule = 2;
+	l->r->model_overrule_concern = 2;
 	for (int i = 0; i < config_setting_length(s); i++)
 		if (model_key(l, config_setting_get_elem(s, i), &file) < 0)
 			return -1;

@@ -428,6 +428,43 @@ test_combine(void **state)
 	triage_free(r);
 }
 
+/* overrule: the model replaces a rule's category only when told, and only
+ * the category; overrule_concern does not reach a P2 rule's */
+static void
+test_combine_overrule(void **state)
+{
+	char err[TRIAGE_ERRLEN];
+	struct triage_rules *r;
+	struct triage_result res;
+
+	write_file(model_path, MODEL_OK, strlen(MODEL_OK));
+	r = rules_with("model = { file = \"m.model\"; overrule = 0; };", err);
+	if (r == NULL)
+		fail_msg("%s", err);
+	eval(r, "bé đuối nước, sờ soạng ở vùng kín", 4, &res);
+	assert_string_equal(res.category, "abuse.sexual");
+	assert_int_equal(res.priority, 2);
+	assert_int_equal(res.model.applied, 1);
+	/* an operator's category is never overruled */
+	{
+		struct triage_input in;
+
+		triage_input_init(&in);
+		in.text = "bé đuối nước, sờ soạng ở vùng kín";
+		in.category = "drowning";
+		assert_int_equal(triage_eval(r, &in, &res), 0);
+		assert_string_equal(res.category, "drowning");
+		assert_int_equal(res.model.applied, 0);
+	}
+	triage_free(r);
+	r = rules_with("model = { file = \"m.model\"; overrule_concern = 0; };", err);
+	assert_non_null(r);
+	eval(r, "bé đuối nước, sờ soạng ở vùng kín", 4, &res);
+	assert_string_equal(res.category, "drowning");
+	assert_int_equal(res.model.applied, 0);
+	triage_free(r);
+}
+
 static void
 test_combine_settings(void **state)
 {
@@ -475,6 +512,9 @@ static const struct bad bad_group[] = {
     {"model = { file = \"m.model\"; min_confidence = 1.5; };",
         ":2: 'model.min_confidence' must be a number from 0 to 1"},
     {"model = { file = \"m.model\"; min_confidence = \"x\"; };", ":2: 'model.min_confidence'"},
+    {"model = { file = \"m.model\"; overrule = 2; };", ":2: 'model.overrule' must be"},
+    {"model = { file = \"m.model\"; overrule_concern = \"x\"; };",
+     ":2: 'model.overrule_concern' must be"},
     {"model = { file = \"m.model\"; colour = 1; };", ":2: unknown key 'model.colour'"},
     {"model = { max_priority = 2; };", ":2: 'model' needs 'file'"},
     {"model = { file = 3; };", ":2: 'model.file' must be a string"},
@@ -555,7 +595,7 @@ main(void)
 	    cmocka_unit_test(test_predict_variants),
 	    cmocka_unit_test(test_predict_hostile),
 	    cmocka_unit_test(test_combine),
-	    cmocka_unit_test(test_combine_settings),
+	    cmocka_unit_test(test_combine_overrule), cmocka_unit_test(test_combine_settings),
 	    cmocka_unit_test(test_group_bad),
 	    cmocka_unit_test(test_group_bad_model),
 	    cmocka_unit_test(test_shipped),
