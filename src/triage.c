@@ -487,6 +487,25 @@ read_answers(struct eval *e)
  * the note, and a model that cannot read negation does not overrule them;
  * nor does it overrule an operator's category.
  */
+/*
+ * The model reads no harm where the rules read a serious case (P2): a
+ * homework question, a film, a child found safe, worded like harm. When it
+ * is sure (doubt), the case stays a concern, P3, with the rules' category:
+ * in the queue, not at the top of it. Never a P1 (a rule read danger now),
+ * never below what the input, an operator or a key answer said.
+ */
+static void
+doubt(const struct eval *e, double p, struct triage_result *out)
+{
+	const struct triage_input *in = e->in;
+
+	if (p < e->r->model_doubt || out->priority != 2 || in->category != NULL ||
+	    in->answers != NULL || (in->priority >= 1 && in->priority <= 2))
+		return;
+	out->priority = 3;
+	out->model.doubted = 1;
+}
+
 static void
 suggest(const struct eval *e, const struct decision *d, struct triage_result *out)
 {
@@ -500,13 +519,17 @@ suggest(const struct eval *e, const struct decision *d, struct triage_result *ou
 	out->model.category = r->cats[r->model_cat[g.cls]].id;
 	out->model.p = g.p;
 	snprintf(out->model.words, sizeof(out->model.words), "%s", g.words);
+	if (!r->model_harm[g.cls]) {
+		doubt(e, g.p, out);
+		return;
+	}
 	if (d->chosen < 0)
 		need = r->model_minp;
 	else if (out->priority >= 3)
 		need = fmin(r->model_overrule, r->model_overrule_concern);
 	else
 		need = r->model_overrule;
-	if (e->in->category != NULL || !r->model_harm[g.cls] || g.p < need || e->negated > 0 ||
+	if (e->in->category != NULL || g.p < need || e->negated > 0 ||
 	    out->nblocked > 0 || out->model.category == out->category)
 		return;
 	out->model.applied = 1;
@@ -707,8 +730,9 @@ triage_result_json(const struct triage_result *res)
 	    string_array(res->tags, res->ntags), "why", why);
 	/* two decimals: a probability is not known better than that */
 	if (res->model.category != NULL)
-		json_object_set_new(o, "model", json_pack("{s:s, s:f, s:o, s:b}", "category",
+		json_object_set_new(o, "model", json_pack("{s:s, s:f, s:o, s:b, s:b}", "category",
 		    res->model.category, "p", round(res->model.p * 100) / 100, "words",
-		    phrases(res->model.words), "applied", res->model.applied));
+		    phrases(res->model.words), "applied", res->model.applied, "doubted",
+		    res->model.doubted));
 	return o;
 }

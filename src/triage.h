@@ -90,6 +90,7 @@ struct triage_result {
 		const char *category;
 		double p;    /* its probability */
 		int applied; /* it set the category (and maybe the priority) */
+		int doubted; /* it read no harm: a rules' P2 stayed a concern, P3 */
 		/* the words that weighed most, as written, phrases joined by
 		 * ", ": "sờ soạng, vùng kín" */
 		char words[TRIAGE_MODEL_WORDS];

@@ -218,6 +218,9 @@ struct triage_rules {
 	 * (2 = never): any category, or one only a concern (P3-4) rule named */
 	double model_overrule;
 	double model_overrule_concern;
+	/* it keeps a rules' P2 a concern (P3) when it reads no harm this
+	 * surely (2 = never) */
+	double model_doubt;
 };
 
 /* --- loading (triage_load.c, triage_pattern.c) ---------------------------- */

@@ -907,6 +907,8 @@ model_key(struct loader *l, const config_setting_t *e, const char **file)
 		return model_number(l, e, name, &l->r->model_overrule);
 	if (strcmp(name, "overrule_concern") == 0)
 		return model_number(l, e, name, &l->r->model_overrule_concern);
+	if (strcmp(name, "doubt") == 0)
+		return model_number(l, e, name, &l->r->model_doubt);
 	return lerr(l, e, "unknown key 'model.%s'", name);
 }
 
@@ -948,6 +950,7 @@ model_group_load(struct loader *l, const config_setting_t *s)
 	l->r->model_minp = 0.4;
 	l->r->model_overrule = 2;
 	l->r->model_overrule_concern = 2;
+	l->r->model_doubt = 2;
 	for (int i = 0; i < config_setting_length(s); i++)
 		if (model_key(l, config_setting_get_elem(s, i), &file) < 0)
 			return -1;

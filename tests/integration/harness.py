@@ -383,7 +383,7 @@ def rules_only(dirpath):
     a retrained model must not move. Its path."""
     path = os.path.join(dirpath, "rules-only.conf")
     with open(RULES, encoding="utf-8") as f:
-        text = re.sub(r"(?m)^model = \{.*\};\n", "", f.read())
+        text = re.sub(r"(?ms)^model = \{.*?\};\n", "", f.read())
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

@@ -465,6 +465,48 @@ test_combine_overrule(void **state)
 	triage_free(r);
 }
 
+/* doubt: the model reads no harm where a rule read a serious case: the
+ * case stays a concern; never a P1, never below the input's priority */
+static void
+test_combine_doubt(void **state)
+{
+	char err[TRIAGE_ERRLEN];
+	struct triage_rules *r;
+	struct triage_result res;
+	struct triage_input in;
+	json_t *answers;
+
+	write_file(model_path, MODEL_OK, strlen(MODEL_OK));
+	r = rules_with("model = { file = \"m.model\"; doubt = 0.5; };", err);
+	if (r == NULL)
+		fail_msg("%s", err);
+	eval(r, "hỏi hỏi về đuối nước", 4, &res);
+	assert_string_equal(res.category, "drowning");
+	assert_int_equal(res.priority, 3);
+	assert_string_equal(res.model.category, "info");
+	assert_int_equal(res.model.doubted, 1);
+	eval(r, "cứu, hỏi hỏi về đuối nước", 4, &res);
+	assert_int_equal(res.priority, 1);
+	assert_int_equal(res.model.doubted, 0);
+	eval(r, "hỏi hỏi về đuối nước", 2, &res);
+	assert_int_equal(res.priority, 2);
+	assert_int_equal(res.model.doubted, 0);
+	triage_input_init(&in);
+	in.text = "hỏi hỏi về đuối nước";
+	answers = json_pack("{s:s}", "danger_now", "unknown");
+	in.answers = answers;
+	assert_int_equal(triage_eval(r, &in, &res), 0);
+	assert_int_equal(res.priority, 2);
+	json_decref(answers);
+	triage_free(r);
+	/* without the key, the rules' P2 stands */
+	r = rules_with("model = { file = \"m.model\"; };", err);
+	eval(r, "hỏi hỏi về đuối nước", 4, &res);
+	assert_int_equal(res.priority, 2);
+	assert_int_equal(res.model.doubted, 0);
+	triage_free(r);
+}
+
 static void
 test_combine_settings(void **state)
 {
@@ -515,6 +557,7 @@ static const struct bad bad_group[] = {
     {"model = { file = \"m.model\"; overrule = 2; };", ":2: 'model.overrule' must be"},
     {"model = { file = \"m.model\"; overrule_concern = \"x\"; };",
      ":2: 'model.overrule_concern' must be"},
+    {"model = { file = \"m.model\"; doubt = -0.1; };", ":2: 'model.doubt' must be"},
     {"model = { file = \"m.model\"; colour = 1; };", ":2: unknown key 'model.colour'"},
     {"model = { max_priority = 2; };", ":2: 'model' needs 'file'"},
     {"model = { file = 3; };", ":2: 'model.file' must be a string"},
@@ -595,7 +638,8 @@ main(void)
 	    cmocka_unit_test(test_predict_variants),
 	    cmocka_unit_test(test_predict_hostile),
 	    cmocka_unit_test(test_combine),
-	    cmocka_unit_test(test_combine_overrule), cmocka_unit_test(test_combine_settings),
+	    cmocka_unit_test(test_combine_overrule), cmocka_unit_test(test_combine_doubt),
+	    cmocka_unit_test(test_combine_settings),
 	    cmocka_unit_test(test_group_bad),
 	    cmocka_unit_test(test_group_bad_model),
 	    cmocka_unit_test(test_shipped),
