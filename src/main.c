@@ -43,7 +43,7 @@ struct opts {
 	const char *file;
 	char **overrides;
 	int noverrides;
-	int check_config, migrate, triage, json, train, from_db;
+	int check_config, migrate, triage, json, train, from_db, urgency;
 	const char *check_rules;
 	const char *rules;
 	const char *out;
@@ -79,7 +79,7 @@ usage(int status)
 	    "usage: hotline111d [-c FILE] [-s PATH=VALUE]... [--check-config | --migrate]\n"
 	    "       hotline111d --check-rules FILE\n"
 	    "       hotline111d --triage [--json] [--rules FILE] [-c FILE] [TEXT...]\n"
-	    "       hotline111d --train -o FILE [--rules FILE] [--from-db [-c FILE]]\n"
+	    "       hotline111d --train [--urgency] -o FILE [--rules FILE] [--from-db [-c FILE]]\n"
 	    "                   [--folds N] [--prune W] [CORPUS.tsv...]\n"
 	    "       hotline111d -V | --version\n"
 	    "\n"
@@ -90,6 +90,7 @@ usage(int status)
 	    "      --check-rules F  validate a rules file, then exit\n"
 	    "      --triage TEXT... print category, priority and fired rules per text\n"
 	    "      --train          learn a triage model from labelled notes (-o FILE)\n"
+	    "      --urgency        with --train: learn danger now from later, not categories\n"
 	    "See hotline111d(8), hotline111d.conf(5), hotline111-rules(5).\n",
 	    CONFIG_DEFAULT_FILE);
 	exit(status);
@@ -112,7 +113,7 @@ static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_CHECK = 256, O_MIGRATE, O_RULES_CHECK, O_TRIAGE, O_JSON, O_RULES, O_TRAIN,
-		O_FROM_DB, O_FOLDS, O_PRUNE };
+		O_FROM_DB, O_FOLDS, O_PRUNE, O_URGENCY };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
@@ -123,6 +124,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "rules", required_argument, NULL, O_RULES },
 		{ "train", no_argument, NULL, O_TRAIN },
+		{ "urgency", no_argument, NULL, O_URGENCY },
 		{ "output", required_argument, NULL, 'o' },
 		{ "from-db", no_argument, NULL, O_FROM_DB },
 		{ "folds", required_argument, NULL, O_FOLDS },
@@ -147,6 +149,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_JSON: o->json = 1; break;
 		case O_RULES: o->rules = optarg; break;
 		case O_TRAIN: o->train = 1; break;
+		case O_URGENCY: o->urgency = 1; break;
 		case 'o': o->out = optarg; break;
 		case O_FROM_DB: o->from_db = 1; break;
 		case O_FOLDS: o->folds = number(optarg, 0, 20, "--folds"); break;
@@ -164,6 +167,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->check_config + o->migrate + o->triage + o->train + (o->check_rules != NULL) > 1)
 		usage(2);
 	if (o->train && (o->out == NULL || (optind == argc && !o->from_db)))
+		usage(2);
+	if (o->urgency && !o->train)
 		usage(2);
 }
 
@@ -676,7 +681,7 @@ static int
 train(const struct opts *o, int argc, char **argv)
 {
 	struct triage_train_opts t = { .out = o->out, .rules = o->rules, .from_db = o->from_db,
-		.folds = o->folds, .prune = o->prune, .min_df = TRAIN_MIN_DF, .corpora = argv,
+		.urgency = o->urgency, .folds = o->folds, .prune = o->prune, .min_df = TRAIN_MIN_DF, .corpora = argv,
 		.ncorpora = argc };
 	struct config *cfg = o->from_db ? load_config(o) : NULL;
 	int rc;

@@ -538,13 +538,49 @@ suggest(const struct eval *e, const struct decision *d, struct triage_result *ou
 	out->category = out->model.category;
 }
 
+/*
+ * The urgency reader, last: the rules found harm and made it serious, P2,
+ * but read nothing that says now. A model of how danger-now notes are
+ * worded ("gõ cửa hoài", "tới giờ chưa buông") may make it P1: a child in
+ * danger now missed costs more than a serious case seen first. It never
+ * lowers; it does not read a note whose harm words the rules set aside.
+ */
+static void
+hasten(const struct eval *e, struct triage_result *out)
+{
+	const struct triage_rules *r = e->r;
+	struct model_guess g;
+
+	if (r->urgency == NULL || out->priority != 2 || out->category == NULL ||
+	    strcmp(out->category, "info") == 0 || strcmp(out->category, "silent") == 0 ||
+	    e->negated > 0 || out->nblocked > 0)
+		return;
+	triage_model_predict(r->urgency, e->in->text, &g);
+	if (g.cls < 0)
+		return;
+	out->urgency.asked = 1;
+	out->urgency.p = g.cls == r->urgency_now ? g.p : 1 - g.p;
+	if (out->urgency.p < r->urgency_minp)
+		return;
+	out->urgency.applied = 1;
+	out->priority = 1;
+	/* among the fired rules, so that show, the queue and the report say
+	 * why the case is P1 ("@" is in no rule's name) */
+	if (out->nrules < TRIAGE_MAX_FIRED) {
+		snprintf(out->why[out->nrules], sizeof(out->why[0]), "now %.2f", out->urgency.p);
+		out->rules[out->nrules++] = "@urgency";
+	} else
+		out->truncated = 1;
+}
+
 static void reread(const struct triage_rules *r, const struct triage_input *in,
     struct triage_result *out);
 
-/* The rules over one case, then, with_model, the second reader. */
+/* The rules over one case, then, on the first reading (not a re-read),
+ * the second reader and the urgency reader. */
 static void
 evaluate(const struct triage_rules *r, const struct triage_input *in, struct triage_result *out,
-    int with_model)
+    int first)
 {
 	uint64_t stack[STACK_WORDS], *bits = stack;
 	struct decision d = {NO_FLOOR, 0, NO_FLOOR, -1};
@@ -566,10 +602,12 @@ evaluate(const struct triage_rules *r, const struct triage_input *in, struct tri
 		e.note.cand[w] |= r->always[w];
 	run_rules(&e, &d, e.note.cand, out);
 	decide(r, in, &d, out);
-	if (with_model)
+	if (first && r->model != NULL)
 		suggest(&e, &d, out);
 	if (out->model.applied)
 		reread(r, in, out);
+	if (first)
+		hasten(&e, out);
 	if (bits != stack)
 		free(bits);
 	note_free(&e.note);
@@ -603,7 +641,7 @@ triage_eval(const struct triage_rules *r, const struct triage_input *in, struct 
 {
 	if (r == NULL || in == NULL || out == NULL)
 		return -1;
-	evaluate(r, in, out, r->model != NULL);
+	evaluate(r, in, out, 1);
 	return 0;
 }
 
@@ -734,5 +772,8 @@ triage_result_json(const struct triage_result *res)
 		    res->model.category, "p", round(res->model.p * 100) / 100, "words",
 		    phrases(res->model.words), "applied", res->model.applied, "doubted",
 		    res->model.doubted));
+	if (res->urgency.asked)
+		json_object_set_new(o, "urgency", json_pack("{s:f, s:b}", "p",
+		    round(res->urgency.p * 100) / 100, "applied", res->urgency.applied));
 	return o;
 }

@@ -95,6 +95,13 @@ struct triage_result {
 		 * ", ": "sờ soạng, vùng kín" */
 		char words[TRIAGE_MODEL_WORDS];
 	} model;
+	/* the urgency reader (hotline111-rules(5) `urgency`), asked of a harm
+	 * case the rules left at P2 */
+	struct {
+		int asked;
+		double p;    /* its probability that the child is in danger now */
+		int applied; /* it made the case P1 */
+	} urgency;
 };
 
 /*

@@ -29,6 +29,9 @@ triage_cmd_check(const char *path)
 	if (r->model != NULL)
 		printf(", model %s (%d classes, %d features)", r->model_file,
 		    triage_model_class_count(r->model), triage_model_feature_count(r->model));
+	if (r->urgency != NULL)
+		printf(", urgency %s (%d features)", r->urgency_file,
+		    triage_model_feature_count(r->urgency));
 	printf(", ok\n");
 	triage_free(r);
 	return 0;
@@ -107,18 +110,21 @@ struct triaged {
 	struct triage_result res;
 };
 
-/* The model's suggestion on a line of its own under the text's:
- * "    model: abuse.sexual 0.81 — sờ soạng, vùng kín (applied)". */
+/* The readers' answers on lines of their own under the text's:
+ * "    model: abuse.sexual 0.81 — sờ soạng, vùng kín (applied)",
+ * "    urgency: now 0.72 (applied)". */
 static void
 print_model(const struct triage_result *res, char *esc, size_t blen)
 {
 	const char *w = res->model.words;
 
-	if (res->model.category == NULL)
-		return;
-	printf("    model: %s %.2f%s%s%s\n", res->model.category, res->model.p,
-	    *w ? " \u2014 " : "", log_escape(esc, blen, w, strlen(w)),
-	    res->model.applied ? " (applied)" : "");
+	if (res->model.category != NULL)
+		printf("    model: %s %.2f%s%s%s\n", res->model.category, res->model.p,
+		    *w ? " \u2014 " : "", log_escape(esc, blen, w, strlen(w)),
+		    res->model.applied ? " (applied)" : "");
+	if (res->urgency.asked)
+		printf("    urgency: now %.2f%s\n", res->urgency.p,
+		    res->urgency.applied ? " (applied)" : "");
 }
 
 /* Columns: priority, category, rules, text, as wide as the batch needs;

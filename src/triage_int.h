@@ -221,6 +221,12 @@ struct triage_rules {
 	/* it keeps a rules' P2 a concern (P3) when it reads no harm this
 	 * surely (2 = never) */
 	double model_doubt;
+	/* the urgency reader (`urgency` group), or NULL: class urgency_now is
+	 * "now"; a harm case at P2 it reads as now this surely becomes P1 */
+	struct triage_model *urgency;
+	char *urgency_file;
+	int urgency_now;
+	double urgency_minp;
 };
 
 /* --- loading (triage_load.c, triage_pattern.c) ---------------------------- */

@@ -887,7 +887,8 @@ model_number(struct loader *l, const config_setting_t *s, const char *key, doubl
 		v = -1;
 	}
 	if (!(v >= 0 && v <= 1))
-		return lerr(l, s, "'model.%s' must be a number from 0 to 1", key);
+		return lerr(l, s, "'%s%s' must be a number from 0 to 1",
+		    strchr(key, '.') != NULL ? "" : "model.", key);
 	*out = v;
 	return 0;
 }
@@ -965,6 +966,59 @@ model_group_load(struct loader *l, const config_setting_t *s)
 	return model_classes(l, s);
 }
 
+/*
+ * urgency = { file = "urgency.model"; min_confidence = 0.6; };
+ * A model of two classes, "now" and "later" (hotline111d --train --urgency).
+ */
+static int
+urgency_classes(struct loader *l, const config_setting_t *s)
+{
+	struct triage_rules *r = l->r;
+	int n = triage_model_class_count(r->urgency), now = -1, later = -1;
+
+	for (int k = 0; k < n; k++) {
+		now = strcmp(triage_model_class(r->urgency, k), "now") == 0 ? k : now;
+		later = strcmp(triage_model_class(r->urgency, k), "later") == 0 ? k : later;
+	}
+	if (n != 2 || now < 0 || later < 0)
+		return lerr(l, s, "urgency: %s:%u: the classes must be 'now' and 'later'",
+		    r->urgency_file, triage_model_classes_line(r->urgency));
+	r->urgency_now = now;
+	return 0;
+}
+
+static int
+urgency_group_load(struct loader *l, const config_setting_t *s)
+{
+	const char *file = NULL;
+	char why[TRIAGE_ERRLEN];
+
+	if (!config_setting_is_group(s))
+		return lerr(l, s, "'urgency' must be a group { file = \"…\"; … }");
+	l->r->urgency_minp = 0.6;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		const char *name = config_setting_name(e);
+
+		if (strcmp(name, "file") == 0) {
+			if (triage_get_string(l, e, "urgency.file", &file) < 0)
+				return -1;
+		} else if (strcmp(name, "min_confidence") == 0) {
+			if (model_number(l, e, "urgency.min_confidence", &l->r->urgency_minp) < 0)
+				return -1;
+		} else
+			return lerr(l, e, "unknown key 'urgency.%s'", name);
+	}
+	if (file == NULL)
+		return lerr(l, s, "'urgency' needs 'file'");
+	l->r->urgency_file = model_path(l->file, file);
+	if (l->no_model)
+		return 0;
+	if ((l->r->urgency = triage_model_load(l->r->urgency_file, why, sizeof(why))) == NULL)
+		return lerr(l, s, "urgency: %s", why);
+	return urgency_classes(l, s);
+}
+
 /* Top-level keys, read in this order: each may use what comes before. */
 static const struct root_key {
 	const char *name;
@@ -979,6 +1033,7 @@ static const struct root_key {
     {"questions", questions_load, 1, 0},
     {"categories", load_categories, 1, 1},
     {"model", model_group_load, 1, 0},
+    {"urgency", urgency_group_load, 1, 0},
     {"rules", load_rules, 1, 1},
 };
 #define NROOT_KEYS (sizeof(root_keys) / sizeof(root_keys[0]))
@@ -1446,6 +1501,8 @@ triage_free(struct triage_rules *r)
 	free(r->model_file);
 	free(r->model_cat);
 	free(r->model_harm);
+	triage_model_free(r->urgency);
+	free(r->urgency_file);
 	acm_free(&r->acm);
 	pcre2_match_context_free(r->mctx);
 	strmap_free(&r->catmap);

@@ -87,6 +87,9 @@ struct triage_train_opts {
 	const char *rules;    /* or NULL */
 	const char *conninfo; /* for from_db */
 	int from_db;
+	/* label each note by its urgency, "now" (a child in danger now: its
+	 * most urgent priority is 1) or "later", not by its category */
+	int urgency;
 	int folds;        /* cross-validation folds; 0: none */
 	double prune;     /* weights of smaller magnitude are dropped */
 	int min_df;       /* features seen in fewer notes are dropped */

@@ -34,7 +34,8 @@ struct note {
 };
 
 struct corpus {
-	char **cls; /* class names */
+	int urgency; /* labels: "now" and "later" (triage_train_opts) */
+	char **cls;  /* class names */
 	int ncls;
 	struct note *notes;
 	uint32_t n, cap;
@@ -132,6 +133,13 @@ add_note(struct corpus *c, const char *label, const char *text)
 		c->df[n->f[i]]++;
 }
 
+/* The urgency label of a note whose most urgent priority is 1, or not. */
+static const char *
+urgency(int now)
+{
+	return now ? "now" : "later";
+}
+
 static int
 split_tabs(char *s, char **f, int max)
 {
@@ -158,9 +166,10 @@ read_line(struct corpus *c, const char *file, unsigned line, char *s)
 
 	if (n == 5 && strchr("dsci", f[0][0]) != NULL && f[0][0] != '\0') {
 		f[2][strcspn(f[2], "|")] = '\0';
-		add_note(c, f[2], f[1]);
+		add_note(c, c->urgency ? urgency(strcmp(f[3], "1") == 0) : f[2], f[1]);
 	} else if (n == 4)
-		add_note(c, strcmp(f[0], "-") == 0 ? "info" : f[0], f[3]);
+		add_note(c, c->urgency ? urgency(strchr(f[1], '-') != NULL && strcmp(strchr(f[1], '-'), "-1") == 0)
+		                      : strcmp(f[0], "-") == 0 ? "info" : f[0], f[3]);
 	else {
 		fprintf(stderr, "%s:%u: expected ID TEXT CATEGORIES MAXP MINP or "
 		    "CATEGORY PRIORITIES BENIGN TEXT, tab separated\n", file, line);
@@ -551,6 +560,12 @@ corpus_free(struct corpus *c)
 static int
 read_all(struct corpus *c, const struct triage_train_opts *o)
 {
+	c->urgency = o->urgency;
+	if (o->urgency && o->from_db) {
+		fprintf(stderr, "--train --urgency: not from the database (cases keep no "
+		    "danger-now label yet)\n");
+		return -1;
+	}
 	for (int i = 0; i < o->ncorpora; i++)
 		if (read_corpus(c, o->corpora[i]) < 0)
 			return -1;
@@ -561,7 +576,8 @@ read_all(struct corpus *c, const struct triage_train_opts *o)
 		    c->ncls, c->ncls == 1 ? "" : "es");
 		return -1;
 	}
-	return order_classes(c, o->rules);
+	/* the urgency labels are not categories: in name order */
+	return order_classes(c, o->urgency ? NULL : o->rules);
 }
 
 /* Written beside the target and renamed over it: a reader never sees half a model. */

@@ -378,12 +378,12 @@ class DaemonTest(unittest.TestCase):
 
 
 def rules_only(dirpath):
-    """A copy of the shipped rules without their model (hotline111-rules(5),
-    THE MODEL), in dirpath: for tests of what the rules alone decide, which
+    """A copy of the shipped rules without their models (hotline111-rules(5),
+    THE MODEL, URGENCY), in dirpath: for tests of what the rules alone decide, which
     a retrained model must not move. Its path."""
     path = os.path.join(dirpath, "rules-only.conf")
     with open(RULES, encoding="utf-8") as f:
-        text = re.sub(r"(?ms)^model = \{.*?\};\n", "", f.read())
+        text = re.sub(r"(?ms)^(model|urgency) = \{.*?\};\n", "", f.read())
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

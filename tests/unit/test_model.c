@@ -32,8 +32,12 @@
 #define MODEL_BODY MODEL_HEAD MODEL_FEATS
 #define MODEL_OK MODEL_BODY "end 7\n"
 
+/* An urgency model: "nhanh" says now, "nước" later. */
+#define URGENCY_OK "hotline111-model 1\nclasses later now\nfeatures words pairs chars 3 5\n" \
+		   "bias 0:0 1:-1\nf w:nhanh 1:40\nf w:nuoc 0:3\nend 2\n"
+
 static char dir[] = "/tmp/test_model.XXXXXX";
-static char rules_path[300], model_path[300];
+static char rules_path[300], model_path[300], urgency_path[300];
 
 static int
 group_setup(void **state)
@@ -42,6 +46,7 @@ group_setup(void **state)
 		return -1;
 	snprintf(rules_path, sizeof(rules_path), "%s/rules.conf", dir);
 	snprintf(model_path, sizeof(model_path), "%s/m.model", dir);
+	snprintf(urgency_path, sizeof(urgency_path), "%s/u.model", dir);
 	return 0;
 }
 
@@ -50,6 +55,7 @@ group_teardown(void **state)
 {
 	unlink(rules_path);
 	unlink(model_path);
+	unlink(urgency_path);
 	rmdir(dir);
 	return 0;
 }
@@ -507,6 +513,51 @@ test_combine_doubt(void **state)
 	triage_free(r);
 }
 
+/* urgency: a harm case at P2 the urgency model reads as now becomes P1;
+ * nothing else moves */
+static void
+test_urgency(void **state)
+{
+	char err[TRIAGE_ERRLEN];
+	struct triage_rules *r;
+	struct triage_result res;
+	json_t *j;
+
+	write_file(urgency_path, URGENCY_OK, strlen(URGENCY_OK));
+	r = rules_with("urgency = { file = \"u.model\"; min_confidence = 0.5; };", err);
+	if (r == NULL)
+		fail_msg("%s", err);
+	eval(r, "bé đuối nước, nhanh nhanh", 4, &res);
+	assert_string_equal(res.category, "drowning");
+	assert_int_equal(res.priority, 1);
+	assert_int_equal(res.urgency.applied, 1);
+	assert_true(res.urgency.p >= 0.5);
+	j = triage_result_json(&res);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "urgency"), "applied")));
+	json_decref(j);
+	/* read as later: stays P2, asked and reported */
+	eval(r, "bé đuối nước", 4, &res);
+	assert_int_equal(res.priority, 2);
+	assert_int_equal(res.urgency.asked, 1);
+	assert_int_equal(res.urgency.applied, 0);
+	/* no harm category: not asked */
+	eval(r, "nhanh nhanh", 4, &res);
+	assert_int_equal(res.priority, 4);
+	assert_int_equal(res.urgency.asked, 0);
+	triage_free(r);
+	/* min_confidence 1 is never reached */
+	r = rules_with("urgency = { file = \"u.model\"; min_confidence = 1; };", err);
+	assert_non_null(r);
+	eval(r, "bé đuối nước, nhanh nhanh", 4, &res);
+	assert_int_equal(res.priority, 2);
+	triage_free(r);
+	/* a category model is not an urgency model */
+	write_file(model_path, MODEL_OK, strlen(MODEL_OK));
+	r = rules_with("urgency = { file = \"m.model\"; };", err);
+	assert_null(r);
+	assert_non_null(strstr(err, "the classes must be 'now' and 'later'"));
+}
+
 static void
 test_combine_settings(void **state)
 {
@@ -558,6 +609,11 @@ static const struct bad bad_group[] = {
     {"model = { file = \"m.model\"; overrule_concern = \"x\"; };",
      ":2: 'model.overrule_concern' must be"},
     {"model = { file = \"m.model\"; doubt = -0.1; };", ":2: 'model.doubt' must be"},
+    {"urgency = { file = \"m.model\"; colour = 1; };", ":2: unknown key 'urgency.colour'"},
+    {"urgency = { min_confidence = 0.5; };", ":2: 'urgency' needs 'file'"},
+    {"urgency = { file = \"m.model\"; min_confidence = 2; };",
+     ":2: 'urgency.min_confidence' must be"},
+    {"urgency = 3;", ":2: 'urgency' must be a group"},
     {"model = { file = \"m.model\"; colour = 1; };", ":2: unknown key 'model.colour'"},
     {"model = { max_priority = 2; };", ":2: 'model' needs 'file'"},
     {"model = { file = 3; };", ":2: 'model.file' must be a string"},
@@ -639,6 +695,7 @@ main(void)
 	    cmocka_unit_test(test_predict_hostile),
 	    cmocka_unit_test(test_combine),
 	    cmocka_unit_test(test_combine_overrule), cmocka_unit_test(test_combine_doubt),
+	    cmocka_unit_test(test_urgency),
 	    cmocka_unit_test(test_combine_settings),
 	    cmocka_unit_test(test_group_bad),
 	    cmocka_unit_test(test_group_bad_model),
