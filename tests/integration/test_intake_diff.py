@@ -17,7 +17,6 @@ import random
 import re
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -232,13 +231,11 @@ class IntakeDiff(unittest.TestCase):
     def setUpClass(cls):
         cls.pg = Postgres()
         cls.d = Daemon(cls.pg)
-        cls.tmp = tempfile.mkdtemp(prefix="h111diff-")
 
     @classmethod
     def tearDownClass(cls):
         cls.d.destroy()
         cls.pg.destroy()
-        subprocess.run(["rm", "-rf", cls.tmp], check=False)
 
     def database(self, name, reference):
         self.pg.query(f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")
