@@ -10,6 +10,10 @@
 #     applied by hotline111d --migrate, then hotline111d started (it writes
 #     the escalation policy that h111_apply arms deadlines with) and warmed
 #     up with 600 events;
+#   (f) the floor: pgbench storing the same events' element JSON, 100 rows
+#       per multi-row INSERT, into a bare table with the same unique key
+#       (event_id) as events: what PostgreSQL takes durably with none of
+#       h111_apply's work;
 #   (a) pgbench -n -c 1 -M prepared: the daemon's statement (read from
 #       src/store.c) with ONE event per transaction (6 per script run: the
 #       events of one call);
@@ -17,8 +21,11 @@
 #   (c) bench_intake at full speed (FULL_EVENTS over FULL_CONNS connections,
 #       FULL_WINDOW unacked per connection);
 #   (d) bench_intake at a fixed RATE events/s for RATE_SECONDS;
-# each after a CHECKPOINT. Then a summary: events/s of each, the ratios
-# daemon/pgbench, the fixed-rate latencies against the goals, the commit
+# each after a CHECKPOINT; (a)-(d) once more after COMPARE_SQL, when set,
+# replaced h111_apply (e.g. tests/data/intake_reference.sql, the one event
+# at a time version: old and new in the same run, marked [new] and [cmp]).
+# Then a summary: events/s of each, the ratios of full speed to pgbench-1
+# and to the floor, the fixed-rate latencies against the goals, the commit
 # (batch) sizes the daemon reached (events sharing a stored_at), the CPU of
 # the daemon and of the backend running h111_apply (read from /proc), that
 # backend's CPU per event, and the daemon's peak RSS. Every event acked is
@@ -42,8 +49,10 @@
 # RATE (2000), RATE_SECONDS (20), H111_RULES (default conf/rules.conf if it
 # exists, else a small rules file written here), H111_EXTRA_SQL (a file of
 # SQL applied after the migration, e.g. a new h111_apply to try without a
-# rebuild; both pgbench and the daemon then use it), KEEP=1 keeps the
-# directory.
+# rebuild; both pgbench and the daemon then use it), COMPARE_SQL (above),
+# RESULTS (a file the summary is appended to, with the date, commit,
+# machine and load; default doc/perf/RESULTS.md, empty for none), KEEP=1
+# keeps the directory.
 # Exit status: 0 when every run completed (goals met or not; the summary
 # says), 1 when one failed (a nack, a wrong ack, a lost event, a crash).
 set -eu
@@ -59,6 +68,7 @@ FULL_CONNS=${FULL_CONNS:-4}
 FULL_WINDOW=${FULL_WINDOW:-256}
 RATE=${RATE:-2000}
 RATE_SECONDS=${RATE_SECONDS:-20}
+RESULTS=${RESULTS-$top/doc/perf/RESULTS.md}
 
 for b in "$daemon_bin" "$bench_bin"; do
 	[ -x "$b" ] || { echo "intake.sh: no $b; build it: cd $top && mkdir -p build-bench &&" \
@@ -323,26 +333,6 @@ run_pgbench() {
 	     END { printf "%s %s %s %.0f %.0f %.0f\n", tps, lat, n, pct(c), pct(d), pct(o) }' "$2"
 }
 
-say "(a) pgbench: h111_apply, 1 event per transaction, 1 client, ${PG_SECONDS} s"
-r=$(run_pgbench "$tmp/one.sql" "$tmp/pgbench-1.out")
-set -- $r
-pg1_tps=$1 pg1_lat=$2 pg1_n=$3 pg1_cpu=$4 pg1_dcpu=$5 pg1_ocpu=$6
-pg1_eps=$(awk -v t="$pg1_tps" 'BEGIN { printf "%.0f", t * 6 }')
-stored=$(q -c "SELECT count(*) FROM events WHERE event_id LIKE 'pgb1-%'")
-[ "$stored" -ge $((pg1_n * 6)) ] && [ "$stored" -lt $((pg1_n * 6 + 6)) ] ||
-	fail "pgbench (a): $pg1_n transactions of 6 events, but $stored events stored"
-say "    $pg1_eps events/s"
-
-say "(b) pgbench: h111_apply, 100 events per transaction, 1 client, ${PG_SECONDS} s"
-r=$(run_pgbench "$tmp/hundred.sql" "$tmp/pgbench-100.out")
-set -- $r
-pg100_tps=$1 pg100_lat=$2 pg100_n=$3 pg100_cpu=$4 pg100_dcpu=$5 pg100_ocpu=$6
-pg100_eps=$(awk -v t="$pg100_tps" 'BEGIN { printf "%.0f", t * 100 }')
-stored=$(q -c "SELECT count(*) FROM events WHERE event_id LIKE 'pgb100-%'")
-[ "$stored" -eq $((pg100_n * 100)) ] ||
-	fail "pgbench (b): $pg100_n transactions of 100 events, but $stored events stored"
-say "    $pg100_eps events/s"
-
 # Per run: CPU share of the daemon and of its backend, and commit sizes.
 # Every event of one transaction has the same stored_at (now()).
 run_bench() { # NAME PREFIX ARGS...
@@ -369,73 +359,125 @@ run_bench() { # NAME PREFIX ARGS...
 # KEY=VALUE from a run's output
 val() { grep -o "\b$2=[^ ]*" "$tmp/$1.out" | tail -1 | cut -d= -f2; }
 
-say "(c) hotline111d at full speed: $FULL_EVENTS events, $FULL_CONNS connections, window $FULL_WINDOW"
-run_bench full "full-$$" -n "$FULL_EVENTS" -c "$FULL_CONNS" -w "$FULL_WINDOW"
-say "(d) hotline111d at a fixed $RATE events/s for $RATE_SECONDS s"
-run_bench rate "rate-$$" -r "$RATE" -d "$RATE_SECONDS" -c 4
+# The floor: what PostgreSQL takes durably with none of the work, the same
+# events' element JSON stored 100 rows per multi-row INSERT, one client,
+# into a bare table with the same unique key as events.
+q -c "CREATE TABLE h111_bench_floor (event_id text PRIMARY KEY, body jsonb NOT NULL)"
+{
+	echo '\set call random(1, 50000000000) * 20'
+	echo "INSERT INTO h111_bench_floor (event_id, body) SELECT x.el->'ev'->>'id', x.el FROM (SELECT replace(replace(el, '@ID@', 'floor-' || gen_random_uuid()), '@CALL@', 'floor-' || (:call::bigint + k / 6))::jsonb AS el FROM h111_bench_tmpl) x;"
+} >"$tmp/floor.sql"
+
+# pgbench NAME SCRIPT EVENTS_PER_TRANSACTION: its figures as KEY=VALUE in
+# NAME.out, checked against what it stored (TABLE, id LIKE PATTERN).
+pg_run() {
+	name=$1 script=$2 per=$3 table=$4 like=$5
+	r=$(run_pgbench "$script" "$tmp/$name.pgbench")
+	set -- $r
+	stored=$(q -c "SELECT count(*) FROM $table WHERE event_id LIKE '$like'")
+	[ "$stored" -ge $(($3 * per)) ] && [ "$stored" -lt $((($3 + 1) * per)) ] ||
+		fail "pgbench ($name): $3 transactions of $per events, but $stored events stored"
+	echo "events=$stored seconds=$PG_SECONDS eps=$(awk -v t="$1" -v p="$per" 'BEGIN { printf "%.0f", t * p }')" \
+	    "lat_ms=$(awk -v l="$2" -v p="$per" 'BEGIN { printf "%.2f", p == 6 ? l / 6 : l }')" \
+	    "backend_cpu=$4 daemon_cpu=$5 others_cpu=$6 per=$per" >"$tmp/$name.out"
+	say "    $(val "$name" eps) events/s"
+}
+
+# One set of runs (a)-(d) of h111_apply as the database has it now, TAG
+# naming the set and its events' ids.
+runs() {
+	tag=$1
+	sed "s/pgb1-/pgb1-$tag-/g" "$tmp/one.sql" >"$tmp/one-$tag.sql"
+	sed "s/pgb100-/pgb100-$tag-/g" "$tmp/hundred.sql" >"$tmp/hundred-$tag.sql"
+	say "[$tag] (a) pgbench: h111_apply, 1 event per transaction, 1 client, ${PG_SECONDS} s"
+	pg_run "pg1-$tag" "$tmp/one-$tag.sql" 6 events "pgb1-$tag-%"
+	say "[$tag] (b) pgbench: h111_apply, 100 events per transaction, 1 client, ${PG_SECONDS} s"
+	pg_run "pg100-$tag" "$tmp/hundred-$tag.sql" 100 events "pgb100-$tag-%"
+	say "[$tag] (c) hotline111d at full speed: $FULL_EVENTS events, $FULL_CONNS connections, window $FULL_WINDOW"
+	run_bench "full-$tag" "full-$tag-$$" -n "$FULL_EVENTS" -c "$FULL_CONNS" -w "$FULL_WINDOW"
+	say "[$tag] (d) hotline111d at a fixed $RATE events/s for $RATE_SECONDS s"
+	run_bench "rate-$tag" "rate-$tag-$$" -r "$RATE" -d "$RATE_SECONDS" -c 4
+	for r in "full-$tag" "rate-$tag"; do
+		[ "$(val "$r" stored)" = "$(val "$r" events)" ] ||
+			fail "$r: $(val "$r" events) events acked but $(val "$r" stored) stored"
+	done
+}
+
+say "(f) pgbench, the floor: 100 events per multi-row INSERT into a bare table, ${PG_SECONDS} s"
+pg_run floor "$tmp/floor.sql" 100 h111_bench_floor "floor-%"
+tags=new
+runs new
+if [ -n "${COMPARE_SQL:-}" ]; then
+	say "applying $COMPARE_SQL (the daemon's connection plans it again)"
+	q -f "$COMPARE_SQL" >/dev/null || fail "$COMPARE_SQL failed"
+	tags="new cmp"
+	runs cmp
+fi
 
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$dpid/status")
-for r in full rate; do
-	[ "$(val $r stored)" = "$(val $r events)" ] ||
-		fail "$r: $(val $r events) events acked but $(val $r stored) stored"
-done
 kill "$dpid"
 wait "$dpid" || fail "hotline111d exited with status $? on SIGTERM"
 dpid=
 
 # --- summary ---------------------------------------------------------------
-full_eps=$(val full eps)
-awk -v pg1="$pg1_eps" -v pg1l="$pg1_lat" -v pg1n="$pg1_n" \
-    -v pg1c="$pg1_dcpu/$pg1_cpu/$pg1_ocpu" -v pg1b="$pg1_cpu" \
-    -v pg100="$pg100_eps" -v pg100l="$pg100_lat" -v pg100n="$pg100_n" \
-    -v pg100c="$pg100_dcpu/$pg100_cpu/$pg100_ocpu" -v pg100b="$pg100_cpu" -v pgs="$PG_SECONDS" \
-    -v fe="$(val full events)" -v fs="$(val full seconds)" -v feps="$full_eps" \
-    -v f50="$(val full p50_ms)" -v f90="$(val full p90_ms)" -v f99="$(val full p99_ms)" \
-    -v fmax="$(val full max_ms)" -v fba="$(val full batch_avg)" -v fbm="$(val full batch_max)" \
-    -v fc="$(val full daemon_cpu)/$(val full backend_cpu)/$(val full others_cpu)" \
-    -v fb="$(val full backend_cpu)" \
-    -v re="$(val rate events)" -v rs="$(val rate seconds)" -v reps="$(val rate eps)" \
-    -v r50="$(val rate p50_ms)" -v r90="$(val rate p90_ms)" -v r99="$(val rate p99_ms)" \
-    -v rmax="$(val rate max_ms)" -v rba="$(val rate batch_avg)" -v rbm="$(val rate batch_max)" \
-    -v rc="$(val rate daemon_cpu)/$(val rate backend_cpu)/$(val rate others_cpu)" \
-    -v rb="$(val rate backend_cpu)" -v rate="$RATE" \
-    -v conns="$FULL_CONNS" -v win="$FULL_WINDOW" -v hwm="$hwm" -v extra="${H111_EXTRA_SQL:-}" \
-    -v pgv="$(q -c 'SHOW server_version')" -v sc="$(q -c 'SHOW synchronous_commit')" \
-    -v fsync="$(q -c 'SHOW fsync')" -v ncpu="$(nproc)" -v when="$(date -u '+%Y-%m-%d %H:%M UTC')" \
-    -v load0="$load0" -v load1="$(cut -d' ' -f1-3 /proc/loadavg)" \
-    -v rev="$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')" '
-function ok(c) { return c ? "met" : "MISSED" }
-function us(cpu, eps) { return eps > 0 ? cpu * 1e4 / eps : 0 }
-BEGIN {
-	printf "\nhotline111 intake benchmark (%s), %s: %d CPUs, load average %s before, %s after;\n",
-	    rev, when, ncpu, load0, load1
-	printf "PostgreSQL %s, synchronous_commit=%s, fsync=%s\n", pgv, sc, fsync
-	if (extra != "")
-		printf "schema: as migrated, then %s\n", extra
-	printf "\n%-44s %7s %6s %8s %7s %7s %7s %7s %9s %12s %8s\n", "run", "events", "s",
-	    "events/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "events/", "CPU %", "apply"
-	printf "%-44s %7s %6s %8s %7s %7s %7s %7s %9s %12s %8s\n", "", "", "", "", "", "", "",
-	    "", "commit", "d/apply/o", "us/ev"
-	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %9s %12s %8.0f\n",
-	    "(a) pgbench, 1 event/transaction, 1 client", pg1n * 6, pgs, pg1, "-", "-", "-", "-",
-	    "1", pg1c, us(pg1b, pg1)
-	printf "%-44s %7d %6.1f %8d %7s %7s %7s %7s %9s %12s %8.0f\n",
-	    "(b) pgbench, 100 events/transaction", pg100n * 100, pgs, pg100, "-", "-", "-", "-",
-	    "100", pg100c, us(pg100b, pg100)
-	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %9s %12s %8.0f\n",
-	    sprintf("(c) hotline111d, full speed, %d conns x %d", conns, win),
-	    fe, fs, feps, f50, f90, f99, fmax, sprintf("%.0f/%d", fba, fbm), fc, us(fb, feps)
-	printf "%-44s %7d %6.1f %8d %7.2f %7.2f %7.2f %7.2f %9s %12s %8.0f\n",
-	    sprintf("(d) hotline111d, fixed %d events/s", rate),
-	    re, rs, reps, r50, r90, r99, rmax, sprintf("%.1f/%d", rba, rbm), rc, us(rb, reps)
-	printf "events/commit: average/max; CPU %%: d = hotline111d, apply = the backend running\n"
-	printf "h111_apply (pgbench'"'"'s or the daemon'"'"'s), o = the daemon'"'"'s other backends; apply us/ev =\n"
-	printf "that backend'"'"'s CPU per event. pgbench latency: %.2f ms per transaction in (a), %.2f in (b).\n",
-	    pg1l / 6, pg100l
-	printf "\nfull speed vs pgbench-1:   %.2f x  (goal >= 1: %s; >= 3: %s; aim 5: %s)\n",
-	    feps / pg1, ok(feps >= pg1), ok(feps >= 3 * pg1), ok(feps >= 5 * pg1)
-	printf "full speed vs pgbench-100: %.2f x\n", feps / pg100
-	printf "fixed %d events/s: ack p99 %.2f ms (goal < 10 ms: %s), max %.2f ms, %d events/s achieved\n",
-	    rate, r99, ok(r99 < 10), rmax, reps
-	printf "hotline111d peak RSS (VmHWM): %.1f MB\n", hwm / 1024
-}'
+row() { # LABEL NAME: one line of the table from NAME.out
+	awk -v label="$1" -v f="$(cat "$tmp/$2.out" | tr '\n' ' ')" 'BEGIN {
+		n = split(f, kv, " ")
+		for (i = 1; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
+		if ("per" in v) { per = v["per"]; p50 = p90 = p99 = mx = "-" }
+		else { per = sprintf("%.0f/%d", v["batch_avg"], v["batch_max"])
+		       p50 = sprintf("%.2f", v["p50_ms"]); p90 = sprintf("%.2f", v["p90_ms"])
+		       p99 = sprintf("%.2f", v["p99_ms"]); mx = sprintf("%.2f", v["max_ms"]) }
+		printf "%-46s %7d %6.1f %8d %7s %7s %7s %7s %9s %12s %8.0f\n", label, v["events"],
+		    v["seconds"], v["eps"], p50, p90, p99, mx, per,
+		    v["daemon_cpu"] "/" v["backend_cpu"] "/" v["others_cpu"],
+		    (v["eps"] > 0 ? v["backend_cpu"] * 1e4 / v["eps"] : 0) }'
+}
+ratio() { awk -v a="$(val "$1" eps)" -v b="$(val "$2" eps)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+summary() {
+	echo
+	echo "hotline111 intake benchmark ($rev), $when: $(nproc) CPUs ($cpu), load average" \
+	    "$load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after;"
+	echo "PostgreSQL $(q -c 'SHOW server_version'), synchronous_commit=$(q -c 'SHOW synchronous_commit')," \
+	    "fsync=$(q -c 'SHOW fsync'); uptime: $(uptime)"
+	[ -z "${H111_EXTRA_SQL:-}" ] || echo "schema: as migrated, then $H111_EXTRA_SQL"
+	[ -z "${COMPARE_SQL:-}" ] || echo "cmp: the same runs after $COMPARE_SQL replaced h111_apply"
+	echo
+	printf "%-46s %7s %6s %8s %7s %7s %7s %7s %9s %12s %8s\n" run events s events/s "p50 ms" \
+	    "p90 ms" "p99 ms" "max ms" events/ "CPU %" apply
+	printf "%-46s %7s %6s %8s %7s %7s %7s %7s %9s %12s %8s\n" "" "" "" "" "" "" "" "" commit \
+	    d/apply/o us/ev
+	row "(f) floor: pgbench, INSERT of 100, bare table" floor
+	for t in $tags; do
+		row "[$t] (a) pgbench, 1 event/transaction" "pg1-$t"
+		row "[$t] (b) pgbench, 100 events/transaction" "pg100-$t"
+		row "[$t] (c) hotline111d, full speed, ${FULL_CONNS}x$FULL_WINDOW" "full-$t"
+		row "[$t] (d) hotline111d, fixed $RATE events/s" "rate-$t"
+	done
+	echo "events/commit: average/max; CPU %: d = hotline111d, apply = the backend running"
+	echo "h111_apply (pgbench's or the daemon's; the floor's: its INSERT), o = the daemon's other"
+	echo "backends; apply us/ev = that backend's CPU per event. pgbench latency: per event in (a),"
+	echo "per transaction in (b) and (f)."
+	for t in $tags; do
+		f=full-$t
+		echo
+		echo "[$t] full speed vs pgbench-1:   $(ratio "$f" "pg1-$t") x  (goal >= 10)"
+		echo "[$t] full speed vs the floor:   $(ratio "$f" floor) x  (goal >= 0.3)"
+		echo "[$t] full speed vs pgbench-100: $(ratio "$f" "pg100-$t") x"
+		awk -v t="$t" -v c="$(val "$f" backend_cpu)" -v e="$(val "$f" eps)" 'BEGIN {
+		    printf "[%s] backend CPU at full speed: %.0f us per event (goal <= 60)\n", t,
+		        (e > 0 ? c * 1e4 / e : 0) }'
+		echo "[$t] fixed $RATE events/s: ack p99 $(val "rate-$t" p99_ms) ms (goal < 5 ms)," \
+		    "max $(val "rate-$t" max_ms) ms, $(val "rate-$t" eps) events/s achieved"
+	done
+	echo "hotline111d peak RSS (VmHWM): $(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+}
+rev=$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+summary >"$tmp/summary"
+cat "$tmp/summary"
+if [ -n "$RESULTS" ]; then
+	{ echo; echo "## $when, $rev"; echo; echo '```'; sed 1d "$tmp/summary"; echo '```'; } >>"$RESULTS"
+	say "appended to $RESULTS"
+fi

@@ -23,13 +23,6 @@ BEGIN
     RETURN c;
 END $$;
 
--- A ticket for a call that had closed itself as silent reopens it.
-CREATE OR REPLACE FUNCTION h111_reopen_auto(cid bigint) RETURNS void LANGUAGE sql AS $$
-    UPDATE cases SET status = 'open', outcome = NULL, closed_at = NULL, closed_auto = false,
-        final_priority = NULL, final_category = NULL
-     WHERE id = cid AND closed_auto
-$$;
-
 -- The case, to read (h111_case) or to change (h111_case_for_update), or
 -- not_found.
 CREATE OR REPLACE FUNCTION h111_case(cid bigint) RETURNS cases LANGUAGE plpgsql STABLE AS $$

@@ -246,31 +246,3 @@ BEGIN
     RETURN (SELECT min(next_at) FROM timers WHERE case_id = cid AND NOT timers.held
             GROUP BY case_id);
 END $$;
-
--- Referral, plan, the silent P4 call that closes itself: what events mean
--- for the deadlines, on top of version 1's fields.
-CREATE OR REPLACE FUNCTION h111_apply_deadline_fields(cid bigint, ev jsonb, p_ts timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    kind text := ev->>'type';
-BEGIN
-    IF kind LIKE 'ticket.%' THEN
-        -- (a ticket.closed has recorded its referral in h111_close)
-        IF ev ? 'referred_to' OR ev->>'outcome' = 'referred' THEN
-            UPDATE cases SET referred_at = coalesce(referred_at, p_ts) WHERE id = cid;
-        END IF;
-        IF ev->'tags' ? 'plan' THEN
-            UPDATE cases SET plan_at = coalesce(plan_at, p_ts) WHERE id = cid;
-        END IF;
-        -- a ticket for a call that had closed itself as silent reopens it
-        IF kind <> 'ticket.closed' THEN
-            PERFORM h111_reopen_auto(cid);
-        END IF;
-    ELSIF kind = 'call.ended' THEN
-        IF EXISTS (SELECT 1 FROM cases WHERE id = cid AND status = 'open' AND priority = 4)
-           AND NOT EXISTS (SELECT 1 FROM tickets WHERE tickets.case_id = cid) THEN
-            PERFORM h111_close(cid, 'no_action', NULL, p_ts, true);
-        END IF;
-    END IF;
-END $$;
-
