@@ -24,6 +24,11 @@
 #define STACK_WORDS 256 /* per-call bitmaps up to this many words */
 #define MAX_SPANS 8     /* matches kept per rule, and of fired rules */
 #define SETTLED_FLOOR 3 /* the most a resolved match can ask */
+/* the fewest words of a note the model may doubt: in a short one its prior
+ * (most short notes are questions) speaks louder than the words, and "em
+ * muốn tự tử" must stay serious; the notes it rightly doubted on unseen
+ * batches had 18 words or more */
+#define DOUBT_MIN_WORDS 12
 
 struct eval {
 	const struct triage_rules *r;
@@ -499,7 +504,8 @@ doubt(const struct eval *e, double p, struct triage_result *out)
 {
 	const struct triage_input *in = e->in;
 
-	if (p < e->r->model_doubt || out->priority != 2 || in->category != NULL ||
+	if (p < e->r->model_doubt || out->priority != 2 || e->note.nwords < DOUBT_MIN_WORDS ||
+	    in->category != NULL ||
 	    in->answers != NULL || (in->priority >= 1 && in->priority <= 2))
 		return;
 	out->priority = 3;

@@ -473,6 +473,9 @@ test_combine_overrule(void **state)
 
 /* doubt: the model reads no harm where a rule read a serious case: the
  * case stays a concern; never a P1, never below the input's priority */
+/* twelve words and more, with the rules' drowning and the model's info */
+#define LONG_Q "hỏi hỏi hỏi về chuyện bé bị đuối nước ở hồ bơi trong phim năm ngoái"
+
 static void
 test_combine_doubt(void **state)
 {
@@ -486,19 +489,23 @@ test_combine_doubt(void **state)
 	r = rules_with("model = { file = \"m.model\"; doubt = 0.5; };", err);
 	if (r == NULL)
 		fail_msg("%s", err);
-	eval(r, "hỏi hỏi về đuối nước", 4, &res);
+	eval(r, LONG_Q, 4, &res);
 	assert_string_equal(res.category, "drowning");
 	assert_int_equal(res.priority, 3);
 	assert_string_equal(res.model.category, "info");
 	assert_int_equal(res.model.doubted, 1);
-	eval(r, "cứu, hỏi hỏi về đuối nước", 4, &res);
+	/* a short note is not doubted: the model's prior speaks louder there */
+	eval(r, "hỏi hỏi về đuối nước", 4, &res);
+	assert_int_equal(res.priority, 2);
+	assert_int_equal(res.model.doubted, 0);
+	eval(r, "cứu, " LONG_Q, 4, &res);
 	assert_int_equal(res.priority, 1);
 	assert_int_equal(res.model.doubted, 0);
-	eval(r, "hỏi hỏi về đuối nước", 2, &res);
+	eval(r, LONG_Q, 2, &res);
 	assert_int_equal(res.priority, 2);
 	assert_int_equal(res.model.doubted, 0);
 	triage_input_init(&in);
-	in.text = "hỏi hỏi về đuối nước";
+	in.text = LONG_Q;
 	answers = json_pack("{s:s}", "danger_now", "unknown");
 	in.answers = answers;
 	assert_int_equal(triage_eval(r, &in, &res), 0);
@@ -507,7 +514,7 @@ test_combine_doubt(void **state)
 	triage_free(r);
 	/* without the key, the rules' P2 stands */
 	r = rules_with("model = { file = \"m.model\"; };", err);
-	eval(r, "hỏi hỏi về đuối nước", 4, &res);
+	eval(r, LONG_Q, 4, &res);
 	assert_int_equal(res.priority, 2);
 	assert_int_equal(res.model.doubted, 0);
 	triage_free(r);
