@@ -25,7 +25,9 @@ struct store_result {
 	const char *category; /* NULL: none yet */
 	json_t *rules;        /* array of rule names */
 	int dup;
-	int spooled;          /* durable in the local spool: no case yet */
+	int spooled;          /* durable in the local spool: no case yet, and
+	                       * priority, category and rules are the event's
+	                       * own triage (a floor for its case) */
 	const char *detail;   /* with an error */
 };
 
