@@ -136,6 +136,11 @@ metrics_health(const struct metrics_state *s, json_t *reasons)
 		reason(reasons, "database unreachable: events go to the local spool");
 		h = h == HEALTH_OK ? HEALTH_DEGRADED : h;
 	}
+	if (s->schema_failure != NULL) {
+		reason(reasons, "the database's schema cannot be used, nothing is replayed: %s",
+		    s->schema_failure);
+		h = h == HEALTH_OK ? HEALTH_DEGRADED : h;
+	}
 	if (s->db_up && !s->console_db_up)
 		reason(reasons, "the console has no database connection");
 	if (s->spool_records > 0)

@@ -689,6 +689,21 @@ store_new(struct event_base *base, const char *conninfo, int default_priority,
 }
 
 void
+store_open(struct store *st)
+{
+	db_open(st->db);
+}
+
+void
+store_set_away(struct store *st)
+{
+	if (st->spool != NULL)
+		log_warn("store: the database is unreachable; events go to the local spool");
+	st->lost = 1;
+	report_state(st);
+}
+
+void
 store_set_schedule_hook(struct store *st, store_schedule_fn *fn, void *arg)
 {
 	st->schedule = fn;
