@@ -65,6 +65,7 @@ struct console {
 	size_t nclients;
 	unsigned next_id;
 	int stopped;
+	int opened;    /* console_open: the schema is ready */
 	int db_was_up; /* until its first connection, requests wait for it */
 };
 
@@ -259,16 +260,20 @@ queue_reply(PGresult *res, void *arg)
 	reply_ok(arg, result);
 }
 
-/*
- * While the database is lost, a request is refused at once (an operator
- * should know); in the first moments after start-up it waits for the
- * connection instead.
- */
+/* While the database is lost, or not there yet (the daemon started
+ * without it), a request is refused at once: an operator should know. In
+ * the first moments of a connection being made it waits instead. */
+static int
+db_away(const struct console *con)
+{
+	return !db_is_up(con->db) && (con->db_was_up || !con->opened);
+}
+
 static void
 query_then(struct client *cl, const char *sql, int n, const char *const *params,
     void (*done)(PGresult *, void *))
 {
-	if (!db_is_up(cl->con->db) && cl->con->db_was_up) {
+	if (db_away(cl->con)) {
 		reply_error(cl, "unavailable", "the database is unreachable; try again");
 		return;
 	}
@@ -764,7 +769,7 @@ status_reply(PGresult *res, void *arg)
 static void
 cmd_status(struct client *cl, json_t *req)
 {
-	if (!db_is_up(cl->con->db) && cl->con->db_was_up) {
+	if (db_away(cl->con)) {
 		status_reply(NULL, cl);
 		return;
 	}
@@ -1125,6 +1130,13 @@ console_new(struct event_base *base, const struct config *cfg, const struct cons
 	con->db = db_new(base, "database[console]", cfg->db_conninfo, db_state, con);
 	db_listen(con->db, "hotline111", notified, con);
 	return con;
+}
+
+void
+console_open(struct console *con)
+{
+	con->opened = 1;
+	db_open(con->db);
 }
 
 int

@@ -34,6 +34,10 @@ struct console_hooks {
 
 struct console *console_new(struct event_base *base, const struct config *cfg,
     const struct console_hooks *hooks);
+/* Connects to the database once its schema is ready. Until then a request
+ * that needs it is answered unavailable at once, and status comes without
+ * the database's figures. */
+void console_open(struct console *c);
 /* Opens console.listen (Unix sockets only); -1 with err. */
 int console_listen(struct console *c, const struct config *cfg, char *err, size_t errlen);
 /* Applies console.operators after a reload. Like console_new(), it borrows

@@ -559,7 +559,7 @@ stored_body(const struct cti_req *r)
 	json_t *body;
 
 	if (r->spooled > 0) /* kept in the local spool: the case comes later */
-		return json_pack("{s:n, s:n, s:b}", "case", "priority", "spooled", 1);
+		return json_pack("{s:n, s:i, s:b}", "case", "priority", r->priority, "spooled", 1);
 	body = json_pack("{s:I, s:i}", "case", (json_int_t)r->case_id, "priority", r->priority);
 	if (r->dups == r->nitems)
 		json_object_set_new(body, "dup", json_true());

@@ -320,8 +320,14 @@ db_new(struct event_base *base, const char *name, const char *conninfo,
 	db->kick_ev = event_new(base, -1, 0, kick_cb, db);
 	TAILQ_INIT(&db->queue);
 	db->state = DB_DOWN;
-	retry_cb(-1, 0, db);
 	return db;
+}
+
+void
+db_open(struct db *db)
+{
+	if (db->conn == NULL && !event_pending(db->retry_ev, EV_TIMEOUT, NULL))
+		retry_cb(-1, 0, db);
 }
 
 void

@@ -20,8 +20,11 @@ typedef void db_result_fn(PGresult *res, void *arg);
 /* Called when the connection comes up (up = 1) or goes away (up = 0). */
 typedef void db_state_fn(int up, void *arg);
 
+/* A connection not made yet: statements queued before db_open wait for it. */
 struct db *db_new(struct event_base *base, const char *name, const char *conninfo,
     db_state_fn *state_cb, void *arg);
+/* Starts connecting (the daemon does so once the schema is this build's). */
+void db_open(struct db *db);
 /* A NOTIFY payload on the channel listened to. */
 typedef void db_notify_fn(const char *payload, void *arg);
 /*

@@ -27,8 +27,8 @@
 #include "escalation.h"
 #include "log.h"
 #include "metrics.h"
-#include "migrate.h"
 #include "notify.h"
+#include "schema.h"
 #include "sources.h"
 #include "spool.h"
 #include "store.h"
@@ -37,7 +37,6 @@
 #include "xmalloc.h"
 
 #define STOP_GRACE_S 10
-#define DB_WAIT_MAX_MS 5000
 
 struct opts {
 	const char *file;
@@ -65,6 +64,7 @@ struct daemon {
 	struct sources *sources;
 	struct cti *cti;
 	struct metrics *metrics;
+	struct schema_wait *schema; /* started without the database: waiting for it */
 	time_t started;
 	struct event *signals[3];
 	struct event *stop_timer;
@@ -197,54 +197,46 @@ load_rules(const char *path)
 
 /* --- database at start-up ---------------------------------------------- */
 
-static void
-store_policy(PGconn *c, const struct config *cfg)
+/*
+ * The schema first, before any listener opens. With a spool, one try: a
+ * database unreachable now does not hold the start up (1: the daemon
+ * starts without it, spooling). Without one, the daemon waits for it, as
+ * nothing could be kept meanwhile. A schema it cannot use stops the start:
+ * nothing has been taken in yet.
+ */
+static int
+database_start(const struct config *cfg)
 {
-	char *pol = escalation_policy_json(cfg);
-	const char *params[1] = { pol };
-	PGresult *r = PQexecParams(c, escalation_policy_sql, 1, NULL, params, NULL, NULL, 0);
+	char *policy = escalation_policy_json(cfg), err[1024];
+	enum schema_rc rc;
 
-	free(pol);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fatal("database: storing the escalation policy: %s",
-		    strtok(PQresultErrorMessage(r), "\n"));
-	PQclear(r);
+	if (cfg->spool_dir[0] != '\0')
+		rc = schema_prepare(cfg->db_conninfo, policy, SCHEMA_CONNECT_S, err, sizeof(err));
+	else
+		rc = schema_prepare_wait(cfg->db_conninfo, policy, 0, "waiting for it before "
+		    "opening any listener: spool.dir is off, so no event could be kept without it "
+		    "(retrying with backoff)", err, sizeof(err));
+	free(policy);
+	if (rc == SCHEMA_FAILED)
+		fatal("database: %s", err);
+	if (rc == SCHEMA_READY)
+		return 0;
+	log_warn("database: %s; starting without it: events go to the local spool and are "
+	    "acknowledged as spooled; once it answers its schema is brought up to date, then the "
+	    "spool is replayed, then new events are stored", err);
+	return 1;
 }
 
-/*
- * Waits (with backoff) for the database, brings the schema up to date and
- * stores the escalation policy that the deadline functions read.
- */
+/* hotline111d --migrate: one try, no spool, no waiting. */
 static void
-database_prepare(const struct config *cfg, int wait)
+migrate_only(const struct config *cfg)
 {
-	const char *conninfo = cfg->db_conninfo;
-	const char *kw[] = { "dbname", "fallback_application_name", NULL };
-	const char *val[] = { conninfo, "hotline111d", NULL };
-	int backoff_ms = 100, said = 0;
-	char err[1024];
-	PGconn *c;
+	char *policy = escalation_policy_json(cfg), err[1024];
+	enum schema_rc rc = schema_prepare(cfg->db_conninfo, policy, 0, err, sizeof(err));
 
-	for (;;) {
-		c = PQconnectdbParams(kw, val, 1);
-		if (PQstatus(c) == CONNECTION_OK)
-			break;
-		if (!wait)
-			fatal("database: %s", strtok(PQerrorMessage(c), "\n"));
-		if (!said++) {
-			log_error("database: %s; waiting for it", strtok(PQerrorMessage(c), "\n"));
-			notify_status("waiting for the database");
-		}
-		PQfinish(c);
-		usleep((useconds_t)backoff_ms * 1000);
-		backoff_ms = backoff_ms * 2 > DB_WAIT_MAX_MS ? DB_WAIT_MAX_MS : backoff_ms * 2;
-	}
-	if (migrate_apply(c, err, sizeof(err)) < 0) {
-		PQfinish(c);
+	free(policy);
+	if (rc != SCHEMA_READY)
 		fatal("database: %s", err);
-	}
-	store_policy(c, cfg);
-	PQfinish(c);
 }
 
 /* --- reload ------------------------------------------------------------ */
@@ -347,6 +339,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 	struct triage_rules *rules;
 
 	notify_reloading();
+	schema_wait_retry(d->schema);
 	cfg = config_load(d->opts->file ? d->opts->file : CONFIG_DEFAULT_FILE,
 	    d->opts->overrides, d->opts->noverrides, err, errlen);
 	if (cfg == NULL) {
@@ -403,7 +396,7 @@ drained(void *arg)
 	struct daemon *d = arg;
 	struct timeval tv = { 0, 20000 };
 
-	if (db_busy(d->timers_db)) {
+	if (db_busy(d->timers_db) && db_is_up(d->timers_db)) {
 		/* an escalation being recorded is logged before we go */
 		db_drain(d->timers_db, drained, d);
 		return;
@@ -439,6 +432,7 @@ stop(struct daemon *d, const char *why)
 	}
 	notify_stopping();
 	log_info("%s: stopping; %zu events to store first", why, store_pending(d->store));
+	schema_wait_stop(d->schema);
 	bridge_stop(d->bridge);
 	sources_stop(d->sources);
 	cti_stop(d->cti);
@@ -474,7 +468,33 @@ store_state(int up, void *arg)
 		sources_pause(d->sources, !up);
 	if (d->cti != NULL)
 		cti_pause(d->cti, !up);
-	notify_status(up ? "running" : "database unreachable: intake paused");
+	notify_status(!up ? "database unreachable: intake paused" : store_is_up(d->store) ?
+	    "running" : "database unreachable: events go to the local spool");
+}
+
+/* The schema is this build's: the connections open (the store's replays
+ * the spool before anything new) and the pending deadlines load. */
+static void
+database_ready(void *arg)
+{
+	struct daemon *d = arg;
+
+	store_open(d->store);
+	console_open(d->console);
+	db_open(d->timers_db);
+	escalation_start(d->escalation);
+}
+
+/* Started without the database: events go to the spool while a child
+ * waits for the database and brings its schema up to date. */
+static void
+database_away(struct daemon *d)
+{
+	char *policy = escalation_policy_json(d->cfg);
+
+	store_set_away(d->store);
+	d->schema = schema_wait_start(d->base, d->cfg->db_conninfo, policy, database_ready, d);
+	free(policy);
 }
 
 static void
@@ -529,6 +549,7 @@ daemon_state(struct metrics_state *s, void *arg)
 	s->spool_records = (size_t)json_integer_value(json_object_get(spool, "records"));
 	s->spool_bytes = (size_t)json_integer_value(json_object_get(spool, "bytes"));
 	s->spool_max_bytes = (size_t)json_integer_value(json_object_get(spool, "max_bytes"));
+	s->schema_failure = schema_wait_failure(d->schema);
 	s->bridge_clients = bridge_clients(d->bridge);
 	s->consoles = console_clients(d->console);
 	s->sources = sources_status(d->sources);
@@ -593,6 +614,7 @@ console_decide_case(const json_t *ctx, void *arg)
 static void
 daemon_free(struct daemon *d)
 {
+	schema_wait_free(d->schema);
 	console_free(d->console);
 	bridge_free(d->bridge);
 	sources_free(d->sources);
@@ -620,6 +642,7 @@ run(struct opts *o)
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
 	struct daemon d = { .opts = o, .started = time(NULL) };
 	char err[1024];
+	int away;
 
 	d.cfg = load_config(o);
 	if (check_parts(d.cfg, err, sizeof(err)) != 0)
@@ -628,7 +651,7 @@ run(struct opts *o)
 	d.rules = load_rules(d.cfg->rules_file);
 	d.cases = cases_new();
 	signal(SIGPIPE, SIG_IGN);
-	database_prepare(d.cfg, 1);
+	away = database_start(d.cfg);
 	d.base = event_base_new();
 	if (d.base == NULL)
 		fatal("libevent: cannot create the event loop");
@@ -642,7 +665,6 @@ run(struct opts *o)
 	d.escalation = escalation_new(d.base, d.timers_db, d.cfg, err, sizeof(err));
 	if (d.escalation == NULL)
 		fatal("%s", err);
-	escalation_start(d.escalation);
 	d.bridge = bridge_new(d.base, d.store, decide, &d);
 	bridge_set_answers_check(d.bridge, answers_check, &d);
 	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)
@@ -664,11 +686,18 @@ run(struct opts *o)
 		fatal("%s", err);
 	/* after the sockets: a second daemon is told of those first */
 	open_spool(&d);
+	if (away)
+		database_away(&d);
+	else
+		database_ready(&d);
 	cti_pause(d.cti, !store_accepting(d.store));
 	bridge_pause(d.bridge, !store_accepting(d.store));
-	log_info("hotline111d %s ready: %d triage rules", PACKAGE_VERSION,
-	    triage_rule_count(d.rules));
+	log_info("hotline111d %s ready: %d triage rules%s", PACKAGE_VERSION,
+	    triage_rule_count(d.rules), away ? "; without the database: events go to the local "
+	    "spool" : "");
 	notify_ready();
+	if (away)
+		notify_status("database unreachable: events go to the local spool; waiting for it");
 	notify_watchdog_start(d.base);
 	event_base_dispatch(d.base);
 	daemon_free(&d);
@@ -721,7 +750,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 	} else if (o.migrate) {
 		cfg = load_config(&o);
-		database_prepare(cfg, 0);
+		migrate_only(cfg);
 		printf("database schema up to date\n");
 		config_free(cfg);
 	} else

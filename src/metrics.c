@@ -132,8 +132,13 @@ metrics_health(const struct metrics_state *s, json_t *reasons)
 	if (s->refusing != NULL) {
 		reason(reasons, "intake paused: %s", s->refusing);
 		h = HEALTH_FAILING;
-	} else if (!s->db_up) {
+	} else if (!s->db_up && s->schema_failure == NULL) {
 		reason(reasons, "database unreachable: events go to the local spool");
+		h = h == HEALTH_OK ? HEALTH_DEGRADED : h;
+	}
+	if (s->schema_failure != NULL) { /* it answers, but cannot be written to */
+		reason(reasons, "the database's schema cannot be used (events go to the local "
+		    "spool, nothing is replayed): %s", s->schema_failure);
 		h = h == HEALTH_OK ? HEALTH_DEGRADED : h;
 	}
 	if (s->db_up && !s->console_db_up)

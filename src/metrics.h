@@ -92,6 +92,8 @@ struct metrics_state {
 	int db_connected;       /* the store's connection is up (it may refuse) */
 	int console_db_up;      /* the console's connection */
 	const char *refusing;   /* why new events are refused now; NULL: taken */
+	const char *schema_failure; /* started without the database, whose schema
+	                             * then could not be brought up: why */
 	int spool_on;
 	size_t spool_records;   /* waiting to be replayed */
 	size_t spool_bytes, spool_max_bytes;

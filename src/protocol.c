@@ -691,22 +691,17 @@ protocol_ack(const struct proto_ack *ack)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "ack", string_or_null(ack->id));
-	if (ack->spooled) {
-		json_object_set_new(o, "case", json_null());
-		json_object_set_new(o, "priority", json_null());
-		json_object_set_new(o, "category", json_null());
-		json_object_set_new(o, "rules", json_array());
-		json_object_set_new(o, "spooled", json_true());
-		return reply_line(o);
-	}
-	json_object_set_new(o, "case", json_integer(ack->case_id));
+	/* spooled: the same keys, but no case yet */
+	json_object_set_new(o, "case", ack->spooled ? json_null() : json_integer(ack->case_id));
 	json_object_set_new(o, "priority", json_integer(ack->priority));
 	json_object_set_new(o, "category", string_or_null(ack->category));
 	if (json_is_array(ack->rules))
 		json_object_set(o, "rules", ack->rules);
 	else
 		json_object_set_new(o, "rules", json_array());
-	if (ack->dup)
+	if (ack->spooled)
+		json_object_set_new(o, "spooled", json_true());
+	else if (ack->dup)
 		json_object_set_new(o, "dup", json_true());
 	return reply_line(o);
 }

@@ -113,7 +113,8 @@ struct proto_ack {
 	const char *category; /* NULL: no category yet */
 	json_t *rules;        /* borrowed */
 	int dup;
-	int spooled; /* in the local spool: case, priority and category are null */
+	int spooled; /* in the local spool: case is null; priority, category and
+	              * rules are the event's own triage */
 };
 
 /* Reply lines, each '\n'-terminated and malloc'd; the caller frees them. */

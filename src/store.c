@@ -408,6 +408,23 @@ spool_items(struct store *st, struct store_queue *q, const char **why)
 	return n;
 }
 
+/* What a spooled event's answer can say before its case exists: its own
+ * triage, the priority a new case would open at (the line's default,
+ * raised by the decision), the category and rules of the decision. */
+static void
+spooled_result(const struct store *st, const struct store_item *it, struct store_result *res)
+{
+	json_t *prio = json_object_get(it->triage, "priority");
+	json_t *rules = json_object_get(it->triage, "rules");
+
+	*res = (struct store_result){ .error = PROTO_OK, .spooled = 1 };
+	res->priority = st->default_priority;
+	if (json_is_integer(prio) && json_integer_value(prio) < res->priority)
+		res->priority = (int)json_integer_value(prio);
+	res->category = json_string_value(json_object_get(it->triage, "category"));
+	res->rules = json_is_array(rules) ? rules : NULL;
+}
+
 /* Everything queued goes to the spool and is answered spooled. What does
  * not fit is answered unavailable (the sender resends it later) while the
  * database is away; while it is up (a replay) it waits in memory for the
@@ -416,7 +433,7 @@ static void
 spool_queue(struct store *st)
 {
 	struct store_queue q = TAILQ_HEAD_INITIALIZER(q);
-	struct store_result res = { .error = PROTO_OK, .spooled = 1 };
+	struct store_result res;
 	size_t total = st->nqueue, n;
 	struct store_item *it;
 	const char *why;
@@ -437,6 +454,7 @@ spool_queue(struct store *st)
 		TAILQ_REMOVE(&q, it, entry);
 		if (n > 0) {
 			n--;
+			spooled_result(st, it, &res);
 			answer(it, &res);
 		} else
 			answer(it, &(struct store_result){ .error = PROTO_UNAVAILABLE, .detail = why });
@@ -668,6 +686,21 @@ store_new(struct event_base *base, const char *conninfo, int default_priority,
 	TAILQ_INIT(&st->flight);
 	st->db = db_new(base, "database", conninfo, db_state, st);
 	return st;
+}
+
+void
+store_open(struct store *st)
+{
+	db_open(st->db);
+}
+
+void
+store_set_away(struct store *st)
+{
+	if (st->spool != NULL)
+		log_warn("store: the database is unreachable; events go to the local spool");
+	st->lost = 1;
+	report_state(st);
 }
 
 void

@@ -25,7 +25,9 @@ struct store_result {
 	const char *category; /* NULL: none yet */
 	json_t *rules;        /* array of rule names */
 	int dup;
-	int spooled;          /* durable in the local spool: no case yet */
+	int spooled;          /* durable in the local spool: no case yet, and
+	                       * priority, category and rules are the event's
+	                       * own triage (a floor for its case) */
 	const char *detail;   /* with an error */
 };
 
@@ -52,8 +54,14 @@ TAILQ_HEAD(store_queue, store_item);
 /* Called when the database becomes usable (up = 1) or is lost (up = 0). */
 typedef void store_state_fn(int up, void *arg);
 
+/* The store's connection is made by store_open, once the schema is ready. */
 struct store *store_new(struct event_base *base, const char *conninfo,
     int default_priority, store_state_fn *state_cb, void *arg);
+/* Connects to the database, whose schema must be this build's by now. */
+void store_open(struct store *st);
+/* The database was unreachable at start-up: until store_open's connection
+ * is up, events go to the spool (set first) as while a connection is lost. */
+void store_set_away(struct store *st);
 void store_set_default_priority(struct store *st, int priority);
 /* Queues an item; its done callback runs later, never from inside this call. */
 void store_submit(struct store *st, struct store_item *item);

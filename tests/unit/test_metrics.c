@@ -55,6 +55,13 @@ test_health(void **state)
 	s.console_db_up = 0;
 	assert_int_equal(judge(&s, why, sizeof(why)), HEALTH_DEGRADED);
 	assert_string_equal(why, "database unreachable: events go to the local spool");
+	/* started without it, whose schema then could not be used: still kept */
+	s.schema_failure = "the database has migration 999_x, which this hotline111d does not know";
+	assert_int_equal(judge(&s, why, sizeof(why)), HEALTH_DEGRADED);
+	assert_string_equal(why, "the database's schema cannot be used (events go to the "
+	    "local spool, nothing is replayed): the database has migration 999_x, which this "
+	    "hotline111d does not know");
+	s.schema_failure = NULL;
 	/* ... until the spool is full: events are refused */
 	s.refusing = "the database is unreachable and the spool is full or cannot be written";
 	s.spool_records = 7;

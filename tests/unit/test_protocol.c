@@ -1078,6 +1078,18 @@ test_reply_ack(void **state)
 	    "9007199254740993,\"priority\":0,\"category\":null,\"rules\":[],"
 	    "\"dup\":true}\n");
 
+	/* spooled: no case yet; the event's own triage; never dup */
+	rules = json_pack("[s]", "ivr-trafficking");
+	ack = (struct proto_ack){ .id = "ev-3", .case_id = 77, .priority = 1,
+		.category = "trafficking", .rules = rules, .dup = 1, .spooled = 1 };
+	assert_reply(protocol_ack(&ack), "{\"ack\":\"ev-3\",\"case\":null,"
+	    "\"priority\":1,\"category\":\"trafficking\","
+	    "\"rules\":[\"ivr-trafficking\"],\"spooled\":true}\n");
+	json_decref(rules);
+	ack = (struct proto_ack){ .id = "ev-4", .priority = 4, .spooled = 1 };
+	assert_reply(protocol_ack(&ack), "{\"ack\":\"ev-4\",\"case\":null,"
+	    "\"priority\":4,\"category\":null,\"rules\":[],\"spooled\":true}\n");
+
 	ack = (struct proto_ack){ .id = "q\"\\\x01/\xc4\x91", .case_id = 1,
 		.priority = 1 };
 	assert_reply(protocol_ack(&ack), "{\"ack\":\"q\\\"\\\\\\u0001/\xc4\x91\","
