@@ -513,7 +513,7 @@ suggest(const struct eval *e, const struct decision *d, struct triage_result *ou
 	struct model_guess g;
 	double need;
 
-	triage_model_predict(r->model, e->in->text, &g);
+	triage_model_predict_folded(r->model, e->in->text, e->note.folded, e->note.flen, &g);
 	if (g.cls < 0)
 		return;
 	out->model.category = r->cats[r->model_cat[g.cls]].id;

@@ -43,6 +43,15 @@ struct triage_model {
 	uint32_t nw;
 	float *mean; /* feature i's weights summed over the classes, / ncls */
 	/*
+	 * Feature i's weight for every class, 0 where the file gives none,
+	 * at dense + i * stride (a cache line or a few), or NULL: made when
+	 * it takes at most twice the bytes of the lists, as when features
+	 * weigh on most classes (the shipped model's do). A note's features
+	 * lie all over the model: one line to fetch for each, not three.
+	 */
+	float *dense;
+	uint32_t stride;
+	/*
 	 * Features by a 64-bit hash of their key: the low bits place them,
 	 * the high 32 are kept as a tag, and a lookup takes a tag match for
 	 * the feature without comparing keys (one memory access, not three).
@@ -69,25 +78,37 @@ fnv(const char *s, size_t n)
 	return h ^ (h >> 29); /* the low bits place: fold the high ones in */
 }
 
-/* The hash of the key "TYPE:RUN", spaces in the run read as '_'. */
 static uint64_t
-fnv_run(char type, const char *s, size_t n)
+fnv_add(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * 1099511628211ull;
+	return h;
+}
+
+/* The hash of the key "TYPE:RUN" or "TYPE:RUN_RUN2", spaces in the runs
+ * read as '_'. */
+static uint64_t
+fnv_run(char type, const char *s, size_t n, const char *s2, size_t n2)
 {
 	uint64_t h = 14695981039346656037ull;
 
 	h = (h ^ (unsigned char)type) * 1099511628211ull;
 	h = (h ^ (unsigned char)':') * 1099511628211ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * 1099511628211ull;
+	h = fnv_add(h, s, n);
+	if (s2 != NULL)
+		h = fnv_add((h ^ '_') * 1099511628211ull, s2, n2);
 	return h ^ (h >> 29);
 }
 
 /*
  * Features are walked in place: each is a type ('w', 'p', 'c') and a run
- * of the folded text, " " standing for the '_' of its key ("p:be_bi" is
- * 'p' and "be bi"), so that prediction hashes them without a copy.
+ * of the folded text, " " standing for the '_' of its key ("c:_be" is 'c'
+ * and " be"); a word pair is two runs, its words ("p:be_bi" is 'p', "be"
+ * and "bi"). So prediction hashes them without a copy.
  */
-typedef void (*raw_fn)(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1);
+typedef void (*raw_fn)(void *ctx, char type, const char *s, size_t n, const char *s2,
+    size_t n2, uint32_t w0, uint32_t w1);
 
 /* The n-grams, 3 to 5 code points, of the word t[i..j) with the spaces
  * around it (t[i - 1] and t[j]). */
@@ -103,31 +124,41 @@ char_grams(const char *t, size_t len, size_t i, size_t j, uint32_t k, raw_fn fn,
 	start[n] = (uint32_t)end;
 	for (uint32_t s = 0; s < n; s++)
 		for (uint32_t g = 3; g <= 5 && s + g <= n; g++)
-			fn(ctx, 'c', t + start[s], start[s + g] - start[s], k, k);
+			fn(ctx, 'c', t + start[s], start[s + g] - start[s], NULL, 0, k, k);
+}
+
+/* The sentence and phrase breaks of textnorm_fold_sentences(), which the
+ * model does not read: its features are those of textnorm_fold(). */
+static int
+is_break(const char *w, size_t n)
+{
+	return n == 1 && (w[0] == '.' || w[0] == ',');
 }
 
 static void
 walk_features(const char *t, size_t len, raw_fn fn, void *ctx)
 {
 	const char *prev = NULL;
+	size_t plen = 0, j;
 	uint32_t k = 0;
 
-	for (size_t i = 1; i < len; k++) {
-		size_t j = i;
-
-		while (j < len && t[j] != ' ')
-			j++;
+	for (size_t i = 1; i < len; i = j + 1) {
+		for (j = i; j < len && t[j] != ' '; j++)
+			;
 		if (j == i)
 			break;
+		if (is_break(t + i, j - i))
+			continue;
 		if (j - i <= MAX_WORD) {
-			fn(ctx, 'w', t + i, j - i, k, k);
+			fn(ctx, 'w', t + i, j - i, NULL, 0, k, k);
 			if (prev != NULL)
-				fn(ctx, 'p', prev, (size_t)(t + j - prev), k - 1, k);
+				fn(ctx, 'p', prev, plen, t + i, j - i, k - 1, k);
 			char_grams(t, len, i, j, k, fn, ctx);
 			prev = t + i;
+			plen = j - i;
 		} else
 			prev = NULL;
-		i = j + 1;
+		k++;
 	}
 }
 
@@ -136,17 +167,29 @@ struct keyed {
 	void *ctx;
 };
 
+static size_t
+key_part(char *key, size_t o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		key[o++] = s[i] == ' ' ? '_' : s[i];
+	return o;
+}
+
 static void
-as_key(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1)
+as_key(void *ctx, char type, const char *s, size_t n, const char *s2, size_t n2, uint32_t w0,
+    uint32_t w1)
 {
 	const struct keyed *kd = ctx;
 	char key[2 * MAX_WORD + 4];
+	size_t o = key_part(key, 2, s, n);
 
 	key[0] = type;
 	key[1] = ':';
-	for (size_t i = 0; i < n; i++)
-		key[2 + i] = s[i] == ' ' ? '_' : s[i];
-	kd->fn(kd->ctx, key, n + 2, w0, w1);
+	if (s2 != NULL) {
+		key[o++] = '_';
+		o = key_part(key, o, s2, n2);
+	}
+	kd->fn(kd->ctx, key, o, w0, w1);
 }
 
 void
@@ -418,6 +461,26 @@ means(struct triage_model *m)
 	}
 }
 
+#define DENSE_ALIGN 16 /* floats: a 64-byte cache line */
+
+static void
+densify(struct triage_model *m)
+{
+	size_t stride = ((size_t)m->ncls + DENSE_ALIGN - 1) / DENSE_ALIGN * DENSE_ALIGN;
+	size_t bytes = (size_t)m->nfeat * stride * sizeof(float);
+
+	if (m->nfeat == 0 || bytes > 2 * (size_t)m->nw * sizeof(*m->w))
+		return;
+	m->stride = (uint32_t)stride;
+	m->dense = aligned_alloc(DENSE_ALIGN * sizeof(float), bytes);
+	if (m->dense == NULL)
+		abort(); /* as xmalloc does */
+	memset(m->dense, 0, bytes);
+	for (uint32_t i = 0; i < m->nfeat; i++)
+		for (uint32_t j = m->off[i]; j < m->off[i + 1]; j++)
+			m->dense[(size_t)i * stride + m->w[j].cls] = m->w[j].w;
+}
+
 /* Each feature once, in a table two to four times their number. */
 static int
 index_features(struct mload *l, const unsigned *lines)
@@ -444,6 +507,7 @@ index_features(struct mload *l, const unsigned *lines)
 		m->slot[s] = (struct fslot){(uint32_t)(h >> 32), i + 1};
 	}
 	means(m);
+	densify(m);
 	return 0;
 }
 
@@ -569,6 +633,7 @@ triage_model_free(struct triage_model *m)
 	free(m->off);
 	free(m->w);
 	free(m->mean);
+	free(m->dense);
 	free(m->slot);
 	free(m);
 }
@@ -617,11 +682,12 @@ struct hits {
 };
 
 static void
-on_feature(void *ctx, char type, const char *run, size_t n, uint32_t w0, uint32_t w1)
+on_feature(void *ctx, char type, const char *run, size_t n, const char *run2, size_t n2,
+    uint32_t w0, uint32_t w1)
 {
 	struct hits *hs = ctx;
 	const struct triage_model *m = hs->m;
-	uint32_t f = m->slot[slot_of(m, fnv_run(type, run, n))].f;
+	uint32_t f = m->slot[slot_of(m, fnv_run(type, run, n, run2, n2))].f;
 
 	if (w1 + 1 > hs->nwords)
 		hs->nwords = w1 + 1;
@@ -638,6 +704,25 @@ on_feature(void *ctx, char type, const char *run, size_t n, uint32_t w0, uint32_
 		hs->cap *= 2;
 	}
 	hs->h[hs->n++] = (struct hit){f, w0, w1};
+	/* the weights are read after the walk: fetch them while it goes on */
+	if (m->dense != NULL)
+		__builtin_prefetch(m->dense + (size_t)f * m->stride);
+}
+
+/* p[k] += x * feature f's weight for class k, for every class: a class
+ * without a weight adds 0, which changes nothing in either layout. */
+static void
+add_weights(const struct triage_model *m, uint32_t f, double x, double *p)
+{
+	if (m->dense != NULL) {
+		const float *row = m->dense + (size_t)f * m->stride;
+
+		for (int k = 0; k < m->ncls; k++)
+			p[k] += x * row[k];
+		return;
+	}
+	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
+		p[m->w[j].cls] += x * m->w[j].w;
 }
 
 /* Class probabilities as LIBLINEAR gives them for logistic regression:
@@ -650,8 +735,7 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 	for (int k = 0; k < m->ncls; k++)
 		p[k] = m->bias[k];
 	for (uint32_t i = 0; i < hs->n; i++)
-		for (uint32_t j = m->off[hs->h[i].f]; j < m->off[hs->h[i].f + 1]; j++)
-			p[m->w[j].cls] += x * m->w[j].w;
+		add_weights(m, hs->h[i].f, x, p);
 	for (int k = 0; k < m->ncls; k++) {
 		p[k] = 1.0 / (1.0 + exp(-p[k]));
 		sum += p[k];
@@ -665,6 +749,8 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 static double
 weight_of(const struct triage_model *m, uint32_t f, int cls)
 {
+	if (m->dense != NULL)
+		return m->dense[(size_t)f * m->stride + (uint32_t)cls] - m->mean[f];
 	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
 		if (m->w[j].cls == (uint32_t)cls)
 			return m->w[j].w - m->mean[f];
@@ -769,6 +855,19 @@ source_words(const char *text, uint32_t *from, uint32_t *to, uint32_t max)
 	return n;
 }
 
+/* Word w of a folded text, its breaks not counted, and its length. */
+static const char *
+folded_word(const char *folded, uint32_t w, size_t *n)
+{
+	const char *s = folded + 1;
+
+	for (;; s += *n + 1) {
+		*n = (size_t)(strchr(s, ' ') - s);
+		if (!is_break(s, *n) && w-- == 0)
+			return s;
+	}
+}
+
 /* Appends word w of the note (as written when the words line up, else
  * folded) to g->words. */
 static void
@@ -781,12 +880,8 @@ append_word(struct model_guess *g, size_t *o, const char *text, const char *fold
 	if (aligned) {
 		s = text + from[w];
 		n = to[w] - from[w];
-	} else {
-		s = folded + 1;
-		for (uint32_t k = 0; k < w; k++)
-			s = strchr(s, ' ') + 1;
-		n = (size_t)(strchr(s, ' ') - s);
-	}
+	} else
+		s = folded_word(folded, w, &n);
 	if (*o + n + 1 >= sizeof(g->words))
 		return;
 	memcpy(g->words + *o, s, n);
@@ -839,18 +934,16 @@ guess_words(const struct triage_model *m, const struct hits *hs, struct model_gu
 }
 
 void
-triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g)
+triage_model_predict_folded(const struct triage_model *m, const char *text, const char *folded,
+    size_t len, struct model_guess *g)
 {
 	struct hits *hs;
 	double p[MODEL_MAX_CLASSES];
-	char *folded;
-	size_t len;
 
 	memset(g, 0, sizeof(*g));
 	g->cls = -1;
 	if (m == NULL || text == NULL)
 		return;
-	folded = textnorm_fold(text, strlen(text), &len);
 	hs = xmalloc(sizeof(*hs));
 	hs->m = m;
 	hs->h = hs->stack_h;
@@ -871,5 +964,19 @@ triage_model_predict(const struct triage_model *m, const char *text, struct mode
 		free(hs->h);
 	free(hs->seen);
 	free(hs);
+}
+
+void
+triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g)
+{
+	char *folded;
+	size_t len;
+
+	if (m == NULL || text == NULL) {
+		triage_model_predict_folded(m, text, NULL, 0, g);
+		return;
+	}
+	folded = textnorm_fold(text, strlen(text), &len);
+	triage_model_predict_folded(m, text, folded, len, g);
 	free(folded);
 }
