@@ -68,36 +68,40 @@ struct triage_model {
 
 /* --- features ------------------------------------------------------------ */
 
+#define FNV_BASIS 14695981039346656037ull
+#define FNV_PRIME 1099511628211ull
+
+/* FNV-1a, 64 bits, of a key as the file writes it; the low bits place,
+ * so the high ones are folded in. */
 static uint64_t
 fnv(const char *s, size_t n)
 {
-	uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+	uint64_t h = FNV_BASIS;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h ^ (h >> 29); /* the low bits place: fold the high ones in */
+		h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
+	return h ^ (h >> 29);
 }
 
 static uint64_t
 fnv_add(uint64_t h, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * 1099511628211ull;
+		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * FNV_PRIME;
 	return h;
 }
 
-/* The hash of the key "TYPE:RUN" or "TYPE:RUN_RUN2", spaces in the runs
- * read as '_'. */
+/* The hash of "TYPE:" so far, to go on with the run. */
 static uint64_t
-fnv_run(char type, const char *s, size_t n, const char *s2, size_t n2)
+fnv_type(char type)
 {
-	uint64_t h = 14695981039346656037ull;
+	return (((FNV_BASIS ^ (unsigned char)type) * FNV_PRIME) ^ ':') * FNV_PRIME;
+}
 
-	h = (h ^ (unsigned char)type) * 1099511628211ull;
-	h = (h ^ (unsigned char)':') * 1099511628211ull;
-	h = fnv_add(h, s, n);
-	if (s2 != NULL)
-		h = fnv_add((h ^ '_') * 1099511628211ull, s2, n2);
+/* What fnv() gives for the key whose hash so far is h. */
+static uint64_t
+fnv_end(uint64_t h)
+{
 	return h ^ (h >> 29);
 }
 
@@ -105,10 +109,19 @@ fnv_run(char type, const char *s, size_t n, const char *s2, size_t n2)
  * Features are walked in place: each is a type ('w', 'p', 'c') and a run
  * of the folded text, " " standing for the '_' of its key ("c:_be" is 'c'
  * and " be"); a word pair is two runs, its words ("p:be_bi" is 'p', "be"
- * and "bi"). So prediction hashes them without a copy.
+ * and "bi"). The walk gives the hash of the key too, as fnv() makes it
+ * from the key, so that prediction looks features up without a copy,
+ * and hashes the n-grams of one start once for the three lengths.
  */
-typedef void (*raw_fn)(void *ctx, char type, const char *s, size_t n, const char *s2,
-    size_t n2, uint32_t w0, uint32_t w1);
+struct feature {
+	char type;
+	const char *s, *s2; /* s2: a pair's second word, else NULL */
+	size_t n, n2;
+	uint64_t hash;
+	uint32_t w0, w1; /* the words it comes from */
+};
+
+typedef void (*raw_fn)(void *ctx, const struct feature *f);
 
 /* The n-grams, 3 to 5 code points, of the word t[i..j) with the spaces
  * around it (t[i - 1] and t[j]). */
@@ -117,14 +130,23 @@ char_grams(const char *t, size_t len, size_t i, size_t j, uint32_t k, raw_fn fn,
 {
 	uint32_t start[MAX_WORD + 3], n = 0;
 	size_t end = j < len ? j + 1 : len;
+	struct feature f = {.type = 'c', .w0 = k, .w1 = k};
 
 	for (size_t p = i - 1; p < end; p++)
 		if (((unsigned char)t[p] & 0xc0) != 0x80)
 			start[n++] = (uint32_t)p;
 	start[n] = (uint32_t)end;
-	for (uint32_t s = 0; s < n; s++)
-		for (uint32_t g = 3; g <= 5 && s + g <= n; g++)
-			fn(ctx, 'c', t + start[s], start[s + g] - start[s], NULL, 0, k, k);
+	for (uint32_t s = 0; s + 3 <= n; s++) {
+		uint64_t h = fnv_add(fnv_type('c'), t + start[s], start[s + 2] - start[s]);
+
+		f.s = t + start[s];
+		for (uint32_t g = 3; g <= 5 && s + g <= n; g++) {
+			h = fnv_add(h, t + start[s + g - 1], start[s + g] - start[s + g - 1]);
+			f.n = start[s + g] - start[s];
+			f.hash = fnv_end(h);
+			fn(ctx, &f);
+		}
+	}
 }
 
 /* The sentence and phrase breaks of textnorm_fold_sentences(), which the
@@ -135,11 +157,27 @@ is_break(const char *w, size_t n)
 	return n == 1 && (w[0] == '.' || w[0] == ',');
 }
 
+/* Word w (n bytes), and its pair with the word before when there is one. */
+static void
+word_features(const struct feature *prev, const char *w, size_t n, uint32_t k, raw_fn fn,
+    void *ctx)
+{
+	struct feature f = {'w', w, NULL, n, 0, 0, k, k};
+
+	f.hash = fnv_end(fnv_add(fnv_type('w'), w, n));
+	fn(ctx, &f);
+	if (prev->s == NULL)
+		return;
+	f = (struct feature){'p', prev->s, w, prev->n, n, 0, k - 1, k};
+	f.hash = fnv_end(fnv_add((fnv_add(fnv_type('p'), prev->s, prev->n) ^ '_') * FNV_PRIME, w, n));
+	fn(ctx, &f);
+}
+
 static void
 walk_features(const char *t, size_t len, raw_fn fn, void *ctx)
 {
-	const char *prev = NULL;
-	size_t plen = 0, j;
+	struct feature prev = {0};
+	size_t j;
 	uint32_t k = 0;
 
 	for (size_t i = 1; i < len; i = j + 1) {
@@ -150,14 +188,12 @@ walk_features(const char *t, size_t len, raw_fn fn, void *ctx)
 		if (is_break(t + i, j - i))
 			continue;
 		if (j - i <= MAX_WORD) {
-			fn(ctx, 'w', t + i, j - i, NULL, 0, k, k);
-			if (prev != NULL)
-				fn(ctx, 'p', prev, plen, t + i, j - i, k - 1, k);
+			word_features(&prev, t + i, j - i, k, fn, ctx);
 			char_grams(t, len, i, j, k, fn, ctx);
-			prev = t + i;
-			plen = j - i;
+			prev.s = t + i;
+			prev.n = j - i;
 		} else
-			prev = NULL;
+			prev.s = NULL;
 		k++;
 	}
 }
@@ -176,20 +212,19 @@ key_part(char *key, size_t o, const char *s, size_t n)
 }
 
 static void
-as_key(void *ctx, char type, const char *s, size_t n, const char *s2, size_t n2, uint32_t w0,
-    uint32_t w1)
+as_key(void *ctx, const struct feature *f)
 {
 	const struct keyed *kd = ctx;
 	char key[2 * MAX_WORD + 4];
-	size_t o = key_part(key, 2, s, n);
+	size_t o = key_part(key, 2, f->s, f->n);
 
-	key[0] = type;
+	key[0] = f->type;
 	key[1] = ':';
-	if (s2 != NULL) {
+	if (f->s2 != NULL) {
 		key[o++] = '_';
-		o = key_part(key, o, s2, n2);
+		o = key_part(key, o, f->s2, f->n2);
 	}
-	kd->fn(kd->ctx, key, o, w0, w1);
+	kd->fn(kd->ctx, key, o, f->w0, f->w1);
 }
 
 void
@@ -682,12 +717,11 @@ struct hits {
 };
 
 static void
-on_feature(void *ctx, char type, const char *run, size_t n, const char *run2, size_t n2,
-    uint32_t w0, uint32_t w1)
+on_feature(void *ctx, const struct feature *ft)
 {
 	struct hits *hs = ctx;
 	const struct triage_model *m = hs->m;
-	uint32_t f = m->slot[slot_of(m, fnv_run(type, run, n, run2, n2))].f;
+	uint32_t f = m->slot[slot_of(m, ft->hash)].f, w0 = ft->w0, w1 = ft->w1;
 
 	if (w1 + 1 > hs->nwords)
 		hs->nwords = w1 + 1;
