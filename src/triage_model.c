@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -841,24 +842,41 @@ top_words(const double *score, uint32_t nwords, uint32_t *top)
 	return n;
 }
 
-/* A code point that folding keeps as part of a word (textnorm.c), and
- * one it removes without a trace (marks and format characters). */
-static int
-word_cp(utf8proc_int32_t cp)
+enum cp_kind { CP_BREAK, CP_WORD, CP_SILENT };
+
+#define KIND_CPS 0x2000 /* Latin, Vietnamese, marks, Greek, Cyrillic: as textnorm.c */
+
+static uint8_t kinds[KIND_CPS];
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+
+/* A code point that folding keeps as part of a word (textnorm.c), one it
+ * removes without a trace (marks and format characters), or a break. */
+static enum cp_kind
+cp_kind_of(utf8proc_int32_t cp)
 {
 	utf8proc_category_t c = utf8proc_category(cp);
 
-	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
-	       (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+	if ((c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+	    (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO))
+		return CP_WORD;
+	if ((c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME) || c == UTF8PROC_CATEGORY_CF)
+		return CP_SILENT;
+	return CP_BREAK;
 }
 
-static int
-silent_cp(utf8proc_int32_t cp)
+static void
+kinds_build(void)
 {
-	utf8proc_category_t c = utf8proc_category(cp);
+	for (utf8proc_int32_t cp = 0; cp < KIND_CPS; cp++)
+		kinds[cp] = (uint8_t)cp_kind_of(cp);
+}
 
-	return (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME) ||
-	       c == UTF8PROC_CATEGORY_CF;
+/* The same, asked of utf8proc once for the common code points (every
+ * note explained asks it of each of its letters). */
+static enum cp_kind
+cp_kind(utf8proc_int32_t cp)
+{
+	return cp < KIND_CPS ? (enum cp_kind)kinds[cp] : cp_kind_of(cp);
 }
 
 /* The note's words as written: start and end byte of each, up to max;
@@ -871,18 +889,20 @@ source_words(const char *text, uint32_t *from, uint32_t *to, uint32_t max)
 	uint32_t n = 0;
 	int in = 0;
 
+	pthread_once(&kinds_once, kinds_build);
 	while (i < len) {
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_int32_t cp = s[i];
+		utf8proc_ssize_t k =
+		    cp < 0x80 ? 1 : utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
 
-		if (k > 0 && word_cp(cp)) {
+		if (k > 0 && cp_kind(cp) == CP_WORD) {
 			if (!in && n < max)
 				from[n] = (uint32_t)i;
 			n += !in;
 			in = 1;
 			if (n <= max)
 				to[n - 1] = (uint32_t)(i + (size_t)k);
-		} else if (k <= 0 || !silent_cp(cp))
+		} else if (k <= 0 || cp_kind(cp) != CP_SILENT)
 			in = 0;
 		i += k > 0 ? (size_t)k : 1;
 	}
