@@ -822,28 +822,39 @@ score_words(const struct triage_model *m, const struct hits *hs, int cls, double
 	}
 }
 
+#define TOP_WORDS 4
+
+/* Word i into the best list (by score, then text order), which keeps
+ * TOP_WORDS; returns its new length. */
+static int
+rank_word(const double *score, uint32_t i, uint32_t *top, int n)
+{
+	int j = n < TOP_WORDS ? n++ : TOP_WORDS;
+
+	if (j == TOP_WORDS && score[i] <= score[top[TOP_WORDS - 1]])
+		return n;
+	for (; j > 0 && score[i] > score[top[j - 1]]; j--)
+		if (j < TOP_WORDS)
+			top[j] = top[j - 1];
+	if (j < TOP_WORDS)
+		top[j] = i;
+	return n;
+}
+
 /* Up to four words that weigh most (and at least WORD_SHARE of the
- * first), in text order; returns how many. */
+ * first), in text order; returns how many. One pass: the words come in
+ * text order, so an equal score keeps the earlier word first. */
 static int
 top_words(const double *score, uint32_t nwords, uint32_t *top)
 {
-	int n = 0;
+	int n = 0, keep = 1;
 
-	for (int k = 0; k < 4; k++) {
-		uint32_t best = UINT32_MAX;
-
-		for (uint32_t i = 0; i < nwords; i++) {
-			int taken = 0;
-
-			for (int j = 0; j < n; j++)
-				taken |= top[j] == i;
-			if (!taken && score[i] > 0 && (best == UINT32_MAX || score[i] > score[best]))
-				best = i;
-		}
-		if (best == UINT32_MAX || (n > 0 && score[best] < WORD_SHARE * score[top[0]]))
-			break;
-		top[n++] = best;
-	}
+	for (uint32_t i = 0; i < nwords; i++)
+		if (score[i] > 0)
+			n = rank_word(score, i, top, n);
+	while (keep < n && score[top[keep]] >= WORD_SHARE * score[top[0]])
+		keep++;
+	n = n < keep ? n : keep;
 	for (int i = 1; i < n; i++) /* insertion sort: text order */
 		for (int j = i; j > 0 && top[j] < top[j - 1]; j--) {
 			uint32_t t = top[j];
@@ -891,6 +902,33 @@ cp_kind(utf8proc_int32_t cp)
 	return cp < KIND_CPS ? (enum cp_kind)kinds[cp] : cp_kind_of(cp);
 }
 
+/*
+ * One UTF-8 sequence: its length, or <= 0 for an invalid byte, as
+ * utf8proc_iterate() says. ASCII and the two- and three-byte forms that
+ * Vietnamese is written in are decoded here (overlong forms and
+ * surrogates cannot start with these bytes), the rest by utf8proc.
+ */
+static utf8proc_ssize_t
+decode(const unsigned char *in, size_t n, utf8proc_int32_t *cp)
+{
+	unsigned c = in[0];
+
+	if (c < 0x80) {
+		*cp = (utf8proc_int32_t)c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf && n >= 2 && (in[1] & 0xc0) == 0x80) {
+		*cp = (utf8proc_int32_t)(((c & 0x1f) << 6) | (in[1] & 0x3f));
+		return 2;
+	}
+	if (c >= 0xe1 && c <= 0xec && n >= 3 && (in[1] & 0xc0) == 0x80 && (in[2] & 0xc0) == 0x80) {
+		*cp =
+		    (utf8proc_int32_t)(((c & 0x0f) << 12) | ((in[1] & 0x3f) << 6) | (in[2] & 0x3f));
+		return 3;
+	}
+	return utf8proc_iterate(in, (utf8proc_ssize_t)n, cp);
+}
+
 /* The note's words as written: start and end byte of each, up to max;
  * returns how many there are in all. */
 static uint32_t
@@ -903,9 +941,8 @@ source_words(const char *text, uint32_t *from, uint32_t *to, uint32_t max)
 
 	pthread_once(&kinds_once, kinds_build);
 	while (i < len) {
-		utf8proc_int32_t cp = s[i];
-		utf8proc_ssize_t k =
-		    cp < 0x80 ? 1 : utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = decode(s + i, len - i, &cp);
 
 		if (k > 0 && cp_kind(cp) == CP_WORD) {
 			if (!in && n < max)
@@ -987,7 +1024,7 @@ guess_words(const struct triage_model *m, const struct hits *hs, struct model_gu
     const char *text, const char *folded)
 {
 	double stack[STACK_WORDS], *score = stack;
-	uint32_t top[4];
+	uint32_t top[TOP_WORDS];
 	int ntop;
 
 	if (hs->nwords > STACK_WORDS)
