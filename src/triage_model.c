@@ -24,6 +24,7 @@
 #define MAX_WORD 48      /* bytes: longer words (a pasted link) give no feature */
 #define STACK_HITS 1024  /* feature hits per note kept in place */
 #define STACK_WORDS 512  /* words per note scored on the stack */
+#define LOOKAHEAD 8      /* features whose slots are fetched before they are read */
 #define WORD_SHARE 0.25  /* a reported word weighs at least this share of the first */
 #define FEATURES "words pairs chars 3 5"
 
@@ -715,18 +716,23 @@ struct hits {
 	uint64_t *seen; /* bit f: feature f is in h */
 	uint32_t n, cap;
 	uint32_t nwords;
+	/* the last LOOKAHEAD features, their slots being fetched */
+	struct pending {
+		uint64_t hash;
+		uint32_t w0, w1;
+	} ahead[LOOKAHEAD];
+	uint32_t nahead; /* features seen: the oldest ones are looked up */
 	struct hit stack_h[STACK_HITS];
 };
 
 static void
-on_feature(void *ctx, const struct feature *ft)
+look_up(struct hits *hs, const struct pending *ft)
 {
-	struct hits *hs = ctx;
 	const struct triage_model *m = hs->m;
-	uint32_t f = m->slot[slot_of(m, ft->hash)].f, w0 = ft->w0, w1 = ft->w1;
+	uint32_t f = m->slot[slot_of(m, ft->hash)].f;
 
-	if (w1 + 1 > hs->nwords)
-		hs->nwords = w1 + 1;
+	if (ft->w1 + 1 > hs->nwords)
+		hs->nwords = ft->w1 + 1;
 	if (f-- == 0 || (hs->seen[f / 64] >> (f % 64) & 1))
 		return;
 	hs->seen[f / 64] |= 1ull << (f % 64);
@@ -739,10 +745,36 @@ on_feature(void *ctx, const struct feature *ft)
 		hs->h = h;
 		hs->cap *= 2;
 	}
-	hs->h[hs->n++] = (struct hit){f, w0, w1};
+	hs->h[hs->n++] = (struct hit){f, ft->w0, ft->w1};
 	/* the weights are read after the walk: fetch them while it goes on */
 	if (m->dense != NULL)
 		__builtin_prefetch(m->dense + (size_t)f * m->stride);
+}
+
+/*
+ * A feature's slot is fetched when the walk finds it and read LOOKAHEAD
+ * features later, so that the fetches of a word's features overlap
+ * instead of waiting one after another. Features are looked up in the
+ * order found all the same.
+ */
+static void
+on_feature(void *ctx, const struct feature *ft)
+{
+	struct hits *hs = ctx;
+	struct pending *p = &hs->ahead[hs->nahead++ % LOOKAHEAD];
+
+	if (hs->nahead > LOOKAHEAD)
+		look_up(hs, p);
+	*p = (struct pending){ft->hash, ft->w0, ft->w1};
+	__builtin_prefetch(&hs->m->slot[(uint32_t)ft->hash & hs->m->mask]);
+}
+
+/* The features still pending at the end of the walk, in order. */
+static void
+look_up_rest(struct hits *hs)
+{
+	for (uint32_t i = hs->nahead > LOOKAHEAD ? hs->nahead - LOOKAHEAD : 0; i < hs->nahead; i++)
+		look_up(hs, &hs->ahead[i % LOOKAHEAD]);
 }
 
 static void
@@ -1050,10 +1082,11 @@ triage_model_predict_folded(const struct triage_model *m, const char *text, cons
 	hs = xmalloc(sizeof(*hs));
 	hs->m = m;
 	hs->h = hs->stack_h;
-	hs->n = hs->nwords = 0;
+	hs->n = hs->nwords = hs->nahead = 0;
 	hs->cap = STACK_HITS;
 	hs->seen = xcalloc(m->nfeat / 64 + 1, sizeof(*hs->seen));
 	walk_features(folded, len, on_feature, hs);
+	look_up_rest(hs);
 	if (hs->n > 0) {
 		probabilities(m, hs, p);
 		g->cls = 0;
