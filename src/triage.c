@@ -519,7 +519,7 @@ suggest(const struct eval *e, const struct decision *d, struct triage_result *ou
 	struct model_guess g;
 	double need;
 
-	triage_model_predict(r->model, e->in->text, &g);
+	triage_model_predict_folded(r->model, e->in->text, e->note.folded, e->note.flen, &g);
 	if (g.cls < 0)
 		return;
 	out->model.category = r->cats[r->model_cat[g.cls]].id;
@@ -561,7 +561,7 @@ hasten(const struct eval *e, struct triage_result *out)
 	    strcmp(out->category, "info") == 0 || strcmp(out->category, "silent") == 0 ||
 	    e->negated > 0 || out->nblocked > 0)
 		return;
-	triage_model_predict(r->urgency, e->in->text, &g);
+	triage_model_predict_folded(r->urgency, e->in->text, e->note.folded, e->note.flen, &g);
 	if (g.cls < 0)
 		return;
 	out->urgency.asked = 1;

@@ -286,6 +286,8 @@ struct note {
 	const struct triage_rules *r;
 	char *text; /* folded, shorthand expanded */
 	size_t len;
+	char *folded; /* folded before the expansion: the model reads it */
+	size_t flen;
 	uint32_t *sp; /* byte offset of the space before word k; sp[nwords] ends */
 	uint32_t *sent; /* sentence of word k */
 	uint32_t *wordof; /* at a space: the word it starts */

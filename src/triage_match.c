@@ -361,10 +361,11 @@ note_read(struct note *n, const struct triage_rules *r, const char *text, uint64
 	n->cand = bits + r->phrase_words;
 	n->atomset = n->cand + r->rule_words;
 	len = textnorm_fold_sentences(text, text ? strlen(text) : 0, &folded, &cap);
-	if (r->nshort > 0) {
+	n->folded = folded;
+	n->flen = len;
+	if (r->nshort > 0)
 		n->text = triage_expand(r, folded, len, &n->len);
-		free(folded);
-	} else {
+	else {
 		n->text = folded;
 		n->len = len;
 	}
@@ -382,6 +383,8 @@ note_read(struct note *n, const struct triage_rules *r, const char *text, uint64
 void
 note_free(struct note *n)
 {
+	if (n->folded != n->text)
+		free(n->folded);
 	free(n->text);
 	free(n->sp);
 	free(n->occ);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #define MAX_WORD 48      /* bytes: longer words (a pasted link) give no feature */
 #define STACK_HITS 1024  /* feature hits per note kept in place */
 #define STACK_WORDS 512  /* words per note scored on the stack */
+#define LOOKAHEAD 8      /* features whose slots are fetched before they are read */
 #define WORD_SHARE 0.25  /* a reported word weighs at least this share of the first */
 #define FEATURES "words pairs chars 3 5"
 
@@ -43,6 +45,15 @@ struct triage_model {
 	uint32_t nw;
 	float *mean; /* feature i's weights summed over the classes, / ncls */
 	/*
+	 * Feature i's weight for every class, 0 where the file gives none,
+	 * at dense + i * stride (a cache line or a few), or NULL: made when
+	 * it takes at most twice the bytes of the lists, as when features
+	 * weigh on most classes (the shipped model's do). A note's features
+	 * lie all over the model: one line to fetch for each, not three.
+	 */
+	float *dense;
+	uint32_t stride;
+	/*
 	 * Features by a 64-bit hash of their key: the low bits place them,
 	 * the high 32 are kept as a tag, and a lookup takes a tag match for
 	 * the feature without comparing keys (one memory access, not three).
@@ -59,35 +70,60 @@ struct triage_model {
 
 /* --- features ------------------------------------------------------------ */
 
+#define FNV_BASIS 14695981039346656037ull
+#define FNV_PRIME 1099511628211ull
+
+/* FNV-1a, 64 bits, of a key as the file writes it; the low bits place,
+ * so the high ones are folded in. */
 static uint64_t
 fnv(const char *s, size_t n)
 {
-	uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+	uint64_t h = FNV_BASIS;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h ^ (h >> 29); /* the low bits place: fold the high ones in */
+		h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
+	return h ^ (h >> 29);
 }
 
-/* The hash of the key "TYPE:RUN", spaces in the run read as '_'. */
 static uint64_t
-fnv_run(char type, const char *s, size_t n)
+fnv_add(uint64_t h, const char *s, size_t n)
 {
-	uint64_t h = 14695981039346656037ull;
-
-	h = (h ^ (unsigned char)type) * 1099511628211ull;
-	h = (h ^ (unsigned char)':') * 1099511628211ull;
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * 1099511628211ull;
+		h = (h ^ (unsigned char)(s[i] == ' ' ? '_' : s[i])) * FNV_PRIME;
+	return h;
+}
+
+/* The hash of "TYPE:" so far, to go on with the run. */
+static uint64_t
+fnv_type(char type)
+{
+	return (((FNV_BASIS ^ (unsigned char)type) * FNV_PRIME) ^ ':') * FNV_PRIME;
+}
+
+/* What fnv() gives for the key whose hash so far is h. */
+static uint64_t
+fnv_end(uint64_t h)
+{
 	return h ^ (h >> 29);
 }
 
 /*
  * Features are walked in place: each is a type ('w', 'p', 'c') and a run
- * of the folded text, " " standing for the '_' of its key ("p:be_bi" is
- * 'p' and "be bi"), so that prediction hashes them without a copy.
+ * of the folded text, " " standing for the '_' of its key ("c:_be" is 'c'
+ * and " be"); a word pair is two runs, its words ("p:be_bi" is 'p', "be"
+ * and "bi"). The walk gives the hash of the key too, as fnv() makes it
+ * from the key, so that prediction looks features up without a copy,
+ * and hashes the n-grams of one start once for the three lengths.
  */
-typedef void (*raw_fn)(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1);
+struct feature {
+	char type;
+	const char *s, *s2; /* s2: a pair's second word, else NULL */
+	size_t n, n2;
+	uint64_t hash;
+	uint32_t w0, w1; /* the words it comes from */
+};
+
+typedef void (*raw_fn)(void *ctx, const struct feature *f);
 
 /* The n-grams, 3 to 5 code points, of the word t[i..j) with the spaces
  * around it (t[i - 1] and t[j]). */
@@ -96,38 +132,71 @@ char_grams(const char *t, size_t len, size_t i, size_t j, uint32_t k, raw_fn fn,
 {
 	uint32_t start[MAX_WORD + 3], n = 0;
 	size_t end = j < len ? j + 1 : len;
+	struct feature f = {.type = 'c', .w0 = k, .w1 = k};
 
 	for (size_t p = i - 1; p < end; p++)
 		if (((unsigned char)t[p] & 0xc0) != 0x80)
 			start[n++] = (uint32_t)p;
 	start[n] = (uint32_t)end;
-	for (uint32_t s = 0; s < n; s++)
-		for (uint32_t g = 3; g <= 5 && s + g <= n; g++)
-			fn(ctx, 'c', t + start[s], start[s + g] - start[s], k, k);
+	for (uint32_t s = 0; s + 3 <= n; s++) {
+		uint64_t h = fnv_add(fnv_type('c'), t + start[s], start[s + 2] - start[s]);
+
+		f.s = t + start[s];
+		for (uint32_t g = 3; g <= 5 && s + g <= n; g++) {
+			h = fnv_add(h, t + start[s + g - 1], start[s + g] - start[s + g - 1]);
+			f.n = start[s + g] - start[s];
+			f.hash = fnv_end(h);
+			fn(ctx, &f);
+		}
+	}
+}
+
+/* The sentence and phrase breaks of textnorm_fold_sentences(), which the
+ * model does not read: its features are those of textnorm_fold(). */
+static int
+is_break(const char *w, size_t n)
+{
+	return n == 1 && (w[0] == '.' || w[0] == ',');
+}
+
+/* Word w (n bytes), and its pair with the word before when there is one. */
+static void
+word_features(const struct feature *prev, const char *w, size_t n, uint32_t k, raw_fn fn,
+    void *ctx)
+{
+	struct feature f = {'w', w, NULL, n, 0, 0, k, k};
+
+	f.hash = fnv_end(fnv_add(fnv_type('w'), w, n));
+	fn(ctx, &f);
+	if (prev->s == NULL)
+		return;
+	f = (struct feature){'p', prev->s, w, prev->n, n, 0, k - 1, k};
+	f.hash = fnv_end(fnv_add((fnv_add(fnv_type('p'), prev->s, prev->n) ^ '_') * FNV_PRIME, w, n));
+	fn(ctx, &f);
 }
 
 static void
 walk_features(const char *t, size_t len, raw_fn fn, void *ctx)
 {
-	const char *prev = NULL;
+	struct feature prev = {0};
+	size_t j;
 	uint32_t k = 0;
 
-	for (size_t i = 1; i < len; k++) {
-		size_t j = i;
-
-		while (j < len && t[j] != ' ')
-			j++;
+	for (size_t i = 1; i < len; i = j + 1) {
+		for (j = i; j < len && t[j] != ' '; j++)
+			;
 		if (j == i)
 			break;
+		if (is_break(t + i, j - i))
+			continue;
 		if (j - i <= MAX_WORD) {
-			fn(ctx, 'w', t + i, j - i, k, k);
-			if (prev != NULL)
-				fn(ctx, 'p', prev, (size_t)(t + j - prev), k - 1, k);
+			word_features(&prev, t + i, j - i, k, fn, ctx);
 			char_grams(t, len, i, j, k, fn, ctx);
-			prev = t + i;
+			prev.s = t + i;
+			prev.n = j - i;
 		} else
-			prev = NULL;
-		i = j + 1;
+			prev.s = NULL;
+		k++;
 	}
 }
 
@@ -136,17 +205,28 @@ struct keyed {
 	void *ctx;
 };
 
+static size_t
+key_part(char *key, size_t o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		key[o++] = s[i] == ' ' ? '_' : s[i];
+	return o;
+}
+
 static void
-as_key(void *ctx, char type, const char *s, size_t n, uint32_t w0, uint32_t w1)
+as_key(void *ctx, const struct feature *f)
 {
 	const struct keyed *kd = ctx;
 	char key[2 * MAX_WORD + 4];
+	size_t o = key_part(key, 2, f->s, f->n);
 
-	key[0] = type;
+	key[0] = f->type;
 	key[1] = ':';
-	for (size_t i = 0; i < n; i++)
-		key[2 + i] = s[i] == ' ' ? '_' : s[i];
-	kd->fn(kd->ctx, key, n + 2, w0, w1);
+	if (f->s2 != NULL) {
+		key[o++] = '_';
+		o = key_part(key, o, f->s2, f->n2);
+	}
+	kd->fn(kd->ctx, key, o, f->w0, f->w1);
 }
 
 void
@@ -418,6 +498,27 @@ means(struct triage_model *m)
 	}
 }
 
+#define DENSE_ALIGN 16 /* floats: a 64-byte cache line */
+_Static_assert(MODEL_MAX_CLASSES % DENSE_ALIGN == 0, "a dense row fits the class scores");
+
+static void
+densify(struct triage_model *m)
+{
+	size_t stride = ((size_t)m->ncls + DENSE_ALIGN - 1) / DENSE_ALIGN * DENSE_ALIGN;
+	size_t bytes = (size_t)m->nfeat * stride * sizeof(float);
+
+	if (m->nfeat == 0 || bytes > 2 * (size_t)m->nw * sizeof(*m->w))
+		return;
+	m->stride = (uint32_t)stride;
+	m->dense = aligned_alloc(DENSE_ALIGN * sizeof(float), bytes);
+	if (m->dense == NULL)
+		abort(); /* as xmalloc does */
+	memset(m->dense, 0, bytes);
+	for (uint32_t i = 0; i < m->nfeat; i++)
+		for (uint32_t j = m->off[i]; j < m->off[i + 1]; j++)
+			m->dense[(size_t)i * stride + m->w[j].cls] = m->w[j].w;
+}
+
 /* Each feature once, in a table two to four times their number. */
 static int
 index_features(struct mload *l, const unsigned *lines)
@@ -444,6 +545,7 @@ index_features(struct mload *l, const unsigned *lines)
 		m->slot[s] = (struct fslot){(uint32_t)(h >> 32), i + 1};
 	}
 	means(m);
+	densify(m);
 	return 0;
 }
 
@@ -569,6 +671,7 @@ triage_model_free(struct triage_model *m)
 	free(m->off);
 	free(m->w);
 	free(m->mean);
+	free(m->dense);
 	free(m->slot);
 	free(m);
 }
@@ -613,18 +716,23 @@ struct hits {
 	uint64_t *seen; /* bit f: feature f is in h */
 	uint32_t n, cap;
 	uint32_t nwords;
+	/* the last LOOKAHEAD features, their slots being fetched */
+	struct pending {
+		uint64_t hash;
+		uint32_t w0, w1;
+	} ahead[LOOKAHEAD];
+	uint32_t nahead; /* features seen: the oldest ones are looked up */
 	struct hit stack_h[STACK_HITS];
 };
 
 static void
-on_feature(void *ctx, char type, const char *run, size_t n, uint32_t w0, uint32_t w1)
+look_up(struct hits *hs, const struct pending *ft)
 {
-	struct hits *hs = ctx;
 	const struct triage_model *m = hs->m;
-	uint32_t f = m->slot[slot_of(m, fnv_run(type, run, n))].f;
+	uint32_t f = m->slot[slot_of(m, ft->hash)].f;
 
-	if (w1 + 1 > hs->nwords)
-		hs->nwords = w1 + 1;
+	if (ft->w1 + 1 > hs->nwords)
+		hs->nwords = ft->w1 + 1;
 	if (f-- == 0 || (hs->seen[f / 64] >> (f % 64) & 1))
 		return;
 	hs->seen[f / 64] |= 1ull << (f % 64);
@@ -637,7 +745,61 @@ on_feature(void *ctx, char type, const char *run, size_t n, uint32_t w0, uint32_
 		hs->h = h;
 		hs->cap *= 2;
 	}
-	hs->h[hs->n++] = (struct hit){f, w0, w1};
+	hs->h[hs->n++] = (struct hit){f, ft->w0, ft->w1};
+	/* the weights are read after the walk: fetch them while it goes on */
+	if (m->dense != NULL)
+		__builtin_prefetch(m->dense + (size_t)f * m->stride);
+}
+
+/*
+ * A feature's slot is fetched when the walk finds it and read LOOKAHEAD
+ * features later, so that the fetches of a word's features overlap
+ * instead of waiting one after another. Features are looked up in the
+ * order found all the same.
+ */
+static void
+on_feature(void *ctx, const struct feature *ft)
+{
+	struct hits *hs = ctx;
+	struct pending *p = &hs->ahead[hs->nahead++ % LOOKAHEAD];
+
+	if (hs->nahead > LOOKAHEAD)
+		look_up(hs, p);
+	*p = (struct pending){ft->hash, ft->w0, ft->w1};
+	__builtin_prefetch(&hs->m->slot[(uint32_t)ft->hash & hs->m->mask]);
+}
+
+/* The features still pending at the end of the walk, in order. */
+static void
+look_up_rest(struct hits *hs)
+{
+	for (uint32_t i = hs->nahead > LOOKAHEAD ? hs->nahead - LOOKAHEAD : 0; i < hs->nahead; i++)
+		look_up(hs, &hs->ahead[i % LOOKAHEAD]);
+}
+
+static void
+add_line(double *restrict q, const float *restrict r, double x)
+{
+	for (int k = 0; k < DENSE_ALIGN; k++)
+		q[k] += x * r[k];
+}
+
+/* p[k] += x * feature f's weight for class k, for every class: a class
+ * without a weight adds 0, which changes nothing in either layout. */
+static void
+add_weights(const struct triage_model *m, uint32_t f, double x, double *p)
+{
+	if (m->dense != NULL) {
+		const float *row = m->dense + (size_t)f * m->stride;
+
+		/* whole lines of a fixed length: the compiler makes this a few
+		 * vector instructions; the padding adds 0 to p's spare room */
+		for (uint32_t b = 0; b < m->stride; b += DENSE_ALIGN)
+			add_line(p + b, row + b, x);
+		return;
+	}
+	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
+		p[m->w[j].cls] += x * m->w[j].w;
 }
 
 /* Class probabilities as LIBLINEAR gives them for logistic regression:
@@ -649,9 +811,10 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 
 	for (int k = 0; k < m->ncls; k++)
 		p[k] = m->bias[k];
+	for (uint32_t k = (uint32_t)m->ncls; k < m->stride; k++)
+		p[k] = 0;
 	for (uint32_t i = 0; i < hs->n; i++)
-		for (uint32_t j = m->off[hs->h[i].f]; j < m->off[hs->h[i].f + 1]; j++)
-			p[m->w[j].cls] += x * m->w[j].w;
+		add_weights(m, hs->h[i].f, x, p);
 	for (int k = 0; k < m->ncls; k++) {
 		p[k] = 1.0 / (1.0 + exp(-p[k]));
 		sum += p[k];
@@ -665,6 +828,8 @@ probabilities(const struct triage_model *m, const struct hits *hs, double *p)
 static double
 weight_of(const struct triage_model *m, uint32_t f, int cls)
 {
+	if (m->dense != NULL)
+		return m->dense[(size_t)f * m->stride + (uint32_t)cls] - m->mean[f];
 	for (uint32_t j = m->off[f]; j < m->off[f + 1]; j++)
 		if (m->w[j].cls == (uint32_t)cls)
 			return m->w[j].w - m->mean[f];
@@ -689,28 +854,39 @@ score_words(const struct triage_model *m, const struct hits *hs, int cls, double
 	}
 }
 
+#define TOP_WORDS 4
+
+/* Word i into the best list (by score, then text order), which keeps
+ * TOP_WORDS; returns its new length. */
+static int
+rank_word(const double *score, uint32_t i, uint32_t *top, int n)
+{
+	int j = n < TOP_WORDS ? n++ : TOP_WORDS;
+
+	if (j == TOP_WORDS && score[i] <= score[top[TOP_WORDS - 1]])
+		return n;
+	for (; j > 0 && score[i] > score[top[j - 1]]; j--)
+		if (j < TOP_WORDS)
+			top[j] = top[j - 1];
+	if (j < TOP_WORDS)
+		top[j] = i;
+	return n;
+}
+
 /* Up to four words that weigh most (and at least WORD_SHARE of the
- * first), in text order; returns how many. */
+ * first), in text order; returns how many. One pass: the words come in
+ * text order, so an equal score keeps the earlier word first. */
 static int
 top_words(const double *score, uint32_t nwords, uint32_t *top)
 {
-	int n = 0;
+	int n = 0, keep = 1;
 
-	for (int k = 0; k < 4; k++) {
-		uint32_t best = UINT32_MAX;
-
-		for (uint32_t i = 0; i < nwords; i++) {
-			int taken = 0;
-
-			for (int j = 0; j < n; j++)
-				taken |= top[j] == i;
-			if (!taken && score[i] > 0 && (best == UINT32_MAX || score[i] > score[best]))
-				best = i;
-		}
-		if (best == UINT32_MAX || (n > 0 && score[best] < WORD_SHARE * score[top[0]]))
-			break;
-		top[n++] = best;
-	}
+	for (uint32_t i = 0; i < nwords; i++)
+		if (score[i] > 0)
+			n = rank_word(score, i, top, n);
+	while (keep < n && score[top[keep]] >= WORD_SHARE * score[top[0]])
+		keep++;
+	n = n < keep ? n : keep;
 	for (int i = 1; i < n; i++) /* insertion sort: text order */
 		for (int j = i; j > 0 && top[j] < top[j - 1]; j--) {
 			uint32_t t = top[j];
@@ -721,24 +897,68 @@ top_words(const double *score, uint32_t nwords, uint32_t *top)
 	return n;
 }
 
-/* A code point that folding keeps as part of a word (textnorm.c), and
- * one it removes without a trace (marks and format characters). */
-static int
-word_cp(utf8proc_int32_t cp)
+enum cp_kind { CP_BREAK, CP_WORD, CP_SILENT };
+
+#define KIND_CPS 0x2000 /* Latin, Vietnamese, marks, Greek, Cyrillic: as textnorm.c */
+
+static uint8_t kinds[KIND_CPS];
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+
+/* A code point that folding keeps as part of a word (textnorm.c), one it
+ * removes without a trace (marks and format characters), or a break. */
+static enum cp_kind
+cp_kind_of(utf8proc_int32_t cp)
 {
 	utf8proc_category_t c = utf8proc_category(cp);
 
-	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
-	       (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+	if ((c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+	    (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO))
+		return CP_WORD;
+	if ((c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME) || c == UTF8PROC_CATEGORY_CF)
+		return CP_SILENT;
+	return CP_BREAK;
 }
 
-static int
-silent_cp(utf8proc_int32_t cp)
+static void
+kinds_build(void)
 {
-	utf8proc_category_t c = utf8proc_category(cp);
+	for (utf8proc_int32_t cp = 0; cp < KIND_CPS; cp++)
+		kinds[cp] = (uint8_t)cp_kind_of(cp);
+}
 
-	return (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME) ||
-	       c == UTF8PROC_CATEGORY_CF;
+/* The same, asked of utf8proc once for the common code points (every
+ * note explained asks it of each of its letters). */
+static enum cp_kind
+cp_kind(utf8proc_int32_t cp)
+{
+	return cp < KIND_CPS ? (enum cp_kind)kinds[cp] : cp_kind_of(cp);
+}
+
+/*
+ * One UTF-8 sequence: its length, or <= 0 for an invalid byte, as
+ * utf8proc_iterate() says. ASCII and the two- and three-byte forms that
+ * Vietnamese is written in are decoded here (overlong forms and
+ * surrogates cannot start with these bytes), the rest by utf8proc.
+ */
+static utf8proc_ssize_t
+decode(const unsigned char *in, size_t n, utf8proc_int32_t *cp)
+{
+	unsigned c = in[0];
+
+	if (c < 0x80) {
+		*cp = (utf8proc_int32_t)c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf && n >= 2 && (in[1] & 0xc0) == 0x80) {
+		*cp = (utf8proc_int32_t)(((c & 0x1f) << 6) | (in[1] & 0x3f));
+		return 2;
+	}
+	if (c >= 0xe1 && c <= 0xec && n >= 3 && (in[1] & 0xc0) == 0x80 && (in[2] & 0xc0) == 0x80) {
+		*cp =
+		    (utf8proc_int32_t)(((c & 0x0f) << 12) | ((in[1] & 0x3f) << 6) | (in[2] & 0x3f));
+		return 3;
+	}
+	return utf8proc_iterate(in, (utf8proc_ssize_t)n, cp);
 }
 
 /* The note's words as written: start and end byte of each, up to max;
@@ -751,22 +971,36 @@ source_words(const char *text, uint32_t *from, uint32_t *to, uint32_t max)
 	uint32_t n = 0;
 	int in = 0;
 
+	pthread_once(&kinds_once, kinds_build);
 	while (i < len) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_ssize_t k = decode(s + i, len - i, &cp);
 
-		if (k > 0 && word_cp(cp)) {
+		if (k > 0 && cp_kind(cp) == CP_WORD) {
 			if (!in && n < max)
 				from[n] = (uint32_t)i;
 			n += !in;
 			in = 1;
 			if (n <= max)
 				to[n - 1] = (uint32_t)(i + (size_t)k);
-		} else if (k <= 0 || !silent_cp(cp))
+		} else if (k <= 0 || cp_kind(cp) != CP_SILENT)
 			in = 0;
 		i += k > 0 ? (size_t)k : 1;
 	}
 	return n;
+}
+
+/* Word w of a folded text, its breaks not counted, and its length. */
+static const char *
+folded_word(const char *folded, uint32_t w, size_t *n)
+{
+	const char *s = folded + 1;
+
+	for (;; s += *n + 1) {
+		*n = (size_t)(strchr(s, ' ') - s);
+		if (!is_break(s, *n) && w-- == 0)
+			return s;
+	}
 }
 
 /* Appends word w of the note (as written when the words line up, else
@@ -781,12 +1015,8 @@ append_word(struct model_guess *g, size_t *o, const char *text, const char *fold
 	if (aligned) {
 		s = text + from[w];
 		n = to[w] - from[w];
-	} else {
-		s = folded + 1;
-		for (uint32_t k = 0; k < w; k++)
-			s = strchr(s, ' ') + 1;
-		n = (size_t)(strchr(s, ' ') - s);
-	}
+	} else
+		s = folded_word(folded, w, &n);
 	if (*o + n + 1 >= sizeof(g->words))
 		return;
 	memcpy(g->words + *o, s, n);
@@ -826,7 +1056,7 @@ guess_words(const struct triage_model *m, const struct hits *hs, struct model_gu
     const char *text, const char *folded)
 {
 	double stack[STACK_WORDS], *score = stack;
-	uint32_t top[4];
+	uint32_t top[TOP_WORDS];
 	int ntop;
 
 	if (hs->nwords > STACK_WORDS)
@@ -839,25 +1069,24 @@ guess_words(const struct triage_model *m, const struct hits *hs, struct model_gu
 }
 
 void
-triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g)
+triage_model_predict_folded(const struct triage_model *m, const char *text, const char *folded,
+    size_t len, struct model_guess *g)
 {
 	struct hits *hs;
 	double p[MODEL_MAX_CLASSES];
-	char *folded;
-	size_t len;
 
 	memset(g, 0, sizeof(*g));
 	g->cls = -1;
 	if (m == NULL || text == NULL)
 		return;
-	folded = textnorm_fold(text, strlen(text), &len);
 	hs = xmalloc(sizeof(*hs));
 	hs->m = m;
 	hs->h = hs->stack_h;
-	hs->n = hs->nwords = 0;
+	hs->n = hs->nwords = hs->nahead = 0;
 	hs->cap = STACK_HITS;
 	hs->seen = xcalloc(m->nfeat / 64 + 1, sizeof(*hs->seen));
 	walk_features(folded, len, on_feature, hs);
+	look_up_rest(hs);
 	if (hs->n > 0) {
 		probabilities(m, hs, p);
 		g->cls = 0;
@@ -871,5 +1100,19 @@ triage_model_predict(const struct triage_model *m, const char *text, struct mode
 		free(hs->h);
 	free(hs->seen);
 	free(hs);
+}
+
+void
+triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g)
+{
+	char *folded;
+	size_t len;
+
+	if (m == NULL || text == NULL) {
+		triage_model_predict_folded(m, text, NULL, 0, g);
+		return;
+	}
+	folded = textnorm_fold(text, strlen(text), &len);
+	triage_model_predict_folded(m, text, folded, len, g);
 	free(folded);
 }

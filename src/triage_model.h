@@ -63,6 +63,11 @@ unsigned triage_model_classes_line(const struct triage_model *m);
 
 /* Reads text (UTF-8, any length; NULL is no text) into *g. */
 void triage_model_predict(const struct triage_model *m, const char *text, struct model_guess *g);
+/* The same for a text the caller has folded already, with textnorm_fold()
+ * or textnorm_fold_sentences() (the rules' reading: its breaks are
+ * skipped), so that a note is folded once. */
+void triage_model_predict_folded(const struct triage_model *m, const char *text,
+    const char *folded, size_t len, struct model_guess *g);
 
 /*
  * The features of a folded text (textnorm_fold(): " w1 w2 … "), each

@@ -355,6 +355,81 @@ test_predict_hostile(void **state)
 	triage_model_free(m);
 }
 
+/* The same model with a weight, 0 or not, for every class: loaded into
+ * the dense layout (triage_model.c), not the lists. */
+#define MODEL_DENSE                                                                            \
+	MODEL_HEAD "f w:so 0:6 1:0 2:0 3:0\nf w:soang 0:6 1:0 2:-1 3:0\nf p:vung_kin 0:8 1:0 2:0 3:0\n" \
+		   "f w:alo 0:0 1:0 2:0 3:9\nf w:hoi 0:0 1:0 2:7 3:0\nf c:_ao_ 0:0 1:0.5 2:0 3:0\n"     \
+		   "f c:_bo 0:0 1:-0.5 2:0 3:0\nend 7\n"
+
+static const char *const guess_texts[] = {
+    "Chú ấy hay sờ soạng ở vùng kín của bé",
+    "alo alo, hỏi chút",
+    "bé bơi ở ao; bố đi vắng",
+    "sờ soạng. vùng kín, x½ (hỏi)",
+    "xin chào",
+};
+
+static void
+same_guess(const struct model_guess *a, const struct model_guess *b)
+{
+	assert_int_equal(a->cls, b->cls);
+	assert_true(a->p == b->p); /* not close: the same bits */
+	assert_string_equal(a->words, b->words);
+	assert_int_equal(a->nword, b->nword);
+}
+
+/* Both layouts add the same weights in the same order: the same bits. */
+static void
+test_predict_dense(void **state)
+{
+	char err[TRIAGE_ERRLEN];
+	struct triage_model *lists = load(MODEL_OK, err), *dense = load(MODEL_DENSE, err);
+	struct model_guess a, b;
+
+	assert_non_null(lists);
+	if (dense == NULL)
+		fail_msg("%s", err);
+	for (size_t i = 0; i < sizeof(guess_texts) / sizeof(guess_texts[0]); i++) {
+		triage_model_predict(lists, guess_texts[i], &a);
+		triage_model_predict(dense, guess_texts[i], &b);
+		same_guess(&a, &b);
+	}
+	triage_model_predict(dense, guess_texts[0], &b);
+	assert_int_equal(b.cls, 0);
+	triage_model_free(lists);
+	triage_model_free(dense);
+}
+
+/* The rules' folding (sentence and phrase breaks kept as words "." and
+ * ",") read by the model as its own: breaks skipped, a word pair across
+ * one still a pair, the words reported the same (also where the note's
+ * words and the folded ones do not line up: "x½"). */
+static void
+test_predict_folded(void **state)
+{
+	char err[TRIAGE_ERRLEN], *buf = NULL;
+	size_t cap = 0, len;
+	struct triage_model *m = load(MODEL_OK, err);
+	struct model_guess a, b;
+
+	assert_non_null(m);
+	for (size_t i = 0; i < sizeof(guess_texts) / sizeof(guess_texts[0]); i++) {
+		len = textnorm_fold_sentences(guess_texts[i], strlen(guess_texts[i]), &buf, &cap);
+		triage_model_predict(m, guess_texts[i], &a);
+		triage_model_predict_folded(m, guess_texts[i], buf, len, &b);
+		same_guess(&a, &b);
+	}
+	/* "vùng. kín" still holds the pair vung_kin, as plain folding reads it */
+	len = textnorm_fold_sentences("vùng. kín", strlen("vùng. kín"), &buf, &cap);
+	triage_model_predict_folded(m, "vùng. kín", buf, len, &b);
+	assert_int_equal(b.cls, 0);
+	triage_model_predict_folded(m, NULL, " ", 1, &b);
+	assert_int_equal(b.cls, -1);
+	free(buf);
+	triage_model_free(m);
+}
+
 /* --- with the rules ------------------------------------------------------ */
 
 #define CATS                                                                                   \
@@ -700,6 +775,8 @@ main(void)
 	    cmocka_unit_test(test_predict),
 	    cmocka_unit_test(test_predict_variants),
 	    cmocka_unit_test(test_predict_hostile),
+	    cmocka_unit_test(test_predict_dense),
+	    cmocka_unit_test(test_predict_folded),
 	    cmocka_unit_test(test_combine),
 	    cmocka_unit_test(test_combine_overrule), cmocka_unit_test(test_combine_doubt),
 	    cmocka_unit_test(test_urgency),
