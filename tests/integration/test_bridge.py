@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -182,7 +183,11 @@ class Bridge(DaemonTest):
         n = 10000
         payload = b"".join(b'{"id":"b-10k-%d","type":"call.offered","call_id":"b-10k-%d",'
                            b'"caller":"+8490%07d"}\n' % (i, i, i) for i in range(n))
-        c.sock.sendall(payload)
+        # Sent while the acks are read: the daemon stops reading a client
+        # that does not read its acks (hotline111-bridge(7)), so one
+        # sendall of it all before reading waits on the machine's speed.
+        sender = threading.Thread(target=c.sock.sendall, args=(payload,))
+        sender.start()
         cases = []
         for i in range(n):
             r = c.recv()
@@ -191,12 +196,15 @@ class Bridge(DaemonTest):
         self.assertEqual(len(set(cases)), n)
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM events WHERE event_id LIKE 'b-10k-%'"),
                          str(n))
+        sender.join()
         # Resent: every one a dup with its first case, nothing stored twice.
-        c.sock.sendall(payload)
+        sender = threading.Thread(target=c.sock.sendall, args=(payload,))
+        sender.start()
         for i in range(n):
             r = c.recv()
             self.assertTrue(r.get("dup"), r)
             self.assertEqual(r["case"], cases[i])
+        sender.join()
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM cases WHERE call_id LIKE 'b-10k-%'"),
                          str(n))
 
