@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
+#include "outbox.h"
 #include "sources.h"
 #include "spool.h"
 #include "store.h"
@@ -61,6 +62,7 @@ struct daemon {
 	struct bridge *bridge;
 	struct db *timers_db; /* deadlines have a connection of their own */
 	struct escalation *escalation;
+	struct outbox *outbox; /* the escalations' notifications */
 	struct console *console;
 	struct sources *sources;
 	struct cti *cti;
@@ -369,6 +371,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 	bridge_configure(d->bridge, cfg);
 	console_configure(d->console, cfg);
 	metrics_configure(d->metrics, cfg);
+	outbox_configure(d->outbox, cfg);
 	store_set_default_priority(d->store, cfg->default_priority);
 	triage_free(d->rules);
 	d->rules = rules;
@@ -440,6 +443,7 @@ stop(struct daemon *d, const char *why)
 	console_stop(d->console);
 	metrics_stop(d->metrics);
 	escalation_stop(d->escalation);
+	outbox_stop(d->outbox);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
 	event_add(d->stop_timer, &tv);
 	store_drain(d->store, drained, d);
@@ -586,6 +590,12 @@ console_decide_case(const json_t *ctx, void *arg)
 }
 
 static void
+escalations_fired(void *arg)
+{
+	outbox_kick(((struct daemon *)arg)->outbox);
+}
+
+static void
 daemon_free(struct daemon *d)
 {
 	console_free(d->console);
@@ -594,6 +604,7 @@ daemon_free(struct daemon *d)
 	cti_free(d->cti);
 	store_free(d->store);
 	escalation_free(d->escalation);
+	outbox_free(d->outbox);
 	db_free(d->timers_db);
 	metrics_free(d->metrics); /* after its connection: no figures come back */
 	for (size_t i = 0; i < sizeof(d->signals) / sizeof(d->signals[0]); i++)
@@ -638,6 +649,8 @@ run(struct opts *o)
 	if (d.escalation == NULL)
 		fatal("%s", err);
 	escalation_start(d.escalation);
+	d.outbox = outbox_new(d.base, d.timers_db, d.cfg);
+	escalation_on_fire(d.escalation, escalations_fired, &d);
 	d.bridge = bridge_new(d.base, d.store, decide, &d);
 	bridge_set_answers_check(d.bridge, answers_check, &d);
 	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)
