@@ -310,6 +310,22 @@ file_fails(const struct config *cfg, const char *key, const char *why, char *err
 	return -1;
 }
 
+/* Each notification command can be run by whoever checks (the service
+ * user): else every one of its notifications would fail, found too late. */
+static int
+check_commands(const struct config *cfg, char *err, size_t errlen)
+{
+	for (int i = 0; i < cfg->notify.n; i++) {
+		const struct notify_channel *ch = &cfg->notify.v[i];
+		if (ch->argv == NULL || access(ch->argv[0], X_OK) == 0)
+			continue;
+		snprintf(err, errlen, "%s:%d: escalation.notify: %s: %s: %s", cfg->file, ch->line,
+		    ch->name, ch->argv[0], strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * --check-config: what start would refuse, found before it, as the user
  * who runs the check (run it as the service user): the rules file is
@@ -328,7 +344,7 @@ check_files(const struct config *cfg, char *err, size_t errlen)
 		return file_fails(cfg, "spool.dir", why, err, errlen);
 	if (check_writable(cfg->escalation_log, 0, why, sizeof(why)) != 0)
 		return file_fails(cfg, "log.escalation_log", why, err, errlen);
-	return 0;
+	return check_commands(cfg, err, errlen);
 }
 
 /*

@@ -274,7 +274,12 @@ class Notify(unittest.TestCase):
         os.chmod(token, 0o640)
         r = d.check_config()
         self.assertEqual(r.returncode, 0, r.stderr)
-        r = d.check_config('escalation.notify=( { name = "b"; level = 9; command = [ "/bin/true" ]; } )')
+        r = d.check_config('escalation.notify=( { name = "b"; level = 1; '
+                           'command = [ "%s/missing.sh" ]; } )' % self.tmp)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"escalation\.notify: b: .*/missing\.sh: No such file")
+        r = d.check_config('escalation.notify=( { name = "b"; level = 9; '
+                           'command = [ "/bin/true" ]; } )')
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("level 9, but escalation.levels has 3", r.stderr)
 
