@@ -686,8 +686,9 @@ read_token_env(struct loader *ld, const config_setting_t *m, const char *name, c
 	if (v == NULL || v[0] == '\0')
 		return fail(ld, m, "escalation.notify: token_env %s is not set in the daemon's "
 		    "environment", name);
-	t = xstrndup(v, NOTIFY_MAX_TOKEN + 1);
-	if (strlen(t) > NOTIFY_MAX_TOKEN || !token_ok(t)) {
+	/* (xstrndup copies n bytes whatever the string's length) */
+	t = xstrdup(strnlen(v, NOTIFY_MAX_TOKEN + 1) > NOTIFY_MAX_TOKEN ? "" : v);
+	if (!token_ok(t)) {
 		free(t);
 		return fail(ld, m, "escalation.notify: token_env %s must hold one token of "
 		    "printable characters (at most %d bytes)", name, NOTIFY_MAX_TOKEN);

@@ -279,7 +279,8 @@ start_webhook(struct send *s, const struct notify_channel *ch, char *why, size_t
 	}
 	s->conn = evhttp_connection_base_new(s->o->base, s->o->dns, evhttp_uri_get_host(u),
 	    (unsigned short)(evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80));
-	evhttp_connection_set_timeout(s->conn, ch->timeout);
+	/* a second more than the try's own timer, which then always ends it first */
+	evhttp_connection_set_timeout(s->conn, ch->timeout + 1);
 	evhttp_connection_set_retries(s->conn, 0);
 	req = evhttp_request_new(http_done, s);
 	add_headers(req, u, ch);
@@ -424,20 +425,20 @@ start(struct outbox *o, long long id, int attempt, const char *channel, const ch
 {
 	const struct notify_channel *ch = channel_find(o->cfg, channel);
 	json_t *rec = json_loads(payload, 0, NULL);
+	long long esc = (long long)json_integer_value(json_object_get(rec, "escalation"));
+	long long case_id = (long long)json_integer_value(json_object_get(rec, "case"));
 	struct send *s;
 	char why[300];
 
 	if (ch == NULL || rec == NULL) {
-		record(o, id, attempt, channel, 0, 0, 0, ch == NULL ?
+		record(o, id, attempt, channel, esc, case_id, 0, ch == NULL ?
 		    "no such channel in escalation.notify any more" : "unreadable payload", 0);
 		json_decref(rec);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
 	*s = (struct send){ .o = o, .id = id, .attempt = attempt, .timeout = ch->timeout,
-		.channel = xstrdup(channel), .fd = -1,
-		.esc = (long long)json_integer_value(json_object_get(rec, "escalation")),
-		.case_id = (long long)json_integer_value(json_object_get(rec, "case")) };
+		.channel = xstrdup(channel), .fd = -1, .esc = esc, .case_id = case_id };
 	/* what leaves is the escalation log's line, caller masked */
 	s->body = escalation_log_line(rec);
 	s->len = strlen(s->body);

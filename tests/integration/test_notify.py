@@ -9,6 +9,8 @@ logged at error. show, status and the metrics tell their state."""
 import http.server
 import json
 import os
+import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -221,6 +223,43 @@ class Notify(unittest.TestCase):
         self.assertEqual(sum(sent), 20)
         self.assertTrue(all(sent), f"both daemons sent some: {sent}")
 
+    def test_reload_rereads_the_token_and_fails_a_removed_channel(self):
+        rx = Receiver(code=503).start()
+        self.addCleanup(rx.stop)
+        token = os.path.join(self.tmp, "token")
+        with open(token, "w") as f:
+            f.write("one")
+        os.chmod(token, 0o600)
+        d = self.daemon([], start=False)
+        d.sets = list(FAST)
+        with open(d.conf) as f:
+            base = f.read()
+        with open(d.conf, "w") as f:
+            f.write(base + 'escalation: { notify = ( %s ); };\n'
+                    % self.hook(rx.port, extra='token_file = "%s";' % token))
+        d.start()
+        c = Client(d.bridge)
+        self.addCleanup(c.close)
+        case = c.call(ev("z-1", "call.offered", call_id="z-c1"))["case"]
+        first = wait_for(lambda: self.level1(case), timeout=20)[0]
+
+        def auths():
+            with rx.lock:
+                return [h.get("Authorization") for _, h, _ in rx.got]
+        wait_for(lambda: "Bearer one" in auths())
+        with open(token, "w") as f:
+            f.write("two\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload: configuration and rules reloaded")
+        wait_for(lambda: "Bearer two" in auths())
+        with open(d.conf, "w") as f:
+            f.write(base)
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload: configuration and rules reloaded", count=2)
+        row = wait_for(lambda: (lambda r: r[0][3] == "failed" and r)(
+            self.outbox("escalation_id = %d" % first)), timeout=10)
+        self.assertEqual(row[0][5], "no such channel in escalation.notify any more")
+
     def test_hanging_command_is_killed_at_its_timeout(self):
         pids = os.path.join(self.tmp, "pids")
         cmd = self.script("hang.sh", 'sleep 60 &\necho "$$ $!" > "$1"\nwait\n')
@@ -241,6 +280,40 @@ class Notify(unittest.TestCase):
         self.assertRegex(d.log_text(), r"error: notification \d+ \(escalation %d, case %d\): "
                                        r"hang: timed out after 1 s; given up" % (first, case))
         self.assertGreaterEqual(d.status()["notifications"]["failed"], 1)
+
+    def test_hanging_receiver_times_out_and_the_loop_goes_on(self):
+        """A receiver that accepts and never answers: the try ends at its
+        timeout, and meanwhile the bridge answers at once."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        self.addCleanup(srv.close)
+        held = []
+        stop = threading.Event()
+
+        def accept():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(srv.accept()[0])
+                except OSError:
+                    pass
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+        self.addCleanup(lambda: (stop.set(), t.join(), [h.close() for h in held]))
+        d = self.daemon([self.hook(srv.getsockname()[1], timeout=3)])
+        c = Client(d.bridge)
+        self.addCleanup(c.close)
+        case = c.call(ev("w-1", "call.offered", call_id="w-c1"))["case"]
+        first = wait_for(lambda: self.level1(case), timeout=20)[0]
+        wait_for(lambda: held)
+        t0 = time.time()
+        self.assertEqual(c.call(ev("w-2", "ping")), {"ack": "w-2", "pong": True})
+        self.assertLess(time.time() - t0, 1.0, "the bridge waited for the webhook")
+        row = wait_for(lambda: (lambda r: r and r[0][5] and r)(
+            self.outbox("escalation_id = %d" % first)), timeout=10)
+        self.assertEqual(row[0][5], "timed out after 3 s")
+        self.assertEqual(row[0][3], "pending")
 
     def test_failing_command_and_unknown_program(self):
         cmd = self.script("fail.sh", "cat >/dev/null; exit 3\n")

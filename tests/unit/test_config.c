@@ -671,6 +671,12 @@ static const struct bad bad_notify[] = {
 	{ NOTE(HOOK "token_env = \"H111_TOKEN_CRLF\";"),
 	    "t:1: escalation.notify: token_env H111_TOKEN_CRLF must hold one token of printable "
 	    "characters (at most 4096 bytes)" },
+	{ NOTE(HOOK "token_env = \"H111_TOKEN_HUGE\";"),
+	    "t:1: escalation.notify: token_env H111_TOKEN_HUGE must hold one token of printable "
+	    "characters (at most 4096 bytes)" },
+	{ NOTE(HOOK "token_env = \"H111_TOKEN_SPACE\";"),
+	    "t:1: escalation.notify: token_env H111_TOKEN_SPACE must hold one token of printable "
+	    "characters (at most 4096 bytes)" },
 	{ NOTE("name = \"c\"; level = 1; command = \"/bin/true\";"),
 	    "t:1: escalation.notify: command must be an array of 1..64 strings [ \"/PATH\", "
 	    "\"ARG\", … ]" },
@@ -760,8 +766,12 @@ test_refused(void **state)
 	int failed = REFUSED(bad_syntax) + REFUSED(bad_include) + REFUSED(bad_names) +
 	    REFUSED(bad_types) + REFUSED(bad_values) + REFUSED(bad_dates) + REFUSED(bad_groups) +
 	    REFUSED(bad_addresses);
+	char *huge = repeat("x", 4097, "");
 
 	setenv("H111_TOKEN_CRLF", "abc\r\nX-Injected: 1", 1);
+	setenv("H111_TOKEN_HUGE", huge, 1);
+	setenv("H111_TOKEN_SPACE", "two words", 1);
+	free(huge);
 	unsetenv("H111_UNSET_FOR_TEST");
 	failed += REFUSED(bad_notify);
 	assert_int_equal(failed, 0);
