@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <event2/http.h>
 #include <libconfig.h>
 #include <libpq-fe.h>
 
@@ -36,6 +37,7 @@ enum kind {
 	K_TOKENS,
 	K_OPERATORS,
 	K_SOURCES,
+	K_NOTIFY,
 };
 
 struct key {
@@ -181,6 +183,15 @@ static const struct key keys[] = {
 	    "[\"shift supervisor\", \"duty manager\", "
 	    "\"provincial child protection / police\"]", 1, 16, 1,
 	    "who each escalation level reaches", NULL },
+	{ "escalation.notify", K_NOTIFY, OFF(notify), "()", 0, 64, 1,
+	    "notifications per level: ( { name; level; url or command; timeout; token_file or "
+	    "token_env; } )", NULL },
+	{ "escalation.notify_retry", K_INT, OFF(notify_retry), "10", 1, 3600, 1,
+	    "seconds before a failed notification is tried again; doubles each try", NULL },
+	{ "escalation.notify_retry_max", K_INT, OFF(notify_retry_max), "600", 1, 86400, 1,
+	    "longest wait between two tries of a notification, seconds", NULL },
+	{ "escalation.notify_give_up", K_INT, OFF(notify_give_up), "3600", 1, 604800, 1,
+	    "seconds after its escalation when a notification not sent is failed", NULL },
 	{ "escalation.calendar.weekend", K_WEEKDAYS, OFF(weekend_mask), "[6, 7]", 0, 7, 1,
 	    "days off, 1 = Monday .. 7 = Sunday", NULL },
 	{ "escalation.calendar.holidays", K_DATES, OFF(holidays), "[]", 0, 1000, 1,
@@ -592,6 +603,287 @@ parse_groups(struct loader *ld, const struct key *k, const config_setting_t *s, 
 	return 0;
 }
 
+/* --- escalation.notify ------------------------------------------------- */
+
+static const char *const notify_fields[] = { "name", "level", "url", "command", "timeout",
+	"token_file", "token_env", NULL };
+
+#define NOTIFY_MAX_ARGS 64
+#define NOTIFY_MAX_TOKEN 4096
+
+/* A string member of g, or NULL; -1 when it is there but no string. */
+static int
+notify_str(struct loader *ld, const config_setting_t *g, const char *name, const char **out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+
+	*out = NULL;
+	if (m == NULL)
+		return 0;
+	*out = config_setting_get_string(m);
+	if (*out == NULL || (*out)[0] == '\0' || strlen(*out) > 4096)
+		return fail(ld, m, "escalation.notify: %s must be a non-empty string", name);
+	return 0;
+}
+
+/* A bearer token goes in a header: printable ASCII, no space, no CR/LF. */
+static int
+token_ok(char *t)
+{
+	size_t n = strlen(t);
+
+	while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' ||
+	    t[n - 1] == '\t'))
+		t[--n] = '\0';
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] < 0x21 || t[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Secrets stay out of the 0644 configuration: a file others cannot read. */
+static int
+read_token_file(struct loader *ld, const config_setting_t *m, const char *path, char **out)
+{
+	char buf[NOTIFY_MAX_TOKEN + 2];
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL)
+		return fail(ld, m, "escalation.notify: token_file %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return fail(ld, m, "escalation.notify: token_file %s: not a regular file", path);
+	}
+	if (st.st_mode & S_IROTH) {
+		fclose(f);
+		return fail(ld, m, "escalation.notify: token_file %s: readable by every user "
+		    "(chmod 0640)", path);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n > NOTIFY_MAX_TOKEN || strlen(buf) != n || !token_ok(buf))
+		return fail(ld, m, "escalation.notify: token_file %s: must hold one token of "
+		    "printable characters (at most %d bytes)", path, NOTIFY_MAX_TOKEN);
+	*out = xstrdup(buf);
+	return 0;
+}
+
+static int
+read_token_env(struct loader *ld, const config_setting_t *m, const char *name, char **out)
+{
+	const char *v = getenv(name);
+	char *t;
+
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+	    strlen(name) || isdigit((unsigned char)name[0]))
+		return fail(ld, m, "escalation.notify: token_env \"%s\" is not a variable name",
+		    name);
+	if (v == NULL || v[0] == '\0')
+		return fail(ld, m, "escalation.notify: token_env %s is not set in the daemon's "
+		    "environment", name);
+	/* (xstrndup copies n bytes whatever the string's length) */
+	t = xstrdup(strnlen(v, NOTIFY_MAX_TOKEN + 1) > NOTIFY_MAX_TOKEN ? "" : v);
+	if (!token_ok(t)) {
+		free(t);
+		return fail(ld, m, "escalation.notify: token_env %s must hold one token of "
+		    "printable characters (at most %d bytes)", name, NOTIFY_MAX_TOKEN);
+	}
+	*out = t;
+	return 0;
+}
+
+/* http://HOST[:PORT][/PATH]: plain HTTP only until TLS is built. */
+static int
+check_url(struct loader *ld, const config_setting_t *m, const char *url)
+{
+	struct evhttp_uri *u;
+	const char *why = NULL;
+
+	if (strncmp(url, "https://", 8) == 0)
+		return fail(ld, m, "escalation.notify: url %s: https is not supported yet; "
+		    "send to a TLS proxy on the loopback", url);
+	if (strncmp(url, "http://", 7) != 0 || strlen(url) > 2048)
+		return fail(ld, m, "escalation.notify: url must be \"http://HOST[:PORT]/PATH\"");
+	if ((u = evhttp_uri_parse_with_flags(url, 0)) == NULL)
+		return fail(ld, m, "escalation.notify: url %s does not parse", url);
+	if (evhttp_uri_get_host(u) == NULL || evhttp_uri_get_host(u)[0] == '\0')
+		why = "has no host";
+	else if (evhttp_uri_get_userinfo(u) != NULL)
+		why = "holds credentials (use token_file)";
+	else if (evhttp_uri_get_port(u) == 0 || evhttp_uri_get_port(u) > 65535)
+		why = "has a bad port";
+	else if (evhttp_uri_get_fragment(u) != NULL)
+		why = "has a #fragment";
+	evhttp_uri_free(u);
+	if (why != NULL)
+		return fail(ld, m, "escalation.notify: url %s %s", url, why);
+	return 0;
+}
+
+static int
+parse_command(struct loader *ld, const config_setting_t *m, struct notify_channel *ch)
+{
+	int t = config_setting_type(m), n = config_setting_length(m);
+
+	if ((t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) || n < 1 || n > NOTIFY_MAX_ARGS)
+		return fail(ld, m, "escalation.notify: command must be an array of 1..%d strings "
+		    "[ \"/PATH\", \"ARG\", … ]", NOTIFY_MAX_ARGS);
+	ch->argv = xcalloc((size_t)n + 1, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		if (v == NULL || strlen(v) > 4096 || (i == 0 && v[0] != '/'))
+			return fail(ld, e, "escalation.notify: command: %s", i == 0 ?
+			    "the program must be an absolute path (no shell, no PATH search)" :
+			    "each argument must be a string");
+		ch->argv[i] = xstrdup(v);
+	}
+	return 0;
+}
+
+static int
+parse_int_member(struct loader *ld, const config_setting_t *g, const char *name, int min,
+    int max, int *out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+
+	if (m == NULL)
+		return 0;
+	if (config_setting_type(m) != CONFIG_TYPE_INT || config_setting_get_int(m) < min ||
+	    config_setting_get_int(m) > max)
+		return fail(ld, m, "escalation.notify: %s must be an integer %d..%d", name, min,
+		    max);
+	*out = config_setting_get_int(m);
+	return 0;
+}
+
+/* name, level, exactly one of url and command, a token only for a url. */
+static int
+parse_channel_members(struct loader *ld, const config_setting_t *g, struct notify_channel *ch)
+{
+	const char *name, *url, *file, *env;
+	const config_setting_t *cmd = config_setting_get_member(g, "command");
+
+	if (notify_str(ld, g, "name", &name) || notify_str(ld, g, "url", &url) ||
+	    notify_str(ld, g, "token_file", &file) || notify_str(ld, g, "token_env", &env))
+		return -1;
+	if (name == NULL || config_setting_get_member(g, "level") == NULL)
+		return fail(ld, g, "escalation.notify: name and level are required");
+	if (strlen(name) > 64 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+	    "vwxyz0123456789._-") != strlen(name))
+		return fail(ld, g, "escalation.notify: name \"%s\": letters, digits, . _ - only "
+		    "(at most 64)", name);
+	ch->name = xstrdup(name);
+	ch->timeout = 10;
+	if (parse_int_member(ld, g, "level", 0, 16, &ch->level) ||
+	    parse_int_member(ld, g, "timeout", 1, 300, &ch->timeout))
+		return -1;
+	if ((url == NULL) == (cmd == NULL))
+		return fail(ld, g, "escalation.notify: %s: exactly one of url and command", name);
+	if ((file || env) && url == NULL)
+		return fail(ld, g, "escalation.notify: %s: token_file and token_env are for a url",
+		    name);
+	if (file && env)
+		return fail(ld, g, "escalation.notify: %s: token_file or token_env, not both", name);
+	if (url != NULL) {
+		if (check_url(ld, config_setting_get_member(g, "url"), url) != 0)
+			return -1;
+		ch->url = xstrdup(url);
+	} else if (parse_command(ld, cmd, ch) != 0)
+		return -1;
+	ch->token_file = file ? xstrdup(file) : NULL;
+	ch->token_env = env ? xstrdup(env) : NULL;
+	if (file)
+		return read_token_file(ld, config_setting_get_member(g, "token_file"), file,
+		    &ch->token);
+	if (env)
+		return read_token_env(ld, config_setting_get_member(g, "token_env"), env,
+		    &ch->token);
+	return 0;
+}
+
+static int
+parse_channel(struct loader *ld, const config_setting_t *g, struct notify_channel *ch)
+{
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(ld, g, "escalation.notify: each entry must be a group { … }");
+	ch->line = (int)config_setting_source_line(g);
+	for (int j = 0; j < config_setting_length(g); j++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
+		if (field_index(notify_fields, config_setting_name(m)) < 0)
+			return fail(ld, m, "escalation.notify: unknown setting '%s'",
+			    config_setting_name(m));
+	}
+	return parse_channel_members(ld, g, ch);
+}
+
+static int
+parse_notify(struct loader *ld, const struct key *k, const config_setting_t *s, void *dst)
+{
+	struct notify_list *l = dst;
+	int n = expect_aggregate(ld, k, s, 1);
+
+	if (n < 0)
+		return -1;
+	l->v = xcalloc((size_t)n + 1, sizeof(*l->v));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		l->n++; /* a half-filled entry is freed too */
+		if (parse_channel(ld, g, &l->v[i]) != 0)
+			return -1;
+		for (int j = 0; j < i; j++)
+			if (strcmp(l->v[j].name, l->v[i].name) == 0)
+				return fail(ld, g, "escalation.notify: name \"%s\" is used twice",
+				    l->v[i].name);
+	}
+	return 0;
+}
+
+/* A level past escalation.levels would never fire: a typo, said at load. */
+static int
+check_notify_levels(struct loader *ld, const struct config *cfg)
+{
+	for (int i = 0; i < cfg->notify.n; i++) {
+		const struct notify_channel *ch = &cfg->notify.v[i];
+		char line[16] = "";
+		if (ch->level <= cfg->esc_levels.n)
+			continue;
+		if (ch->line > 0)
+			snprintf(line, sizeof(line), ":%d", ch->line);
+		snprintf(ld->err, ld->errlen, "%s%s: escalation.notify: %s: level %d, but "
+		    "escalation.levels has %d", ld->file, line, ch->name, ch->level,
+		    cfg->esc_levels.n);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+free_notify(struct notify_list *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		struct notify_channel *ch = &l->v[i];
+		for (int a = 0; ch->argv != NULL && ch->argv[a] != NULL; a++)
+			free(ch->argv[a]);
+		free(ch->argv);
+		free(ch->name);
+		free(ch->url);
+		if (ch->token != NULL)
+			explicit_bzero(ch->token, strlen(ch->token));
+		free(ch->token);
+		free(ch->token_file);
+		free(ch->token_env);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
 /* --- release and compare ----------------------------------------------- */
 
 static void
@@ -635,6 +927,9 @@ free_value(const struct key *k, void *dst)
 	case K_OPERATORS:
 	case K_SOURCES:
 		free_groups(k->kind, dst);
+		break;
+	case K_NOTIFY:
+		free_notify(dst);
 		break;
 	default:
 		break;
@@ -701,6 +996,8 @@ value_equal(const struct key *k, const void *a, const void *b)
 	case K_STRLIST:
 	case K_DATES:
 		return strlist_equal(a, b);
+	case K_NOTIFY: /* reload applies it: never compared */
+		return 1;
 	default:
 		return groups_equal(k->kind, a, b);
 	}
@@ -723,6 +1020,7 @@ static parse_fn *const parsers[] = {
 	[K_TOKENS] = parse_groups,
 	[K_OPERATORS] = parse_groups,
 	[K_SOURCES] = parse_groups,
+	[K_NOTIFY] = parse_notify,
 };
 
 static const struct key *
@@ -803,7 +1101,7 @@ load_keys(struct loader *ld, config_t *c, struct config *cfg)
 		if (rc != 0)
 			return -1;
 	}
-	return 0;
+	return check_notify_levels(ld, cfg);
 }
 
 /*

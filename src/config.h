@@ -46,6 +46,25 @@ struct pbx_source {
 	char *ivr_variable;
 };
 
+/* Who an escalation level notifies (escalation.notify): a webhook (url)
+ * or a command (argv), hotline111d.conf(5). */
+struct notify_channel {
+	char *name;
+	int level;    /* 1 .. the number of escalation.levels; 0: the warnings */
+	char *url;    /* http://HOST[:PORT]/PATH, or NULL */
+	char **argv;  /* NULL-ended, argv[0] an absolute path; or NULL */
+	int timeout;  /* seconds a try may take */
+	char *token;  /* the webhook's bearer token (from token_file or token_env), or NULL */
+	char *token_file;
+	char *token_env;
+	int line;     /* in the file, for errors found after parsing */
+};
+
+struct notify_list {
+	struct notify_channel *v;
+	int n;
+};
+
 struct token_list {
 	struct bridge_token *v;
 	int n;
@@ -93,6 +112,10 @@ struct config {
 	int weekend_mask;        /* bit d set: ISO day d (1 Monday .. 7 Sunday) is off */
 	struct strlist holidays; /* YYYY-MM-DD, validated */
 	char *timezone;          /* of the calendar, the log and reports */
+	struct notify_list notify;
+	int notify_retry;        /* seconds before the first retry; doubles each time */
+	int notify_retry_max;    /* the longest wait between tries */
+	int notify_give_up;      /* seconds after the escalation: no more tries */
 
 	char *metrics_listen;
 	struct source_list sources;

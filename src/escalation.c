@@ -30,6 +30,8 @@ struct escalation {
 	char *path;
 	int fd;
 	int stopped;
+	void (*on_fire)(void *);
+	void *on_fire_arg;
 };
 
 static const char *const deadline_names[DL_COUNT] = { "answer", "claim", "act", "plan" };
@@ -65,6 +67,18 @@ strings_json(const struct strlist *l)
 	return a;
 }
 
+/* The channels h111_fire adds outbox rows for; where each goes stays here. */
+static json_t *
+notify_json(const struct notify_list *l)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < l->n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:i}", "name", l->v[i].name, "level",
+		    l->v[i].level));
+	return a;
+}
+
 char *
 escalation_policy_json(const struct config *cfg)
 {
@@ -84,6 +98,8 @@ escalation_policy_json(const struct config *cfg)
 	    "repeat", cfg->esc_repeat, "levels", strings_json(&cfg->esc_levels), "weekend",
 	    weekend_json(cfg->weekend_mask), "holidays", strings_json(&cfg->holidays), "tz",
 	    cfg->timezone);
+	json_object_set_new(pol, "notify", notify_json(&cfg->notify));
+	json_object_set_new(pol, "notify_give_up", json_integer(cfg->notify_give_up));
 	s = json_dumps(pol, JSON_COMPACT);
 	json_decref(pol);
 	if (s == NULL)
@@ -201,6 +217,8 @@ fired(PGresult *res, void *arg)
 		log_error("escalation: firing failed: SQLSTATE %s; the sweep tries again",
 		    db_sqlstate(res));
 	timers_fired(e->timers, n == FIRE_BATCH);
+	if (n > 0 && e->on_fire != NULL)
+		e->on_fire(e->on_fire_arg);
 }
 
 static void
@@ -281,6 +299,13 @@ escalation_configure(struct escalation *e, const struct config *cfg, char *err, 
 {
 	write_policy(e, cfg);
 	return open_log(e, cfg->escalation_log, err, errlen);
+}
+
+void
+escalation_on_fire(struct escalation *e, void (*fn)(void *), void *arg)
+{
+	e->on_fire = fn;
+	e->on_fire_arg = arg;
 }
 
 void

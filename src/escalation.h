@@ -29,6 +29,8 @@ void escalation_schedule(struct escalation *e, int64_t at_ms);
 /* On reload: writes the new policy and reopens the log (for logrotate). */
 int escalation_configure(struct escalation *e, const struct config *cfg, char *err,
     size_t errlen);
+/* fn is called after escalations were recorded (their notifications wait). */
+void escalation_on_fire(struct escalation *e, void (*fn)(void *), void *arg);
 void escalation_stop(struct escalation *e);
 void escalation_free(struct escalation *e);
 

@@ -715,6 +715,38 @@ print_escalations(json_t *result)
 	}
 }
 
+/* Each notification of the case's escalations (escalation.notify): where
+ * it goes, its state, and the last try's error while it is not sent. */
+static void
+print_notifications(json_t *result)
+{
+	json_t *list = json_object_get(result, "notifications"), *e;
+	char *ch, *state, *when, *err;
+	size_t i;
+
+	if (json_array_size(list) == 0)
+		return;
+	printf("notifications (%zu)\n", json_array_size(list));
+	json_array_foreach(list, i, e)
+	{
+		ch = field(e, "channel");
+		state = field(e, "state");
+		when = field(e, json_is_string(json_object_get(e, "next_at")) ? "next_at" :
+		    "done_at");
+		err = field(e, "error");
+		printf("  #%lld  escalation #%lld  %s  %s  attempts %lld  %s %s", jint(e,
+		    "notification", 0), jint(e, "escalation", 0), ch, state, jint(e, "attempts", 0),
+		    strcmp(state, "pending") == 0 ? "next" : "at", when);
+		if (json_is_string(json_object_get(e, "error")))
+			printf("  error: %s", err);
+		printf("\n");
+		free(ch);
+		free(state);
+		free(when);
+		free(err);
+	}
+}
+
 /* The key questions' answers, who gave each and when; then the ones the
  * case still lacks, loud on a P1 or P2 case. */
 static void
@@ -783,6 +815,7 @@ print_show(json_t *result)
 		}
 	}
 	print_escalations(result);
+	print_notifications(result);
 }
 
 /* --- printers: one line each ---------------------------------------------- */
@@ -1068,6 +1101,12 @@ print_status(json_t *r)
 	print_pair("uptime", 22, buf);
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		print_count(counts[i][0], r, counts[i][1]);
+	if (json_is_object(json_object_get(r, "notifications"))) {
+		print_count("notifications pending", json_object_get(r, "notifications"),
+		    "pending");
+		print_count("notifications failed", json_object_get(r, "notifications"),
+		    "failed");
+	}
 	for (i = 0; json_is_object(t) && i < sizeof(today) / sizeof(today[0]); i++)
 		print_count(today[i][0], t, today[i][1]);
 	if (json_is_object(t) && json_object_get(t, "longest_wait_s")) {

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "outbox.h"
 #include "schema.h"
 #include "sources.h"
 #include "spool.h"
@@ -60,6 +61,7 @@ struct daemon {
 	struct bridge *bridge;
 	struct db *timers_db; /* deadlines have a connection of their own */
 	struct escalation *escalation;
+	struct outbox *outbox; /* the escalations' notifications */
 	struct console *console;
 	struct sources *sources;
 	struct cti *cti;
@@ -305,6 +307,22 @@ file_fails(const struct config *cfg, const char *key, const char *why, char *err
 	return -1;
 }
 
+/* Each notification command can be run by whoever checks (the service
+ * user): else every one of its notifications would fail, found too late. */
+static int
+check_commands(const struct config *cfg, char *err, size_t errlen)
+{
+	for (int i = 0; i < cfg->notify.n; i++) {
+		const struct notify_channel *ch = &cfg->notify.v[i];
+		if (ch->argv == NULL || access(ch->argv[0], X_OK) == 0)
+			continue;
+		snprintf(err, errlen, "%s:%d: escalation.notify: %s: %s: %s", cfg->file, ch->line,
+		    ch->name, ch->argv[0], strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * --check-config: what start would refuse, found before it, as the user
  * who runs the check (run it as the service user): the rules file is
@@ -323,7 +341,7 @@ check_files(const struct config *cfg, char *err, size_t errlen)
 		return file_fails(cfg, "spool.dir", why, err, errlen);
 	if (check_writable(cfg->escalation_log, 0, why, sizeof(why)) != 0)
 		return file_fails(cfg, "log.escalation_log", why, err, errlen);
-	return 0;
+	return check_commands(cfg, err, errlen);
 }
 
 /*
@@ -367,6 +385,7 @@ reload(struct daemon *d, char *err, size_t errlen)
 	bridge_configure(d->bridge, cfg);
 	console_configure(d->console, cfg);
 	metrics_configure(d->metrics, cfg);
+	outbox_configure(d->outbox, cfg);
 	store_set_default_priority(d->store, cfg->default_priority);
 	triage_free(d->rules);
 	d->rules = rules;
@@ -439,6 +458,7 @@ stop(struct daemon *d, const char *why)
 	console_stop(d->console);
 	metrics_stop(d->metrics);
 	escalation_stop(d->escalation);
+	outbox_stop(d->outbox);
 	d->stop_timer = evtimer_new(d->base, stop_timeout_cb, d);
 	event_add(d->stop_timer, &tv);
 	store_drain(d->store, drained, d);
@@ -483,6 +503,7 @@ database_ready(void *arg)
 	console_open(d->console);
 	db_open(d->timers_db);
 	escalation_start(d->escalation);
+	outbox_kick(d->outbox);
 }
 
 /* Started without the database: events go to the spool while a child
@@ -612,6 +633,12 @@ console_decide_case(const json_t *ctx, void *arg)
 }
 
 static void
+escalations_fired(void *arg)
+{
+	outbox_kick(((struct daemon *)arg)->outbox);
+}
+
+static void
 daemon_free(struct daemon *d)
 {
 	schema_wait_free(d->schema);
@@ -621,6 +648,7 @@ daemon_free(struct daemon *d)
 	cti_free(d->cti);
 	store_free(d->store);
 	escalation_free(d->escalation);
+	outbox_free(d->outbox);
 	db_free(d->timers_db);
 	metrics_free(d->metrics); /* after its connection: no figures come back */
 	for (size_t i = 0; i < sizeof(d->signals) / sizeof(d->signals[0]); i++)
@@ -665,6 +693,8 @@ run(struct opts *o)
 	d.escalation = escalation_new(d.base, d.timers_db, d.cfg, err, sizeof(err));
 	if (d.escalation == NULL)
 		fatal("%s", err);
+	d.outbox = outbox_new(d.base, d.timers_db, d.cfg);
+	escalation_on_fire(d.escalation, escalations_fired, &d);
 	d.bridge = bridge_new(d.base, d.store, decide, &d);
 	bridge_set_answers_check(d.bridge, answers_check, &d);
 	if (bridge_listen(d.bridge, d.cfg, err, sizeof(err)) != 0)

@@ -289,6 +289,25 @@ render_state(FILE *f, const struct metrics_state *s)
 }
 
 static void
+render_notifications(FILE *f, const json_t *db)
+{
+	static const char *const results[NOTIFY_COUNT] = { "sent", "retry", "failed" };
+
+	family(f, "hotline111_notifications_total", "counter",
+	    "Tries of escalation notifications this daemon made, by result (retry: failed, "
+	    "tried again later; failed: given up).");
+	for (int r = 0; r < NOTIFY_COUNT; r++)
+		fprintf(f, "hotline111_notifications_total{result=\"%s\"} %llu\n", results[r],
+		    (unsigned long long)metrics_counts.notifications[r]);
+	if (db == NULL)
+		return;
+	gauge(f, "hotline111_notifications_pending", "Notifications not sent yet, all daemons.",
+	    (double)json_integer_value(json_object_get(db, "notifications_pending")));
+	gauge(f, "hotline111_notifications_failed", "Notifications given up, all daemons.",
+	    (double)json_integer_value(json_object_get(db, "notifications_failed")));
+}
+
+static void
 render_escalations(FILE *f, const json_t *db, int nlevels)
 {
 	const json_t *unacked = json_object_get(db, "unacked");
@@ -303,6 +322,7 @@ render_escalations(FILE *f, const json_t *db, int nlevels)
 	    "Early warnings (escalation.warn) this daemon sent.");
 	fprintf(f, "hotline111_warnings_total %llu\n",
 	    (unsigned long long)metrics_counts.escalations[0]);
+	render_notifications(f, db);
 	if (db == NULL) /* the database's figures are unknown: no sample at all */
 		return;
 	gauge(f, "hotline111_deadlines_pending", "Deadlines armed and not on hold, all daemons.",
@@ -359,7 +379,8 @@ static const char figures_sql[] =
     "SELECT (SELECT count(*) FROM timers WHERE NOT held), "
     "coalesce((SELECT jsonb_object_agg(level, n) FROM (SELECT level, count(*) AS n "
     "FROM escalations WHERE acked_at IS NULL AND kind = 'escalation' GROUP BY level) x), "
-    "'{}')";
+    "'{}'), (SELECT count(*) FROM outbox WHERE state = 'pending'), "
+    "(SELECT count(*) FROM outbox WHERE state = 'failed')";
 
 static void
 figures_read(PGresult *res, void *arg)
@@ -376,9 +397,11 @@ figures_read(PGresult *res, void *arg)
 		return;
 	}
 	unacked = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-	m->db_figures = json_pack("{s:I, s:o}", "pending",
+	m->db_figures = json_pack("{s:I, s:o, s:I, s:I}", "pending",
 	    (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "unacked",
-	    json_is_object(unacked) ? unacked : json_object());
+	    json_is_object(unacked) ? unacked : json_object(), "notifications_pending",
+	    (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10), "notifications_failed",
+	    (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10));
 	if (!json_is_object(unacked))
 		json_decref(unacked);
 }

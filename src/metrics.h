@@ -44,12 +44,16 @@ struct metrics_histogram {
 	double sum;
 };
 
+/* What came of a notification's try (outbox.c). */
+enum notify_result { NOTIFY_SENT, NOTIFY_RETRY, NOTIFY_FAILED, NOTIFY_COUNT };
+
 struct metrics_counts {
 	uint64_t events[METRICS_TYPES][MR_COUNT];
 	uint64_t nacks[METRICS_CODES];
 	uint64_t escalations[METRICS_LEVELS + 1]; /* [level]; [0]: warnings */
 	struct metrics_histogram batch;           /* events per committed batch */
 	struct metrics_histogram latency;         /* seconds from receipt to answer */
+	uint64_t notifications[NOTIFY_COUNT];
 };
 
 extern struct metrics_counts metrics_counts;
@@ -76,6 +80,12 @@ metrics_refused(int type, enum proto_error code)
 {
 	metrics_event(type, MR_NACKED);
 	metrics_nack(code);
+}
+
+static inline void
+metrics_notification(enum notify_result r)
+{
+	metrics_counts.notifications[r]++;
 }
 
 void metrics_batch(size_t events);

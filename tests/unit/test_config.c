@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cmocka.h>
 #include <libconfig.h>
 
@@ -151,6 +153,9 @@ assert_default_scalars(const struct config *c)
 	assert_string_equal(c->metrics_listen, "127.0.0.1:9111");
 	assert_string_equal(c->cti_listen, "");
 	assert_string_equal(c->cti_token, "");
+	assert_int_equal(c->notify_retry, 10);
+	assert_int_equal(c->notify_retry_max, 600);
+	assert_int_equal(c->notify_give_up, 3600);
 }
 
 static void
@@ -165,6 +170,7 @@ assert_default_lists(const struct config *c)
 	assert_int_equal(c->tokens.n, 0);
 	assert_int_equal(c->operators.n, 0);
 	assert_int_equal(c->sources.n, 0);
+	assert_int_equal(c->notify.n, 0);
 	for (int p = 0; p < 4; p++)
 		for (int k = 0; k < DL_COUNT; k++)
 			assert_duration(c->deadline[p][k], default_deadline[p][k].seconds,
@@ -598,6 +604,107 @@ static const struct bad bad_groups[] = {
 	    "t:1: sources: unknown setting 'port'" },
 };
 
+#define NOTE(body) "escalation: { notify = ( { " body " } ); };"
+#define HOOK "name = \"h\"; level = 1; url = \"http://127.0.0.1:8080/x\"; "
+#define CMD "name = \"c\"; level = 1; command = [ \"/bin/true\" ]; "
+
+/* escalation.notify: wrong types, missing and contradictory members,
+ * hostile URLs and tokens, levels that could never fire. */
+static const struct bad bad_notify[] = {
+	{ NOTE(""), "t:1: escalation.notify: name and level are required" },
+	{ NOTE("level = 1; url = \"http://a/\";"),
+	    "t:1: escalation.notify: name and level are required" },
+	{ NOTE("name = \"h\"; url = \"http://a/\";"),
+	    "t:1: escalation.notify: name and level are required" },
+	{ NOTE("name = \"h\"; level = 1;"),
+	    "t:1: escalation.notify: h: exactly one of url and command" },
+	{ NOTE(HOOK "command = [ \"/bin/true\" ];"),
+	    "t:1: escalation.notify: h: exactly one of url and command" },
+	{ NOTE(HOOK "method = \"GET\";"), "t:1: escalation.notify: unknown setting 'method'" },
+	{ NOTE(HOOK "timeout = 0;"), "t:1: escalation.notify: timeout must be an integer 1..300" },
+	{ NOTE(HOOK "timeout = 301;"),
+	    "t:1: escalation.notify: timeout must be an integer 1..300" },
+	{ NOTE(HOOK "timeout = \"10\";"),
+	    "t:1: escalation.notify: timeout must be an integer 1..300" },
+	{ NOTE("name = \"h\"; level = \"1\"; url = \"http://a/\";"),
+	    "t:1: escalation.notify: level must be an integer 0..16" },
+	{ NOTE("name = \"h\"; level = -1; url = \"http://a/\";"),
+	    "t:1: escalation.notify: level must be an integer 0..16" },
+	{ NOTE("name = \"h\"; level = 4; url = \"http://a/\";"),
+	    "t:1: escalation.notify: h: level 4, but escalation.levels has 3" },
+	{ NOTE("name = 7; level = 1; url = \"http://a/\";"),
+	    "t:1: escalation.notify: name must be a non-empty string" },
+	{ NOTE("name = \"a b\"; level = 1; url = \"http://a/\";"),
+	    "t:1: escalation.notify: name \"a b\": letters, digits, . _ - only (at most 64)" },
+	{ NOTE("name = \"\"; level = 1; url = \"http://a/\";"),
+	    "t:1: escalation.notify: name must be a non-empty string" },
+	{ NOTE("name = \"h\"; level = 1; url = \"https://a/\";"),
+	    "t:1: escalation.notify: url https://a/: https is not supported yet; send to a TLS "
+	    "proxy on the loopback" },
+	{ NOTE("name = \"h\"; level = 1; url = \"ftp://a/\";"),
+	    "t:1: escalation.notify: url must be \"http://HOST[:PORT]/PATH\"" },
+	{ NOTE("name = \"h\"; level = 1; url = \"http://u:pw@a/\";"),
+	    "t:1: escalation.notify: url http://u:pw@a/ holds credentials (use token_file)" },
+	{ NOTE("name = \"h\"; level = 1; url = \"http:///x\";"),
+	    "t:1: escalation.notify: url http:///x has no host" },
+	{ NOTE("name = \"h\"; level = 1; url = \"http://a:0/\";"),
+	    "t:1: escalation.notify: url http://a:0/ has a bad port" },
+	{ NOTE("name = \"h\"; level = 1; url = \"http://a:99999/\";"),
+	    "t:1: escalation.notify: url http://a:99999/ does not parse" },
+	{ NOTE("name = \"h\"; level = 1; url = \"http://a/\r\nX: y\";"),
+	    "t:1: escalation.notify: url http://a/\r\nX: y does not parse" },
+	{ NOTE("name = \"h\"; level = 1; url = [ \"http://a/\" ];"),
+	    "t:1: escalation.notify: url must be a non-empty string" },
+	{ NOTE(HOOK "token_file = \"/a\"; token_env = \"B\";"),
+	    "t:1: escalation.notify: h: token_file or token_env, not both" },
+	{ NOTE(CMD "token_env = \"HOME\";"),
+	    "t:1: escalation.notify: c: token_file and token_env are for a url" },
+	{ NOTE(HOOK "token_file = \"/nonexistent/token\";"),
+	    "t:1: escalation.notify: token_file /nonexistent/token: No such file or directory" },
+	{ NOTE(HOOK "token_file = \"/tmp\";"),
+	    "t:1: escalation.notify: token_file /tmp: not a regular file" },
+	{ NOTE(HOOK "token_env = \"H111_UNSET_FOR_TEST\";"),
+	    "t:1: escalation.notify: token_env H111_UNSET_FOR_TEST is not set in the daemon's "
+	    "environment" },
+	{ NOTE(HOOK "token_env = \"A-B\";"),
+	    "t:1: escalation.notify: token_env \"A-B\" is not a variable name" },
+	{ NOTE(HOOK "token_env = \"H111_TOKEN_CRLF\";"),
+	    "t:1: escalation.notify: token_env H111_TOKEN_CRLF must hold one token of printable "
+	    "characters (at most 4096 bytes)" },
+	{ NOTE(HOOK "token_env = \"H111_TOKEN_HUGE\";"),
+	    "t:1: escalation.notify: token_env H111_TOKEN_HUGE must hold one token of printable "
+	    "characters (at most 4096 bytes)" },
+	{ NOTE(HOOK "token_env = \"H111_TOKEN_SPACE\";"),
+	    "t:1: escalation.notify: token_env H111_TOKEN_SPACE must hold one token of printable "
+	    "characters (at most 4096 bytes)" },
+	{ NOTE("name = \"c\"; level = 1; command = \"/bin/true\";"),
+	    "t:1: escalation.notify: command must be an array of 1..64 strings [ \"/PATH\", "
+	    "\"ARG\", … ]" },
+	{ NOTE("name = \"c\"; level = 1; command = [ ];"),
+	    "t:1: escalation.notify: command must be an array of 1..64 strings [ \"/PATH\", "
+	    "\"ARG\", … ]" },
+	{ NOTE("name = \"c\"; level = 1; command = [ \"true\" ];"),
+	    "t:1: escalation.notify: command: the program must be an absolute path (no shell, no "
+	    "PATH search)" },
+	{ NOTE("name = \"c\"; level = 1; command = ( \"/bin/echo\", 1 );"),
+	    "t:1: escalation.notify: command: each argument must be a string" },
+	{ "escalation: { notify = ( { " HOOK " },\n  { " HOOK " } ); };",
+	    "t:2: escalation.notify: name \"h\" is used twice" },
+	{ "escalation: { notify = { " HOOK " }; };",
+	    "t:1: escalation.notify: must be a list ( { … }, … )" },
+	{ "escalation: { notify = ( \"http://a/\" ); };",
+	    "t:1: escalation.notify: each entry must be a group { … }" },
+	{ "escalation: { levels = [ \"one\" ];\n notify = ( {\n" CMD "}, { name = \"d\";\n"
+	  " level = 2; command = [ \"/bin/true\" ]; } ); };",
+	    "t:3: escalation.notify: d: level 2, but escalation.levels has 1" },
+	{ "escalation: { notify_retry = 0; };",
+	    "t:1: escalation.notify_retry: must be an integer 1..3600" },
+	{ "escalation: { notify_give_up = \"1h\"; };",
+	    "t:1: escalation.notify_give_up: must be an integer 1..604800" },
+	{ "escalation: { notify_retry_max = 86401; };",
+	    "t:1: escalation.notify_retry_max: must be an integer 1..86400" },
+};
+
 static int
 refused_table(const char *name, const struct bad *t, size_t n)
 {
@@ -659,8 +766,70 @@ test_refused(void **state)
 	int failed = REFUSED(bad_syntax) + REFUSED(bad_include) + REFUSED(bad_names) +
 	    REFUSED(bad_types) + REFUSED(bad_values) + REFUSED(bad_dates) + REFUSED(bad_groups) +
 	    REFUSED(bad_addresses);
+	char *huge = repeat("x", 4097, "");
 
+	setenv("H111_TOKEN_CRLF", "abc\r\nX-Injected: 1", 1);
+	setenv("H111_TOKEN_HUGE", huge, 1);
+	setenv("H111_TOKEN_SPACE", "two words", 1);
+	free(huge);
+	unsetenv("H111_UNSET_FOR_TEST");
+	failed += REFUSED(bad_notify);
 	assert_int_equal(failed, 0);
+}
+
+/* What the sender gets: each channel's members, the token read from a
+ * file others cannot read (its newline dropped) or from the environment. */
+static void
+test_notify_channels(void **state)
+{
+	char path[64], *text;
+	struct config *c;
+	const struct notify_channel *v;
+
+	write_temp(path, sizeof(path), "tok-en.1\n", 9);
+	chmod(path, 0640);
+	setenv("H111_TOKEN_FOR_TEST", "from-env", 1);
+	xasprintf(&text, "escalation: { levels = [ \"a\", \"b\" ]; notify = (\n"
+	    "{ name = \"hook\"; level = 1; url = \"http://127.0.0.1:9/p?q=1\"; token_file = "
+	    "\"%s\"; },\n"
+	    "{ name = \"env\"; level = 2; url = \"http://[::1]/\"; token_env = "
+	    "\"H111_TOKEN_FOR_TEST\"; timeout = 300; },\n"
+	    "{ name = \"sms.duty-2\"; level = 0; command = [ \"/usr/bin/sms\", \"--to\", "
+	    "\"duty\" ]; } );\n"
+	    "notify_retry = 2; notify_retry_max = 60; notify_give_up = 600; };", path);
+	c = load_ok(text);
+	assert_int_equal(c->notify.n, 3);
+	v = c->notify.v;
+	assert_string_equal(v[0].name, "hook");
+	assert_int_equal(v[0].level, 1);
+	assert_string_equal(v[0].url, "http://127.0.0.1:9/p?q=1");
+	assert_string_equal(v[0].token, "tok-en.1");
+	assert_null(v[0].argv);
+	assert_int_equal(v[0].timeout, 10);
+	assert_int_equal(v[0].line, 2);
+	assert_string_equal(v[1].token, "from-env");
+	assert_int_equal(v[1].timeout, 300);
+	assert_null(v[2].url);
+	assert_null(v[2].token);
+	assert_int_equal(v[2].level, 0);
+	assert_string_equal(v[2].argv[0], "/usr/bin/sms");
+	assert_string_equal(v[2].argv[2], "duty");
+	assert_null(v[2].argv[3]);
+	assert_int_equal(c->notify_retry, 2);
+	assert_int_equal(c->notify_retry_max, 60);
+	assert_int_equal(c->notify_give_up, 600);
+	config_free(c);
+	free(text);
+
+	/* a token file every user can read is refused, as is an empty one */
+	chmod(path, 0644);
+	xasprintf(&text, NOTE(HOOK "token_file = \"%s\";"), path);
+	assert_null(config_load_string("t", text, (char[256]){ 0 }, 256));
+	chmod(path, 0600);
+	truncate(path, 0);
+	assert_null(config_load_string("t", text, (char[256]){ 0 }, 256));
+	free(text);
+	unlink(path);
 }
 
 /* Addresses and connection strings start takes, and the lines keys came from. */
@@ -1219,6 +1388,7 @@ main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_accepted),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_notify_channels),
 		cmocka_unit_test(test_addresses_accepted),
 		cmocka_unit_test(test_generated),
 		cmocka_unit_test(test_file_errors),

@@ -77,6 +77,7 @@ BEGIN
             'fired_at', h111_time(fired_at), 'late_ms', late_ms,
             'acked_at', h111_time(acked_at), 'acked_by', acked_by) ORDER BY id), '[]')
             FROM escalations WHERE case_id = cid),
+        'notifications', h111_outbox_of(cid),
         -- the latest answer to each key question, in the order given; the
         -- daemon adds the questions still unanswered
         'answers', (SELECT coalesce(jsonb_agg(jsonb_build_object('question', question,
@@ -266,6 +267,9 @@ CREATE OR REPLACE FUNCTION h111_console_status() RETURNS jsonb LANGUAGE sql STAB
         'pending_deadlines', (SELECT count(*) FROM timers WHERE NOT held),
         'unacked_escalations', (SELECT count(*) FROM escalations
                                  WHERE acked_at IS NULL AND kind = 'escalation'),
+        'notifications', (SELECT jsonb_build_object(
+            'pending', count(*) FILTER (WHERE state = 'pending'),
+            'failed', count(*) FILTER (WHERE state = 'failed')) FROM outbox),
         'today', (SELECT jsonb_build_object(
             'calls', count(*),
             'answered', count(*) FILTER (WHERE answered_at IS NOT NULL),

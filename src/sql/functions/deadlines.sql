@@ -183,6 +183,8 @@ BEGIN
             'late_ms', (extract(epoch FROM fired - due) * 1000)::bigint,
             'caller', c.caller, 'rules', to_jsonb(c.rules),
             'target', pol->'levels'->>(lvl - 1));
+        -- its notifications commit with it, or neither does
+        PERFORM h111_outbox_add(esc, c.id, lvl, record, fired);
         -- every console of every daemon hears of it (the daemons mask the caller)
         PERFORM pg_notify('hotline111', jsonb_build_object('alert', 'escalation',
             'escalation', record)::text);
