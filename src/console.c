@@ -169,11 +169,37 @@ db_reply(PGresult *res, void *arg)
 	    "the database refused the request (SQLSTATE %s)", state);
 }
 
+/* --- what a reply adds to the database's result ------------------------- */
+
 /*
- * The queue's callers, masked as the logs mask them (log_mask_number, the
- * one mask of the project: the database keeps numbers whole, and show,
- * which an operator calls back from, gives them whole).
+ * o's caller, masked as the logs mask them (log_mask_number, the one mask
+ * of the project: the database keeps numbers whole).
  */
+static void
+mask_caller(json_t *o)
+{
+	const char *caller = json_string_value(json_object_get(o, "caller"));
+	char *masked;
+
+	if (caller == NULL)
+		return;
+	masked = xmalloc(strlen(caller) + 1);
+	log_mask_number(masked, strlen(caller) + 1, caller);
+	json_object_set_new(o, "caller", json_string(masked));
+	free(masked);
+}
+
+/* The running rules' category labels, for people to read beside the ids
+ * (hotline111(1)); --json keeps the ids and has the labels apart. */
+static void
+add_labels(struct client *cl, json_t *result)
+{
+	struct console *con = cl->con;
+	json_t *labels = con->hooks.labels ? con->hooks.labels(con->hooks.arg) : NULL;
+
+	json_object_set_new(result, "labels", labels != NULL ? labels : json_object());
+}
+
 /* --- key questions ------------------------------------------------------ */
 
 /* The running rules' key questions (a new array; empty without rules). */
@@ -245,18 +271,11 @@ queue_reply(PGresult *res, void *arg)
 	}
 	qs = questions(arg);
 	json_array_foreach(json_object_get(result, "cases"), i, c) {
-		const char *caller = json_string_value(json_object_get(c, "caller"));
-		char *masked;
-
 		mark_unanswered(qs, c);
-		if (caller == NULL)
-			continue;
-		masked = xmalloc(strlen(caller) + 1);
-		log_mask_number(masked, strlen(caller) + 1, caller);
-		json_object_set_new(c, "caller", json_string(masked));
-		free(masked);
+		mask_caller(c);
 	}
 	json_decref(qs);
+	add_labels(arg, result);
 	reply_ok(arg, result);
 }
 
@@ -364,19 +383,103 @@ cmd_help(struct client *cl, json_t *req)
 	reply_ok(cl, json_pack("{s:o}", "commands", list));
 }
 
+/* A name of console.operators. */
+static int
+operator_known(const struct console *con, const char *name)
+{
+	for (int i = 0; i < con->operators->n; i++)
+		if (strcmp(con->operators->v[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A category of the running rules, or "none" when none_ok; else refused
+ * with the list to choose from. */
+static int
+category_arg(struct client *cl, const char *id, int none_ok)
+{
+	struct console *con = cl->con;
+	json_t *labels;
+	const char *k;
+	json_t *v;
+	char list[384];
+	size_t n = 0;
+
+	if ((none_ok && strcmp(id, "none") == 0) || con->hooks.category_ok == NULL ||
+	    con->hooks.category_ok(id, con->hooks.arg))
+		return 1;
+	list[0] = '\0';
+	labels = con->hooks.labels ? con->hooks.labels(con->hooks.arg) : json_object();
+	json_object_foreach(labels, k, v)
+		if (n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", k);
+	json_decref(labels);
+	reply_error(cl, "bad_request", "category: no category \"%.64s\" in the rules file; "
+	    "the categories are %s%s", id, list, none_ok ? ", or none" : "");
+	return 0;
+}
+
+/* The key question ids of the running rules, as a JSON array's text. */
+static char *
+question_ids(struct client *cl)
+{
+	json_t *qs = questions(cl), *ids = json_array(), *q;
+	size_t i;
+	char *text;
+
+	json_array_foreach(qs, i, q) {
+		json_t *id = json_object_get(q, "id");
+
+		if (json_is_string(id))
+			json_array_append(ids, id);
+	}
+	text = json_dumps(ids, JSON_COMPACT);
+	json_decref(ids);
+	json_decref(qs);
+	return text;
+}
+
+/*
+ * queue, with its filters: each one narrows the list, and every one is
+ * a query parameter. An operator filter names someone who can own a case
+ * (console.operators, or oneself), or none for the unclaimed cases.
+ */
 static void
 cmd_queue(struct client *cl, json_t *req)
 {
-	char prio[8];
-	int mine;
-	const char *params[2] = { NULL, NULL };
+	char prio[8], *ids = NULL;
+	int mine, unanswered;
+	const char *op, *province, *category;
+	const char *params[5];
 
 	if (!arg_int(cl, req, "priority", 1, 4, 0, prio, sizeof(prio)) ||
-	    !arg_bool(cl, req, "mine", &mine))
+	    !arg_bool(cl, req, "mine", &mine) || !arg_str(cl, req, "operator", 64, 0, &op) ||
+	    !arg_str(cl, req, "province", 128, 0, &province) ||
+	    !arg_str(cl, req, "category", 64, 0, &category) ||
+	    !arg_bool(cl, req, "unanswered", &unanswered))
 		return;
+	if (mine && op != NULL) {
+		reply_error(cl, "bad_request", "mine, operator: one or the other");
+		return;
+	}
+	if (op != NULL && strcmp(op, "none") != 0 && strcmp(op, cl->name) != 0 &&
+	    !operator_known(cl->con, op)) {
+		reply_error(cl, "bad_request", "operator: no console operator named \"%.64s\" "
+		    "(console.operators), and not none", op);
+		return;
+	}
+	if (category != NULL && !category_arg(cl, category, 1))
+		return;
+	if (unanswered)
+		ids = question_ids(cl);
 	params[0] = prio[0] ? prio : NULL;
-	params[1] = mine ? cl->name : NULL;
-	query_then(cl, "SELECT h111_console_queue($1::int, $2)", 2, params, queue_reply);
+	params[1] = mine ? cl->name : op;
+	params[2] = province;
+	params[3] = category;
+	params[4] = ids;
+	query_then(cl, "SELECT h111_console_queue($1::int, $2, $3, $4, $5::jsonb)", 5, params,
+	    queue_reply);
+	free(ids);
 }
 
 static void show_reply(PGresult *res, void *arg);
@@ -400,20 +503,45 @@ result_of(PGresult *res)
 	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 }
 
-/* show, with the key questions the case has not answered. */
+/*
+ * show, with the key questions the case has not answered. The caller's
+ * number is whole for the case's owner, who may call back, and for
+ * supervisors; masked for the other operators.
+ */
 static void
 show_reply(PGresult *res, void *arg)
 {
-	json_t *result = result_of(res), *qs;
+	struct client *cl = arg;
+	json_t *result = result_of(res), *qs, *c;
+	const char *owner;
 
 	if (result == NULL) {
 		db_reply(res, arg);
 		return;
 	}
-	qs = questions(arg);
+	qs = questions(cl);
 	json_object_set_new(result, "unanswered", unanswered(qs, json_object_get(result,
 	    "answers")));
 	json_decref(qs);
+	c = json_object_get(result, "case");
+	owner = json_string_value(json_object_get(c, "operator"));
+	if (cl->role < CONSOLE_SUPERVISOR && (owner == NULL || strcmp(owner, cl->name) != 0))
+		mask_caller(c);
+	add_labels(cl, result);
+	reply_ok(cl, result);
+}
+
+/* A result for people to read, with the category labels. */
+static void
+labelled_reply(PGresult *res, void *arg)
+{
+	json_t *result = result_of(res);
+
+	if (result == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	add_labels(arg, result);
 	reply_ok(arg, result);
 }
 
@@ -562,6 +690,108 @@ static void
 cmd_release(struct client *cl, json_t *req)
 {
 	own(cl, req, 0);
+}
+
+/* assign CASE OPERATOR: to someone of console.operators only. */
+static void
+cmd_assign(struct client *cl, json_t *req)
+{
+	char id[24];
+	const char *op;
+	const char *params[4] = { id, NULL, cl->name, cl->peer };
+
+	if (!CASE_ARG(cl, req, id) || !arg_str(cl, req, "operator", 64, 1, &op))
+		return;
+	if (!operator_known(cl->con, op)) {
+		reply_error(cl, "not_found", "no console operator named \"%.64s\" "
+		    "(console.operators)", op);
+		return;
+	}
+	params[1] = op;
+	query(cl, "SELECT h111_console_assign($1::bigint, $2, $3, $4)", 4, params);
+}
+
+#define LIMIT_DEFAULT "100" /* find and escalations: rows listed at most */
+
+/*
+ * A phone number as a caller's cases are found by: digits, a + first,
+ * with the spaces, dots, dashes and brackets people write taken out; 3 to
+ * 20 digits. 0 (refused) when it is anything else.
+ */
+static int
+caller_arg(struct client *cl, json_t *req, char *out, size_t len)
+{
+	const char *s, *p;
+	size_t n = 0, digits = 0;
+
+	if (!arg_str(cl, req, "caller", 64, 1, &s))
+		return 0;
+	for (p = s; *p != '\0' && n + 1 < len; p++) {
+		if (strchr(" .-()", *p) != NULL)
+			continue;
+		if (!((*p >= '0' && *p <= '9') || (*p == '+' && n == 0)))
+			break;
+		digits += *p != '+';
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	if (*p != '\0' || digits < 3 || digits > 20) {
+		reply_error(cl, "bad_request", "caller: a phone number, 3 to 20 digits with an "
+		    "optional + first");
+		return 0;
+	}
+	return 1;
+}
+
+/* find --caller: the supervisor asked with the number, so it comes back
+ * whole; the audit row keeps it masked. */
+static void
+cmd_find(struct client *cl, json_t *req)
+{
+	char caller[72], masked[72], limit[8];
+	const char *params[5] = { caller, masked, limit, cl->name, cl->peer };
+
+	if (!caller_arg(cl, req, caller, sizeof(caller)) ||
+	    !arg_int(cl, req, "limit", 1, 1000, 0, limit, sizeof(limit)))
+		return;
+	if (limit[0] == '\0')
+		snprintf(limit, sizeof(limit), "%s", LIMIT_DEFAULT);
+	log_mask_number(masked, sizeof(masked), caller);
+	query_then(cl, "SELECT h111_console_find($1, $2, $3::int, $4, $5)", 5, params,
+	    labelled_reply);
+}
+
+static void
+escalations_reply(PGresult *res, void *arg)
+{
+	json_t *result = result_of(res), *e;
+	size_t i;
+
+	if (result == NULL) {
+		db_reply(res, arg);
+		return;
+	}
+	json_array_foreach(json_object_get(result, "escalations"), i, e)
+		mask_caller(e);
+	add_labels(arg, result);
+	reply_ok(arg, result);
+}
+
+static void
+cmd_escalations(struct client *cl, json_t *req)
+{
+	char limit[8];
+	int all;
+	const char *params[2] = { NULL, limit };
+
+	if (!arg_bool(cl, req, "all", &all) ||
+	    !arg_int(cl, req, "limit", 1, 1000, 0, limit, sizeof(limit)))
+		return;
+	if (limit[0] == '\0')
+		snprintf(limit, sizeof(limit), "%s", LIMIT_DEFAULT);
+	params[0] = all ? "t" : "f";
+	query_then(cl, "SELECT h111_console_escalations($1::boolean, $2::int)", 2, params,
+	    escalations_reply);
 }
 
 static void
@@ -743,10 +973,11 @@ cmd_report(struct client *cl, json_t *req)
 	params[1] = to;
 	params[2] = REPORT_RAISED_MAX;
 	if (triage)
-		query(cl, "SELECT h111_console_report_triage($1::date, $2::date, $3::int)", 3,
-		    params);
+		query_then(cl, "SELECT h111_console_report_triage($1::date, $2::date, $3::int)", 3,
+		    params, labelled_reply);
 	else
-		query(cl, "SELECT h111_console_report($1::date, $2::date)", 2, params);
+		query_then(cl, "SELECT h111_console_report($1::date, $2::date)", 2, params,
+		    labelled_reply);
 }
 
 /* The database's figures, merged with the daemon's own. */
@@ -795,12 +1026,15 @@ static const struct command commands[] = {
 	{ CONSOLE_CMD_SHOW, cmd_show },
 	{ CONSOLE_CMD_CLAIM, cmd_claim },
 	{ CONSOLE_CMD_RELEASE, cmd_release },
+	{ CONSOLE_CMD_ASSIGN, cmd_assign },
 	{ CONSOLE_CMD_NOTE, cmd_note },
 	{ CONSOLE_CMD_QUESTIONS, cmd_questions },
 	{ CONSOLE_CMD_ASSESS, cmd_assess },
 	{ CONSOLE_CMD_SET, cmd_set },
 	{ CONSOLE_CMD_CLOSE, cmd_close },
 	{ CONSOLE_CMD_ACK, cmd_ack },
+	{ CONSOLE_CMD_ESCALATIONS, cmd_escalations },
+	{ CONSOLE_CMD_FIND, cmd_find },
 	{ CONSOLE_CMD_HOLD, cmd_hold },
 	{ CONSOLE_CMD_RESUME, cmd_resume },
 	{ CONSOLE_CMD_TAIL, cmd_tail },
@@ -919,8 +1153,13 @@ process_input(struct client *cl)
 
 static void client_close(struct client *cl, const char *why);
 
+/*
+ * An alert to the consoles that tail: escalation alerts to all of them,
+ * others to those that did not ask for escalations only; with to, only to
+ * that operator's consoles, whichever they asked for.
+ */
 static void
-broadcast(struct console *con, json_t *alert, int escalation)
+broadcast(struct console *con, json_t *alert, int escalation, const char *to)
 {
 	struct client *cl, *next;
 	char *line = json_dumps(alert, JSON_COMPACT);
@@ -933,7 +1172,8 @@ broadcast(struct console *con, json_t *alert, int escalation)
 
 	for (cl = TAILQ_FIRST(&con->clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, entry);
-		if (cl->bev == NULL || cl->tailing == 0 || (cl->tailing == 2 && !escalation))
+		if (cl->bev == NULL || cl->tailing == 0 ||
+		    (to != NULL ? strcmp(cl->name, to) != 0 : cl->tailing == 2 && !escalation))
 			continue;
 		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > TAIL_BACKLOG_MAX) {
 			client_close(cl, "tail not read: too far behind");
@@ -945,22 +1185,26 @@ broadcast(struct console *con, json_t *alert, int escalation)
 }
 
 /* NOTIFY from any daemon on the database. The caller is masked here,
- * exactly as in the escalation log, before any console sees it. */
+ * exactly as in the escalation log, before any console sees it; a notice
+ * is for one operator's consoles. */
 static void
 notified(const char *payload, void *arg)
 {
 	struct console *con = arg;
 	json_t *n = json_loads(payload, 0, NULL), *out = NULL;
-	const char *kind = json_string_value(json_object_get(n, "alert"));
+	const char *kind = json_string_value(json_object_get(n, "alert")), *to;
 
 	if (kind != NULL && strcmp(kind, "escalation") == 0) {
 		char *line = escalation_log_line(json_object_get(n, "escalation"));
 		out = json_pack("{s:s, s:o?}", "alert", "escalation", "escalation",
 		    json_loads(line, 0, NULL));
 		free(line);
-		broadcast(con, out, 1);
+		broadcast(con, out, 1, NULL);
 	} else if (kind != NULL && strcmp(kind, "case") == 0)
-		broadcast(con, n, 0);
+		broadcast(con, n, 0, NULL);
+	else if (kind != NULL && strcmp(kind, "notice") == 0 &&
+	    (to = json_string_value(json_object_get(json_object_get(n, "notice"), "to"))) != NULL)
+		broadcast(con, n, 0, to);
 	json_decref(out);
 	json_decref(n);
 }

@@ -29,6 +29,8 @@ struct console_hooks {
 	int (*answers_check)(const json_t *answers, char *err, size_t len, void *arg);
 	/* triage of a whole case, from h111_case_context's object */
 	json_t *(*decide_case)(const json_t *ctx, void *arg);
+	/* the running rules' categories and their labels, a new {id: label} */
+	json_t *(*labels)(void *arg);
 	void *arg;
 };
 

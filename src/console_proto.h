@@ -20,14 +20,19 @@ enum console_role { CONSOLE_OPERATOR, CONSOLE_SUPERVISOR, CONSOLE_ADMIN };
 /* name, least role, changes state, the request's keys, help */
 #define CONSOLE_CMD_HELP "help", CONSOLE_OPERATOR, 0, "", "the commands, their roles and arguments"
 #define CONSOLE_CMD_QUEUE                                                                          \
-	"queue", CONSOLE_OPERATOR, 0, "[priority:1..4] [mine:bool]",                               \
-	    "open cases, most urgent and nearest deadline first"
+	"queue", CONSOLE_OPERATOR, 0,                                                              \
+	    "[priority:1..4] [mine:bool] [operator:string|none] [province:string] "                \
+	    "[category:string|none] [unanswered:bool]",                                            \
+	    "open cases, most urgent and nearest deadline first; the filters combine"
 #define CONSOLE_CMD_SHOW                                                                           \
 	"show", CONSOLE_OPERATOR, 0, "case:int",                                                   \
 	    "a case with its tickets, notes, events, triage (each rule with its words), "          \
 	    "timers, escalations"
 #define CONSOLE_CMD_CLAIM                                                                          \
 	"claim", CONSOLE_OPERATOR, 1, "case:int", "take a case (a supervisor may take it over)"
+#define CONSOLE_CMD_ASSIGN                                                                         \
+	"assign", CONSOLE_SUPERVISOR, 1, "case:int operator:string",                               \
+	    "give a case to an operator; its previous owner is told"
 #define CONSOLE_CMD_RELEASE                                                                        \
 	"release", CONSOLE_OPERATOR, 1, "case:int",                                                \
 	    "give a case back to the queue (its owner or a supervisor)"
@@ -49,6 +54,13 @@ enum console_role { CONSOLE_OPERATOR, CONSOLE_SUPERVISOR, CONSOLE_ADMIN };
 #define CONSOLE_CMD_ACK                                                                            \
 	"ack", CONSOLE_SUPERVISOR, 1, "escalation:int",                                            \
 	    "acknowledge an escalation: its deadline stops escalating"
+#define CONSOLE_CMD_ESCALATIONS                                                                    \
+	"escalations", CONSOLE_OPERATOR, 0, "[all:bool] [limit:1..1000]",                          \
+	    "escalations not acknowledged, oldest first; with all, the latest, acknowledged or "   \
+	    "not"
+#define CONSOLE_CMD_FIND                                                                           \
+	"find", CONSOLE_SUPERVISOR, 0, "caller:string [limit:1..1000]",                            \
+	    "a caller's cases, newest first: a repeat caller's history (audited)"
 #define CONSOLE_CMD_HOLD                                                                           \
 	"hold", CONSOLE_SUPERVISOR, 1, "case:int reason:string",                                   \
 	    "pause the act and plan clocks while an outside party acts"

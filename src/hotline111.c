@@ -55,7 +55,11 @@ enum arg_kind {
 	ARG_FLAG,     /* present: true */
 	ARG_CHOICE,   /* one of the words of metavar, '|' between them */
 	ARG_ANSWER,   /* QUESTION=ANSWER, repeatable: a member of an object */
+	ARG_PHONE,    /* a phone number: digits, + first, spaces . - ( ) */
+	ARG_COUNT,    /* how many rows: 1..COUNT_MAX */
 };
+
+#define COUNT_MAX 1000
 
 /*
  * One argument of a command. option is "--name" (an option), "name=" (a
@@ -76,7 +80,7 @@ struct command {
 	const char *keys;       /* the request's keys */
 	const char *help;
 	int stream;                        /* alerts follow the reply */
-	struct arg args[5];                /* ends with an empty entry */
+	struct arg args[8];                /* ends with an empty entry */
 	const char *(*check)(json_t *req); /* what is wrong across arguments */
 	void (*print)(json_t *result);
 	int (*verdict)(json_t *result); /* the exit status a result means; NULL: 0 */
@@ -363,18 +367,110 @@ fmt_priority(char *buf, size_t size, json_t *o, const char *key, int loud)
 		snprintf(buf, size, "P%lld%s", p, loud && p == 1 ? "!!" : "");
 }
 
+/*
+ * The label the rules file gives a category (a result's "labels", which an
+ * older daemon does not send), safe for the terminal; NULL when there is
+ * none.
+ */
+static char *
+label_of(json_t *result, const char *category)
+{
+	json_t *label =
+	    json_object_get(json_object_get(result, "labels"), category ? category : "");
+
+	return json_is_string(label) ? safe(json_string_value(label)) : NULL;
+}
+
+/* Whether a result carries labels: then tables have a LABEL column. */
+static int
+labelled(json_t *result)
+{
+	return json_object_size(json_object_get(result, "labels")) > 0;
+}
+
+/* A LABEL cell: the label of o's category, "-" when it has none. */
+static char *
+label_cell(json_t *result, json_t *o)
+{
+	char *label = label_of(result, jstr(o, "category"));
+
+	return label ? label : xstrdup("-");
+}
+
+/*
+ * A table: each column as wide as its widest cell, up to its max (0: no
+ * limit), numbers to the right; the last column takes what is left of
+ * WIDTH and is cut to it, unpadded.
+ */
+struct table {
+	size_t ncols;
+	const char *const *heads;
+	const size_t *max;
+	const int *right;
+};
+
+static void
+table_line(const struct table *t, const char *const *cell, const size_t *width)
+{
+	size_t c, last = t->ncols - 1, w = text_width(cell[last]);
+
+	for (c = 0; c < last; c++) {
+		put_cell(cell[c], width[c], t->right[c]);
+		putchar(' ');
+	}
+	put_cell(cell[last], w < width[last] ? w : width[last], 0);
+	putchar('\n');
+}
+
+/* Prints the heads and the n rows of cells, then frees the cells. */
+static void
+print_table(const struct table *t, char **cells, size_t n)
+{
+	size_t c, i, w, used = 0, width[16];
+
+	for (c = 0; c < t->ncols; c++)
+		width[c] = text_width(t->heads[c]);
+	for (i = 0; i < n; i++)
+		for (c = 0; c + 1 < t->ncols; c++) {
+			w = text_width(cells[i * t->ncols + c]);
+			if (w > width[c])
+				width[c] = t->max[c] && w > t->max[c] ? t->max[c] : w;
+		}
+	for (c = 0; c + 1 < t->ncols; c++)
+		used += width[c] + 1;
+	width[t->ncols - 1] = WIDTH > used + 8 ? WIDTH - used : 8;
+	table_line(t, t->heads, width);
+	for (i = 0; i < n; i++)
+		table_line(t, (const char *const *)cells + i * t->ncols, width);
+	for (i = 0; i < n * t->ncols; i++)
+		free(cells[i]);
+	free(cells);
+}
+
 /* --- printers: queue ------------------------------------------------------ */
 
-enum { Q_CASE, Q_PRI, Q_CATEGORY, Q_AGE, Q_NEXT, Q_OPERATOR, Q_ESC, Q_WHY, Q_ASK, Q_COLUMNS };
+enum {
+	Q_CASE,
+	Q_PRI,
+	Q_CATEGORY,
+	Q_AGE,
+	Q_NEXT,
+	Q_OPERATOR,
+	Q_ESC,
+	Q_WHY,
+	Q_ASK,
+	Q_LABEL,
+	Q_COLUMNS
+};
 
 static const char *const queue_heads[Q_COLUMNS] = {
-    "CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK"};
+    "CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK", "LABEL"};
 /* The widest a column may grow; WHY takes what is left of WIDTH. */
-static const size_t queue_max[Q_COLUMNS] = {10, 4, 17, 6, 16, 12, 4, 0, 4};
+static const size_t queue_max[Q_COLUMNS] = {10, 4, 17, 6, 16, 12, 4, 0, 4, 20};
 #define ASK_WIDTH 3 /* "12?": key questions a P1-P2 case has not answered */
 
 static void
-queue_cells(json_t *row, char **cell)
+queue_cells(json_t *result, json_t *row, char **cell)
 {
 	json_t *next = json_object_get(row, "next");
 	char buf[64];
@@ -406,12 +502,13 @@ queue_cells(json_t *row, char **cell)
 		xasprintf(&cell[Q_ASK], "%zu?", json_array_size(json_object_get(row, "unanswered")));
 	else
 		cell[Q_ASK] = xstrdup("");
+	cell[Q_LABEL] = label_cell(result, row);
 }
 
 /* One line of the table; WHY is cut to what is left of WIDTH, and padded
- * only when an ASK mark follows it. */
+ * only when an ASK mark or a LABEL follows it. */
 static void
-queue_line(const char *const *cell, const size_t *width)
+queue_line(const char *const *cell, const size_t *width, int label)
 {
 	size_t c, w = text_width(cell[Q_WHY]);
 
@@ -419,7 +516,7 @@ queue_line(const char *const *cell, const size_t *width)
 		put_cell(cell[c], width[c], c == Q_CASE || c == Q_ESC);
 		putchar(' ');
 	}
-	if (cell[Q_ASK][0] == '\0') {
+	if (cell[Q_ASK][0] == '\0' && !label) {
 		put_cell(cell[Q_WHY], w < width[Q_WHY] ? w : width[Q_WHY], 0);
 		putchar('\n');
 		return;
@@ -427,18 +524,43 @@ queue_line(const char *const *cell, const size_t *width)
 	put_cell(cell[Q_WHY], width[Q_WHY], 0);
 	putchar(' ');
 	put_cell(cell[Q_ASK], ASK_WIDTH, 1);
+	if (label) {
+		w = text_width(cell[Q_LABEL]);
+		putchar(' ');
+		put_cell(cell[Q_LABEL], w < width[Q_LABEL] ? w : width[Q_LABEL], 0);
+	}
 	putchar('\n');
+}
+
+/* WHY takes what the other columns leave of WIDTH; a LABEL at most half of
+ * what is left after ASK, so that WHY keeps some room. */
+static void
+queue_widths(size_t *width, int label)
+{
+	size_t c, used = 0, left;
+
+	for (c = 0; c < Q_WHY; c++)
+		used += width[c] + 1;
+	left = WIDTH - used - (ASK_WIDTH + 1);
+	if (label) {
+		if (width[Q_LABEL] > left / 2)
+			width[Q_LABEL] = left / 2;
+		left -= width[Q_LABEL] + 1;
+	}
+	width[Q_WHY] = left;
 }
 
 static void
 print_queue(json_t *result)
 {
 	json_t *rows = json_object_get(result, "cases"), *row, *none = json_object();
-	size_t n = json_array_size(rows), i, c, w, width[Q_COLUMNS], used = 0;
+	size_t n = json_array_size(rows), i, c, w, width[Q_COLUMNS];
+	int label = labelled(result);
 	char **cells;
 
 	if (n == 0) {
 		printf("no open cases\n");
+		json_decref(none);
 		return;
 	}
 	cells = xcalloc(n * Q_COLUMNS, sizeof(char *));
@@ -446,18 +568,18 @@ print_queue(json_t *result)
 		width[c] = strlen(queue_heads[c]);
 	json_array_foreach(rows, i, row)
 	{
-		queue_cells(json_is_object(row) ? row : none, cells + i * Q_COLUMNS);
-		for (c = 0; c < Q_WHY; c++) {
+		queue_cells(result, json_is_object(row) ? row : none, cells + i * Q_COLUMNS);
+		for (c = 0; c < Q_COLUMNS; c++) {
+			if (c == Q_WHY)
+				continue;
 			w = text_width(cells[i * Q_COLUMNS + c]);
 			width[c] = w > width[c] ? (w < queue_max[c] ? w : queue_max[c]) : width[c];
 		}
 	}
-	for (c = 0; c < Q_WHY; c++)
-		used += width[c] + 1;
-	width[Q_WHY] = WIDTH - used - (ASK_WIDTH + 1);
-	queue_line(queue_heads, width);
+	queue_widths(width, label);
+	queue_line(queue_heads, width, label);
 	for (i = 0; i < n; i++)
-		queue_line((const char *const *)cells + i * Q_COLUMNS, width);
+		queue_line((const char *const *)cells + i * Q_COLUMNS, width, label);
 	for (i = 0; i < n * Q_COLUMNS; i++)
 		free(cells[i]);
 	free(cells);
@@ -546,19 +668,22 @@ print_members(json_t *o, const char *const *keys, size_t n)
 	printf("\n");
 }
 
+/* "case 12  P1!!  drowning (Đuối nước)  open  operator lan" */
 static void
-print_case_head(json_t *c)
+print_case_head(json_t *result, json_t *c)
 {
 	char pri[16], *cat = field(c, "category"), *op = field(c, "operator"),
-	              *status = field(c, "status");
+	              *status = field(c, "status"), *label = label_of(result, jstr(c, "category"));
 
 	fmt_priority(pri, sizeof(pri), c, "priority", 1);
-	printf("case %lld  %s  %s  %s  %s%s\n", jint(c, "id", jint(c, "case", 0)), pri, cat, status,
+	printf("case %lld  %s  %s%s%s%s  %s  %s%s\n", jint(c, "id", jint(c, "case", 0)), pri, cat,
+	    label ? " (" : "", label ? label : "", label ? ")" : "", status,
 	    json_is_string(json_object_get(c, "operator")) ? "operator " : "unclaimed",
 	    json_is_string(json_object_get(c, "operator")) ? op : "");
 	free(cat);
 	free(op);
 	free(status);
+	free(label);
 }
 
 static void
@@ -792,7 +917,7 @@ print_show(json_t *result)
 
 	if (!json_is_object(c))
 		die(EXIT_FAIL, "the daemon's reply to show has no case");
-	print_case_head(c);
+	print_case_head(result, c);
 	print_case_fields(c);
 	print_section(result, "tickets", ticket_keys, 4, "text");
 	print_section(result, "notes", note_keys, 2, "text");
@@ -833,6 +958,20 @@ static void
 print_release(json_t *r)
 {
 	printf("case %lld released\n", jint(r, "case", 0));
+}
+
+/* "case 12 assigned to hoa (it was lan's)" */
+static void
+print_assign(json_t *r)
+{
+	char *op = field(r, "operator"), *prev = field(r, "previous");
+
+	printf("case %lld assigned to %s", jint(r, "case", 0), op);
+	if (json_is_string(json_object_get(r, "previous")))
+		printf(" (it was %s's)", prev);
+	printf("\n");
+	free(op);
+	free(prev);
 }
 
 /* "P1 drowning because drowning-keywords, cry-for-help" */
@@ -937,6 +1076,142 @@ print_reload(json_t *r)
 static void
 print_tailing(json_t *r)
 {
+}
+
+/* --- printers: find, escalations ------------------------------------------ */
+
+/* "2026-11-30 10:02" of an RFC 3339 time; "-" for none. */
+static char *
+short_time(json_t *o, const char *key)
+{
+	char *t = field(o, key);
+
+	if (strlen(t) == 19 && t[10] == ' ')
+		t[16] = '\0';
+	return t;
+}
+
+enum { F_CASE, F_OPENED, F_STATUS, F_PRI, F_CATEGORY, F_OPERATOR, F_OUTCOME, F_LABEL, F_COLUMNS };
+
+static const char *const find_heads[F_COLUMNS] = {
+    "CASE", "OPENED", "STATUS", "PRI", "CATEGORY", "OPERATOR", "OUTCOME", "LABEL"};
+static const size_t find_max[F_COLUMNS] = {10, 16, 6, 4, 17, 12, 10, 0};
+static const int find_right[F_COLUMNS] = {1};
+
+static void
+find_cells(json_t *result, json_t *row, char **cell)
+{
+	char buf[16];
+
+	xasprintf(&cell[F_CASE], "%lld", jint(row, "case", 0));
+	cell[F_OPENED] = short_time(row, "opened_at");
+	cell[F_STATUS] = field(row, "status");
+	fmt_priority(buf, sizeof(buf), row, "priority", 0);
+	cell[F_PRI] = xstrdup(buf);
+	cell[F_CATEGORY] = field(row, "category");
+	cell[F_OPERATOR] = field(row, "operator");
+	cell[F_OUTCOME] = field(row, "outcome");
+	cell[F_LABEL] = label_cell(result, row);
+}
+
+/* A caller's cases, newest first: a repeat caller's history. */
+static void
+print_find(json_t *r)
+{
+	static const struct table t = {F_COLUMNS, find_heads, find_max, find_right};
+	json_t *rows = json_object_get(r, "cases"), *none = json_object();
+	size_t n = json_array_size(rows), i;
+	long long total = jint(r, "total", (long long)n);
+	char **cells, *caller = field(r, "caller");
+
+	printf("caller %s: %lld case%s%s\n", caller, total, total == 1 ? "" : "s",
+	    total > 1 ? ", newest first" : "");
+	free(caller);
+	if (n > 0) {
+		cells = xcalloc(n * F_COLUMNS, sizeof(*cells));
+		for (i = 0; i < n; i++) {
+			json_t *row = json_array_get(rows, i);
+			find_cells(r, json_is_object(row) ? row : none, cells + i * F_COLUMNS);
+		}
+		print_table(&t, cells, n);
+	}
+	if (total > (long long)n)
+		printf("... and %lld older: see --limit\n", total - (long long)n);
+	json_decref(none);
+}
+
+enum {
+	E_ESC,
+	E_FIRED,
+	E_AGE,
+	E_CASE,
+	E_PRI,
+	E_CATEGORY,
+	E_DEADLINE,
+	E_LEVEL,
+	E_OPERATOR,
+	E_ACKED,
+	E_LABEL,
+	E_COLUMNS
+};
+
+static const char *const esc_heads[E_COLUMNS] = {"ESC", "FIRED", "AGE", "CASE", "PRI", "CATEGORY",
+    "DEADLINE", "LVL", "OPERATOR", "ACKED BY", "LABEL"};
+static const size_t esc_max[E_COLUMNS] = {8, 16, 6, 10, 4, 17, 8, 3, 12, 12, 0};
+static const int esc_right[E_COLUMNS] = {1, 0, 0, 1};
+
+static void
+esc_cells(json_t *result, json_t *e, char **cell)
+{
+	char buf[32];
+	const char *by = jstr(e, "acked_by");
+
+	xasprintf(&cell[E_ESC], "#%lld", jint(e, "escalation", 0));
+	cell[E_FIRED] = short_time(e, "fired_at");
+	fmt_age(buf, sizeof(buf), jint(e, "age_s", 0));
+	cell[E_AGE] = xstrdup(buf);
+	xasprintf(&cell[E_CASE], "%lld", jint(e, "case", 0));
+	fmt_priority(buf, sizeof(buf), e, "priority", 0);
+	cell[E_PRI] = xstrdup(buf);
+	cell[E_CATEGORY] = field(e, "category");
+	cell[E_DEADLINE] = field(e, "deadline");
+	xasprintf(&cell[E_LEVEL], "L%lld", jint(e, "level", 0));
+	cell[E_OPERATOR] = field(e, "operator");
+	if (by != NULL && strncmp(by, "console:", 8) == 0)
+		by += 8; /* the operator's name, as everywhere else */
+	cell[E_ACKED] = by != NULL ? safe(by) : xstrdup("-");
+	cell[E_LABEL] = label_cell(result, e);
+}
+
+/* The escalations not acknowledged, oldest first; with --all the latest. */
+static void
+print_escalation_list(json_t *r)
+{
+	static const struct table t = {E_COLUMNS, esc_heads, esc_max, esc_right};
+	json_t *rows = json_object_get(r, "escalations"), *none = json_object();
+	size_t n = json_array_size(rows), i;
+	long long unacked = jint(r, "unacked", 0);
+	int all = jtrue(r, "all");
+	char **cells;
+
+	if (all)
+		printf("the latest %zu escalations, %lld not acknowledged in all\n", n, unacked);
+	else if (unacked == 0)
+		printf("no escalation waits for acknowledgement\n");
+	else
+		printf("%lld escalation%s not acknowledged, oldest first\n", unacked,
+		    unacked == 1 ? "" : "s");
+	if (n > 0) {
+		cells = xcalloc(n * E_COLUMNS, sizeof(*cells));
+		for (i = 0; i < n; i++) {
+			json_t *e = json_array_get(rows, i);
+			esc_cells(r, json_is_object(e) ? e : none, cells + i * E_COLUMNS);
+		}
+		print_table(&t, cells, n);
+	}
+	if (!all && unacked > (long long)n)
+		printf("... and %lld more: see --limit\n", unacked - (long long)n);
+	json_decref(none);
 }
 
 /* --- printers: small tables ----------------------------------------------- */
@@ -1120,7 +1395,8 @@ print_status(json_t *r)
 }
 
 struct tally {
-	char *name;
+	const char *key; /* as the daemon sent it */
+	char *name;      /* safe for the terminal */
 	long long n;
 };
 
@@ -1134,9 +1410,10 @@ tally_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* A two-column table of an object of counts, largest first. */
+/* A two-column table of an object of counts, largest first; with labels
+ * (by category), each name's label after its count. */
 static void
-print_tally(const char *head, json_t *o)
+print_tally(const char *head, json_t *o, json_t *labels)
 {
 	struct tally *t = xcalloc(json_object_size(o) + 1, sizeof(*t));
 	size_t n = 0, i, w = strlen(head);
@@ -1145,6 +1422,7 @@ print_tally(const char *head, json_t *o)
 
 	json_object_foreach(o, key, v)
 	{
+		t[n].key = key;
 		t[n].name = safe(key);
 		t[n].n = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 		if (text_width(t[n].name) > w)
@@ -1155,11 +1433,14 @@ print_tally(const char *head, json_t *o)
 	qsort(t, n, sizeof(*t), tally_cmp);
 	printf("\n");
 	put_cell(head, w, 0);
-	printf("  %8s\n", "CASES");
+	printf("  %8s%s\n", "CASES", labels ? "  LABEL" : "");
 	for (i = 0; i < n; i++) {
+		char *label = labels ? label_of(labels, t[i].key) : NULL;
+
 		put_cell(t[i].name, w, 0);
-		printf("  %8lld\n", t[i].n);
+		printf("  %8lld%s%s\n", t[i].n, label ? "  " : "", label ? label : "");
 		free(t[i].name);
+		free(label);
 	}
 	free(t);
 }
@@ -1424,9 +1705,9 @@ print_report(json_t *r)
 	for (i = 0; json_is_object(cs) && i < sizeof(cases) / sizeof(cases[0]); i++)
 		print_count(cases[i][0], cs, cases[i][1]);
 	if (json_object_size(json_object_get(cs, "by_category")) > 0)
-		print_tally("CATEGORY", json_object_get(cs, "by_category"));
+		print_tally("CATEGORY", json_object_get(cs, "by_category"), labelled(r) ? r : NULL);
 	if (json_object_size(json_object_get(cs, "by_province")) > 0)
-		print_tally("PROVINCE", json_object_get(cs, "by_province"));
+		print_tally("PROVINCE", json_object_get(cs, "by_province"), NULL);
 	free(from);
 	free(to);
 	free(span);
@@ -1492,6 +1773,7 @@ static const char *const change_words[][2] = {
     {"resume", "resumed by"},
     {"answers", "answered by"},
     {"ack", "escalation acknowledged by"},
+    {"assign", "assigned by"},
 };
 
 static void
@@ -1508,7 +1790,11 @@ print_case_alert(json_t *a, json_t *c)
 	clock_of(hms, sizeof(hms), jstr(c, "ts") ? jstr(c, "ts") : jstr(a, "ts"));
 	fmt_priority(pri, sizeof(pri), c, "priority", 0);
 	printf("%s case %lld %s %s ", hms, jint(c, "case", 0), pri, cat);
-	if (words)
+	if (raw && strcmp(raw, "assign") == 0) {
+		char *op = field(c, "operator");
+		printf("assigned to %s by %s", op, by);
+		free(op);
+	} else if (words)
 		printf("%s %s", words, by);
 	else
 		printf("%s by %s", change, by);
@@ -1521,6 +1807,40 @@ print_case_alert(json_t *a, json_t *c)
 	free(change);
 }
 
+/* What a notice tells its operator: "… is no longer yours: assigned to
+ * hoa by mai", "… is yours now: assigned by mai". */
+static const char *const notice_words[][2] = {
+    /* change, what was done */
+    {"assign", "assigned"},
+    {"claim", "taken over"},
+    {"release", "released"},
+};
+
+static void
+print_notice(json_t *n)
+{
+	char hms[16], pri[16], *cat = field(n, "category"), *by = field(n, "by"),
+	                       *op = field(n, "operator");
+	const char *change = jstr(n, "change"), *to = jstr(n, "to"), *prev = jstr(n, "previous");
+	const char *done = "changed";
+	int lost = to != NULL && prev != NULL && strcmp(to, prev) == 0;
+	size_t i;
+
+	for (i = 0; change != NULL && i < sizeof(notice_words) / sizeof(notice_words[0]); i++)
+		if (strcmp(change, notice_words[i][0]) == 0)
+			done = notice_words[i][1];
+	clock_of(hms, sizeof(hms), jstr(n, "ts"));
+	fmt_priority(pri, sizeof(pri), n, "priority", 0);
+	printf("%s NOTICE case %lld %s %s is %s: %s", hms, jint(n, "case", 0), pri, cat,
+	    lost ? "no longer yours" : "yours now", done);
+	if (lost && strcmp(done, "assigned") == 0 && json_is_string(json_object_get(n, "operator")))
+		printf(" to %s", op);
+	printf(" by %s\n", by);
+	free(cat);
+	free(by);
+	free(op);
+}
+
 static void
 print_alert(json_t *a)
 {
@@ -1531,6 +1851,8 @@ print_alert(json_t *a)
 		print_escalation_alert(json_object_get(a, kind));
 	else if (kind && strcmp(kind, "case") == 0 && json_is_object(json_object_get(a, kind)))
 		print_case_alert(a, json_object_get(a, kind));
+	else if (kind && strcmp(kind, "notice") == 0 && json_is_object(json_object_get(a, kind)))
+		print_notice(json_object_get(a, kind));
 	else {
 		clock_of(hms, sizeof(hms), NULL);
 		s = fmt_value(json_object_get(a, "alert"));
@@ -1595,6 +1917,14 @@ print_help(json_t *r)
 /* --- the commands --------------------------------------------------------- */
 
 static const char *
+check_queue(json_t *req)
+{
+	if (jtrue(req, "mine") && json_object_get(req, "operator"))
+		return "queue: --mine or --operator, not both";
+	return NULL;
+}
+
+static const char *
 check_set(json_t *req)
 {
 	if (!json_object_get(req, "category") && !json_object_get(req, "priority"))
@@ -1631,11 +1961,17 @@ check_report(json_t *req)
 
 static const struct command commands[] = {
     {CONSOLE_CMD_QUEUE, 0,
-        {{"--priority", "priority", ARG_PRIORITY, "N", 0}, {"--mine", "mine", ARG_FLAG, NULL, 0}},
-        NULL, print_queue, NULL},
+        {{"--priority", "priority", ARG_PRIORITY, "N", 0}, {"--mine", "mine", ARG_FLAG, NULL, 0},
+            {"--operator", "operator", ARG_STRING, "NAME|none", 0},
+            {"--province", "province", ARG_STRING, "PROVINCE", 0},
+            {"--category", "category", ARG_STRING, "CATEGORY|none", 0},
+            {"--unanswered", "unanswered", ARG_FLAG, NULL, 0}},
+        check_queue, print_queue, NULL},
     {CONSOLE_CMD_SHOW, 0, {CASE_ARG}, NULL, print_show, NULL},
     {CONSOLE_CMD_CLAIM, 0, {CASE_ARG}, NULL, print_claim, NULL},
     {CONSOLE_CMD_RELEASE, 0, {CASE_ARG}, NULL, print_release, NULL},
+    {CONSOLE_CMD_ASSIGN, 0, {CASE_ARG, {NULL, "operator", ARG_STRING, "OPERATOR", 1}}, NULL,
+        print_assign, NULL},
     {CONSOLE_CMD_NOTE, 0, {CASE_ARG, {NULL, "text", ARG_WORDS, "TEXT...", 1}}, NULL, print_note, NULL},
     {CONSOLE_CMD_QUESTIONS, 0, {CASE_ARG}, NULL, print_questions, NULL},
     {CONSOLE_CMD_ASSESS, 0, {CASE_ARG, {"--answer", "answers", ARG_ANSWER, "QUESTION=ANSWER", 0}},
@@ -1650,6 +1986,12 @@ static const struct command commands[] = {
             {"--referred-to", "referred_to", ARG_STRING, "ORG", 0}},
         check_close, print_close, NULL},
     {CONSOLE_CMD_ACK, 0, {{NULL, "escalation", ARG_ID, "ESCALATION", 1}}, NULL, print_ack, NULL},
+    {CONSOLE_CMD_ESCALATIONS, 0,
+        {{"--all", "all", ARG_FLAG, NULL, 0}, {"--limit", "limit", ARG_COUNT, "N", 0}}, NULL,
+        print_escalation_list, NULL},
+    {CONSOLE_CMD_FIND, 0,
+        {{"--caller", "caller", ARG_PHONE, "NUMBER", 1}, {"--limit", "limit", ARG_COUNT, "N", 0}},
+        NULL, print_find, NULL},
     {CONSOLE_CMD_HOLD, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 1}}, NULL,
         print_hold, NULL},
     {CONSOLE_CMD_RESUME, 0, {CASE_ARG, {"--reason", "reason", ARG_STRING, "TEXT", 0}}, NULL,
@@ -1762,6 +2104,26 @@ valid_date(const char *s)
 	return m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1] && (m != 2 || d <= 28 + leap);
 }
 
+/* As the daemon takes it: digits, a + first, and the spaces, dots, dashes
+ * and brackets people write; 3 to 20 digits, 64 bytes at most. */
+static int
+valid_phone(const char *s)
+{
+	size_t digits = 0, seen = 0;
+
+	if (strlen(s) > 64)
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (strchr(" .-()", *s) != NULL)
+			continue;
+		if (!((*s >= '0' && *s <= '9') || (*s == '+' && seen == 0)))
+			return 0;
+		digits += *s != '+';
+		seen++;
+	}
+	return digits >= 3 && digits <= 20;
+}
+
 static int
 valid_choice(const char *choices, const char *s)
 {
@@ -1810,6 +2172,19 @@ arg_value(const struct command *cmd, const struct arg *a, const char *s)
 		return json_string(s);
 	case ARG_FLAG:
 		return json_true();
+	case ARG_PHONE:
+		if (!valid_phone(s))
+			usage_error(
+			    "%s: %s must be a phone number (3 to 20 digits, + first), not '%s'",
+			    cmd->name, what, s);
+		return json_string(s);
+	case ARG_COUNT:
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || errno || n < 1 || n > COUNT_MAX)
+			usage_error("%s: %s must be a number 1..%d, not '%s'", cmd->name, what,
+			    COUNT_MAX, s);
+		return json_integer(n);
 	default:
 		if (*s == '\0')
 			usage_error("%s: %s must not be empty", cmd->name, what);

@@ -632,6 +632,21 @@ console_decide_case(const json_t *ctx, void *arg)
 	return cases_decide_case(((struct daemon *)arg)->rules, ctx);
 }
 
+static json_t *
+console_labels(void *arg)
+{
+	const struct triage_rules *r = ((struct daemon *)arg)->rules;
+	json_t *labels = json_object();
+
+	for (int i = 0; i < triage_category_count(r); i++) {
+		const char *id = triage_category_id(r, i), *label = triage_category_label(r, id);
+
+		if (label != NULL)
+			json_object_set_new(labels, id, json_string(label));
+	}
+	return labels;
+}
+
 static void
 escalations_fired(void *arg)
 {
@@ -702,7 +717,8 @@ run(struct opts *o)
 	d.console = console_new(d.base, d.cfg, &(struct console_hooks){ .status = console_status,
 	    .reload = console_reload, .decide = console_decide,
 	    .category_ok = console_category_ok, .questions = console_questions,
-	    .answers_check = answers_check, .decide_case = console_decide_case, .arg = &d });
+	    .answers_check = answers_check, .decide_case = console_decide_case,
+	    .labels = console_labels, .arg = &d });
 	if (console_listen(d.console, d.cfg, err, sizeof(err)) != 0)
 		fatal("%s", err);
 	if ((d.sources = sources_new(d.base, d.store, decide, &d, d.cfg, err, sizeof(err))) == NULL)

@@ -283,6 +283,19 @@ def ev(id, type, **fields):
     return {"id": id, "type": type, **fields}
 
 
+def system_user(name):
+    """The uid of a system user the console tests run as (another operator,
+    through SO_PEERCRED), made when missing: the tests that need one run as
+    root."""
+    import pwd
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", name], check=True,
+                       capture_output=True)
+        return pwd.getpwnam(name).pw_uid
+
+
 def wait_for(cond, timeout=20, step=0.05):
     """Polls cond() until it returns something true, which it returns."""
     deadline = time.time() + timeout

@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import wait_for, BUILD, Client, Daemon, Postgres, ev  # noqa: E402
+from harness import wait_for, BUILD, Client, Daemon, Postgres, ev, system_user  # noqa: E402
 
 CLIENT = os.path.join(BUILD, "src", "hotline111")
 OPERATOR, SUPERVISOR = "h111op", "h111sup"  # system users the role tests run as
@@ -32,21 +32,12 @@ LOG_KEYS = ["ts", "kind", "escalation", "case", "priority", "category", "deadlin
             "due", "late_ms", "caller", "rules"]
 ROW_KEYS = {"case", "priority", "category", "status", "opened_at", "age_s", "operator", "held",
             "next", "escalations", "rules", "province", "caller"}
-QUEUE_HEAD = ["CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK"]
+QUEUE_HEAD = ["CASE", "PRI", "CATEGORY", "AGE", "NEXT", "OPERATOR", "ESC", "WHY", "ASK", "LABEL"]
 DROWNING = "bé đang đuối nước"
 INFO = "cho hỏi thông tin"
 
 pg = daemon = None
 users = {}
-
-
-def ensure_user(name):
-    try:
-        return pwd.getpwnam(name).pw_uid
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", name], check=True,
-                       capture_output=True)
-        return pwd.getpwnam(name).pw_uid
 
 
 def operators_setting():
@@ -69,8 +60,8 @@ def start_daemon():
 def setUpModule():
     global pg, daemon
     if ROOT:
-        users[OPERATOR] = ensure_user(OPERATOR)
-        users[SUPERVISOR] = ensure_user(SUPERVISOR)
+        users[OPERATOR] = system_user(OPERATOR)
+        users[SUPERVISOR] = system_user(SUPERVISOR)
     pg = Postgres()
     daemon = start_daemon()
 
@@ -236,7 +227,8 @@ class Console(unittest.TestCase):
         self.assertRegex(human, r"^case %d note added: P1!! drowning because .*drowning-in-water"
                          % case)
         shown = ok("show", str(case))
-        self.assertRegex(shown, r"^case %d  P1!!  drowning  open  operator %s\n" % (case, ME))
+        self.assertRegex(shown, r"^case %d  P1!!  drowning \(Đuối nước\)  open  operator %s\n"
+                         % (case, ME), "the category's label from the rules file beside its id")
         self.assertIn("      " + DROWNING + "\n", shown, "the note's text")
         self.assertRegex(shown, r"P4 -> P1  drowning  because [^\n]*drowning-in-water",
                          "the triage decision says why")
@@ -468,7 +460,7 @@ class Console(unittest.TestCase):
     def test_report_and_status(self):
         day = time.strftime("%Y-%m-%d")
         rep = js("report", "--from", "2000-01-01", "--to", "2099-12-31")
-        self.assertEqual(set(rep), {"from", "to", "calls", "cases"})
+        self.assertEqual(set(rep), {"from", "to", "calls", "cases", "labels"})
         self.assertEqual(set(rep["calls"]), {"received", "answered", "abandoned",
                                              "answered_within_20s"})
         self.assertTrue({"opened", "referred", "closed", "by_category", "by_province"}
@@ -588,6 +580,18 @@ class Program(unittest.TestCase):
         self.assertEqual(self.sent("ack", "88"), {"cmd": "ack", "escalation": 88})
         self.assertEqual(self.sent("report", "--from", "2026-11-01", "--to", "2026-11-30"),
                          {"cmd": "report", "from": "2026-11-01", "to": "2026-11-30"})
+        self.assertEqual(self.sent("queue", "--province=Hà Nội", "--category", "none",
+                                   "--operator", "lan", "--unanswered"),
+                         {"cmd": "queue", "province": "Hà Nội", "category": "none",
+                          "operator": "lan", "unanswered": True})
+        self.assertEqual(self.sent("assign", "12", "hoa"),
+                         {"cmd": "assign", "case": 12, "operator": "hoa"})
+        self.assertEqual(self.sent("find", "--caller", "+84 912 345 678", "--limit", "5"),
+                         {"cmd": "find", "caller": "+84 912 345 678", "limit": 5},
+                         "the daemon takes the spaces out")
+        self.assertEqual(self.sent("escalations", "--all", "--limit=1000"),
+                         {"cmd": "escalations", "all": True, "limit": 1000})
+        self.assertEqual(self.sent("escalations"), {"cmd": "escalations"})
 
     def test_json_result_exactly_as_received(self):
         result = b'{"z": 1,  "a":"\\u00e0\\n", "n":[1.50,{"x":null}]}'
@@ -616,6 +620,33 @@ class Program(unittest.TestCase):
         line = r.stdout.splitlines()[2]
         self.assertEqual(len(line), 100)
         self.assertTrue(line.endswith("\u2026  2?"), line)
+
+    def test_untrusted_labels_and_rows_are_escaped(self):
+        labels = {"x": "\x1b[31mred\u202e", "y": ["not", "text"]}
+        row = {"case": 5, "priority": 2, "category": "x", "age_s": 60, "operator": None,
+               "held": False, "escalations": 0, "next": None, "rules": []}
+        for cmd, result in (("queue", {"cases": [row, dict(row, case=6, category="y")]}),
+                            ("find --caller 0912345678",
+                             {"caller": "09\x1b[2J", "total": 9, "cases": [row]}),
+                            ("escalations", {"unacked": 3, "all": False, "escalations": [
+                                dict(row, escalation=4, acked_by="console:\x07")]})):
+            fake = FakeDaemon(reply=json.dumps({"id": 1, "ok": True, "result": dict(
+                result, labels=labels)}).encode() + b"\n")
+            r = fake.run(*cmd.split())
+            self.assertEqual(r.returncode, 0, (cmd, r.stderr))
+            for bad in ("\x1b", "\u202e", "\x07"):
+                self.assertNotIn(bad, r.stdout, cmd)
+            if cmd == "queue":
+                lines = r.stdout.splitlines()
+                self.assertTrue(lines[1].endswith(" \\x1b[31mred\\u202e"), lines[1])
+                self.assertTrue(lines[2].endswith(" -"), "a label that is not text: none")
+            else:
+                self.assertIn("\\x1b[31mred\\u202e", r.stdout, cmd)
+            if cmd.startswith("find"):
+                self.assertTrue(r.stdout.startswith("caller 09\\x1b[2J: 9 cases"), r.stdout)
+                self.assertTrue(r.stdout.endswith("\n... and 8 older: see --limit\n"), r.stdout)
+            if cmd == "escalations":
+                self.assertTrue(r.stdout.endswith("\n... and 2 more: see --limit\n"), r.stdout)
 
     def test_empty_queue(self):
         fake = FakeDaemon(reply=b'{"id":1,"ok":true,"result":{"cases":[]}}\n')

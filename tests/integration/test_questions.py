@@ -196,9 +196,9 @@ class Console(unittest.TestCase):
         self.assertNotIn("unanswered", rows[p4])  # P3-P4 cases are not nagged
         self.assertNotIn("answered", rows[p1])
         out = ok("queue").splitlines()
-        self.assertEqual(out[0].split()[-1], "ASK")
+        self.assertEqual(out[0].split()[-2:], ["ASK", "LABEL"])
         line = [x for x in out if x.split()[0] == str(p1)][0]
-        self.assertTrue(line.rstrip().endswith(" 3?"), line)
+        self.assertRegex(line, r" 3\? \S[^?]*$", "ASK, then the category's label")
         self.assertLessEqual(max(len(x) for x in out), 100)
         ok("assess", str(p1), "--answer", "injured=none", "--answer", "child_age=unknown",
            "--answer", "location_known=yes")

@@ -278,7 +278,7 @@ class ReportTriage(unittest.TestCase):
     def test_the_published_report_is_unchanged(self):
         r = json.loads(self.console("--json", "report", "--from", "2000-01-01", "--to",
                                     "2099-12-31"))
-        self.assertEqual(set(r), {"from", "to", "calls", "cases"})
+        self.assertEqual(set(r), {"from", "to", "calls", "cases", "labels"})
 
     def test_refused_requests(self):
         c = Client(os.path.join(self.d.dir, "console.sock"))

@@ -18,7 +18,7 @@ SELECT is((SELECT record->>'caller' FROM h111_fire(100)
             WHERE (record->>'case')::bigint = -1 LIMIT 1), '+84912345678',
           'so does an escalation record (the escalation log masks it)');
 SELECT is(h111_console_show(-1)->'case'->>'caller', '+84912345678',
-          'show gives the number whole, for calling back');
+          'show gives the number whole (the daemon masks it for operators who do not own the case)');
 
 SELECT * FROM finish();
 ROLLBACK;

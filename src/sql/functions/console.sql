@@ -13,7 +13,15 @@ CREATE OR REPLACE FUNCTION h111_next_deadline(cid bigint) RETURNS jsonb LANGUAGE
      ORDER BY t.held, t.due_at LIMIT 1
 $$;
 
-CREATE OR REPLACE FUNCTION h111_console_queue(p_priority int, p_operator text) RETURNS jsonb
+-- The queue, each filter NULL when not asked for: p_operator and
+-- p_category take 'none' for no owner, no category; p_questions, the
+-- running rules' key question ids (a JSON array, from the daemon), keeps
+-- the P1 and P2 cases that have not answered one of them (the queue's
+-- ASK mark).
+CREATE OR REPLACE FUNCTION h111_console_queue(p_priority int, p_operator text,
+                                              p_province text DEFAULT NULL,
+                                              p_category text DEFAULT NULL,
+                                              p_questions jsonb DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('cases', coalesce(jsonb_agg(row ORDER BY ord), '[]'))
       FROM (SELECT jsonb_build_object(
@@ -36,7 +44,13 @@ LANGUAGE sql STABLE AS $$
               FROM cases c
              WHERE c.status = 'open'
                AND (p_priority IS NULL OR c.priority = p_priority)
-               AND (p_operator IS NULL OR c.operator = p_operator)
+               AND (p_operator IS NULL OR c.operator IS NOT DISTINCT FROM nullif(p_operator, 'none'))
+               AND (p_province IS NULL OR lower(c.province) = lower(p_province))
+               AND (p_category IS NULL OR c.category IS NOT DISTINCT FROM nullif(p_category, 'none'))
+               AND (p_questions IS NULL OR (c.priority <= 2 AND EXISTS (
+                       SELECT 1 FROM jsonb_array_elements_text(p_questions) q(id)
+                        WHERE NOT EXISTS (SELECT 1 FROM answers a
+                                           WHERE a.case_id = c.id AND a.question = q.id))))
              ORDER BY ord LIMIT 500) q
 $$;
 
@@ -144,7 +158,97 @@ BEGIN
     PERFORM h111_audit(actor, peer, CASE WHEN p_claim THEN 'case.claim' ELSE 'case.release' END,
         cid, jsonb_build_object('operator', prev), jsonb_build_object('operator', owner));
     PERFORM h111_publish(c, CASE WHEN p_claim THEN 'claim' ELSE 'release' END, actor);
+    PERFORM h111_tell_owners(c, CASE WHEN p_claim THEN 'claim' ELSE 'release' END, actor, prev);
     RETURN jsonb_build_object('case', cid, 'operator', owner);
+END $$;
+
+-- A supervisor gives an open case to an operator (the daemon checked the
+-- name against console.operators); the owner it had, if any, is told.
+CREATE OR REPLACE FUNCTION h111_console_assign(cid bigint, p_operator text, actor text, peer text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c cases := h111_case_for_update(cid);
+    prev text := c.operator;
+BEGIN
+    IF c.status <> 'open' THEN
+        RAISE EXCEPTION 'case % is closed', cid USING ERRCODE = 'H1409';
+    END IF;
+    IF prev IS NOT DISTINCT FROM p_operator THEN
+        RAISE EXCEPTION 'case % is %''s already', cid, p_operator USING ERRCODE = 'H1409';
+    END IF;
+    UPDATE cases SET operator = p_operator, updated_at = now() WHERE id = cid RETURNING * INTO c;
+    PERFORM h111_rearm(cid);
+    PERFORM h111_audit(actor, peer, 'case.assign', cid, jsonb_build_object('operator', prev),
+        jsonb_build_object('operator', p_operator));
+    PERFORM h111_publish(c, 'assign', actor);
+    PERFORM h111_tell_owners(c, 'assign', actor, prev);
+    RETURN jsonb_build_object('case', cid, 'operator', p_operator, 'previous', prev);
+END $$;
+
+-- The forms a Vietnamese number is stored in by one PBX or another:
+-- +84912345678, 84912345678 and 0912345678 are one caller.
+CREATE OR REPLACE FUNCTION h111_caller_forms(n text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n ~ '^\+84.' THEN ARRAY[n, '0' || substr(n, 4), substr(n, 2)]
+                WHEN n ~ '^84.{8,}' THEN ARRAY[n, '+' || n, '0' || substr(n, 3)]
+                WHEN n ~ '^0.' THEN ARRAY[n, '+84' || substr(n, 2), '84' || substr(n, 2)]
+                ELSE ARRAY[n] END
+$$;
+
+-- A caller's cases, newest first (at most p_limit; total counts them all).
+-- Looking a caller up is a read of children's cases by a number, so it is
+-- audited, with the number as masked by the daemon (p_masked).
+CREATE OR REPLACE FUNCTION h111_console_find(p_caller text, p_masked text, p_limit int,
+                                             actor text, peer text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    forms text[] := h111_caller_forms(p_caller);
+    total bigint;
+    found jsonb;
+BEGIN
+    SELECT count(*) INTO total FROM cases WHERE caller = ANY (forms);
+    SELECT coalesce(jsonb_agg(row ORDER BY opened_at DESC, id DESC), '[]') INTO found
+      FROM (SELECT c.id, c.opened_at, jsonb_build_object('case', c.id,
+                'opened_at', h111_time(c.opened_at), 'closed_at', h111_time(c.closed_at),
+                'status', c.status, 'priority', c.priority, 'category', c.category,
+                'operator', c.operator, 'province', c.province, 'outcome', c.outcome,
+                'referred_to', c.referred_to, 'rules', to_jsonb(c.rules),
+                'caller', c.caller) AS row
+              FROM cases c WHERE c.caller = ANY (forms)
+             ORDER BY c.opened_at DESC, c.id DESC LIMIT p_limit) q;
+    PERFORM h111_audit(actor, peer, 'caller.find', NULL, NULL,
+        jsonb_build_object('caller', p_masked, 'cases', total));
+    RETURN jsonb_build_object('caller', p_caller, 'total', total, 'cases', found);
+END $$;
+
+-- Escalations (not warnings): the unacknowledged ones, oldest first, or
+-- with p_all the latest p_limit acknowledged or not, in the order they
+-- fired. The daemon masks the caller.
+CREATE OR REPLACE FUNCTION h111_console_escalations(p_all boolean, p_limit int) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    picked bigint[];
+    unacked bigint;
+BEGIN
+    SELECT count(*) INTO unacked FROM escalations
+     WHERE acked_at IS NULL AND kind = 'escalation';
+    IF p_all THEN
+        SELECT array_agg(id) INTO picked FROM (SELECT id FROM escalations
+             WHERE kind = 'escalation' ORDER BY fired_at DESC, id DESC LIMIT p_limit) x;
+    ELSE
+        SELECT array_agg(id) INTO picked FROM (SELECT id FROM escalations
+             WHERE acked_at IS NULL AND kind = 'escalation'
+             ORDER BY fired_at, id LIMIT p_limit) x;
+    END IF;
+    RETURN jsonb_build_object('unacked', unacked, 'all', p_all,
+        'escalations', (SELECT coalesce(jsonb_agg(jsonb_build_object('escalation', e.id,
+            'case', e.case_id, 'kind', e.kind, 'deadline', e.deadline, 'level', e.level,
+            'priority', e.priority, 'category', e.category, 'rules', to_jsonb(e.rules),
+            'due', h111_time(e.due_at), 'fired_at', h111_time(e.fired_at),
+            'age_s', floor(extract(epoch FROM now() - e.fired_at))::bigint,
+            'late_ms', e.late_ms, 'acked_at', h111_time(e.acked_at), 'acked_by', e.acked_by,
+            'status', c.status, 'operator', c.operator, 'province', c.province,
+            'caller', c.caller) ORDER BY e.fired_at, e.id), '[]')
+            FROM escalations e JOIN cases c ON c.id = e.case_id WHERE e.id = ANY (picked)));
 END $$;
 
 -- A note from the console: appended, then the case triaged again on it

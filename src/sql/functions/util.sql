@@ -46,6 +46,19 @@ LANGUAGE sql AS $$
         'case', h111_case_brief(c, change, actor))::text)
 $$;
 
+-- A case changed hands not by its owner's doing (assign, a claim that
+-- takes it over, a release by a supervisor): the previous owner, and a new
+-- owner who did not take it himself, are told. A notice goes only to the
+-- consoles of the operator it names (the daemons deliver it so).
+CREATE OR REPLACE FUNCTION h111_tell_owners(c cases, change text, actor text, prev text)
+RETURNS void LANGUAGE sql AS $$
+    SELECT pg_notify('hotline111', jsonb_build_object('alert', 'notice', 'notice',
+        h111_case_brief(c, change, actor) || jsonb_build_object('to', who,
+            'previous', prev))::text)
+      FROM (VALUES (prev), (c.operator)) w(who)
+     WHERE who IS NOT NULL AND who <> actor AND prev IS DISTINCT FROM c.operator
+$$;
+
 -- A console change: actor is the operator's name; the audit trail says
 -- where it came from.
 CREATE OR REPLACE FUNCTION h111_audit(actor text, peer text, action text, cid bigint,
