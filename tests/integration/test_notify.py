@@ -219,9 +219,10 @@ class Notify(unittest.TestCase):
         time.sleep(1.5)
         got = [b["escalation"] for b in rx.bodies()]
         self.assertEqual(sorted(got), sorted(want), "each once")
+        # Once in all, whichever daemon claimed it: which one is a race
+        # (one may claim every row before the other polls), not a promise.
         sent = [d.log_text().count("sent to hook") for d in (d1, d2)]
         self.assertEqual(sum(sent), 20)
-        self.assertTrue(all(sent), f"both daemons sent some: {sent}")
 
     def test_reload_rereads_the_token_and_fails_a_removed_channel(self):
         rx = Receiver(code=503).start()
