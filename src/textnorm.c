@@ -117,26 +117,30 @@ table_build(void)
 }
 
 /*
- * One UTF-8 sequence: its length, or <= 0 for an invalid byte. The two-
- * and three-byte forms that Vietnamese text is made of are decoded here
- * (a call per letter shows in profiles); the rest goes to utf8proc.
- * Overlong forms and surrogates are invalid either way.
+ * One UTF-8 sequence: its length, or <= 0 for an invalid byte, as
+ * utf8proc_iterate() says. ASCII and the two- and three-byte forms that
+ * Vietnamese is written in are decoded here (a call per letter shows in
+ * profiles; overlong forms and surrogates cannot start with these bytes),
+ * the rest by utf8proc.
  */
-static utf8proc_ssize_t
-decode(const unsigned char *in, size_t n, utf8proc_int32_t *cp)
+long
+textnorm_decode(const unsigned char *in, size_t n, int32_t *cp)
 {
 	unsigned c = in[0];
 
+	if (c < 0x80) {
+		*cp = (int32_t)c;
+		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf && n >= 2 && (in[1] & 0xc0) == 0x80) {
-		*cp = (utf8proc_int32_t)(((c & 0x1f) << 6) | (in[1] & 0x3f));
+		*cp = (int32_t)(((c & 0x1f) << 6) | (in[1] & 0x3f));
 		return 2;
 	}
 	if (c >= 0xe1 && c <= 0xec && n >= 3 && (in[1] & 0xc0) == 0x80 && (in[2] & 0xc0) == 0x80) {
-		*cp =
-		    (utf8proc_int32_t)(((c & 0x0f) << 12) | ((in[1] & 0x3f) << 6) | (in[2] & 0x3f));
+		*cp = (int32_t)(((c & 0x0f) << 12) | ((in[1] & 0x3f) << 6) | (in[2] & 0x3f));
 		return 3;
 	}
-	return utf8proc_iterate(in, (utf8proc_ssize_t)n, cp);
+	return (long)utf8proc_iterate(in, (utf8proc_ssize_t)n, cp);
 }
 
 /* Append folded bytes, collapsing runs of spaces. out[o - 1] exists. */
@@ -226,7 +230,7 @@ fold(const char *s, size_t len, char **bufp, size_t *capp, int marks)
 			continue;
 		}
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = decode(in + i, len - i, &cp);
+		long n = textnorm_decode(in + i, len - i, &cp);
 
 		out = reserve(bufp, capp, o, len - i);
 		if (n <= 0) {

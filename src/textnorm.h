@@ -27,6 +27,7 @@
 #define HOTLINE111_TEXTNORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Fold s[0..len) (s may hold NUL bytes; s may be NULL when len is 0).
@@ -34,6 +35,10 @@
  * its length goes to *outlen unless outlen is NULL.
  */
 char *textnorm_fold(const char *s, size_t len, size_t *outlen);
+
+/* One UTF-8 sequence of in (n > 0 bytes): its length and *cp, or <= 0 for
+ * an invalid byte (as utf8proc_iterate). */
+long textnorm_decode(const unsigned char *in, size_t n, int32_t *cp);
 
 /*
  * The same into a caller's buffer *buf of *cap bytes (both may start as

@@ -934,33 +934,6 @@ cp_kind(utf8proc_int32_t cp)
 	return cp < KIND_CPS ? (enum cp_kind)kinds[cp] : cp_kind_of(cp);
 }
 
-/*
- * One UTF-8 sequence: its length, or <= 0 for an invalid byte, as
- * utf8proc_iterate() says. ASCII and the two- and three-byte forms that
- * Vietnamese is written in are decoded here (overlong forms and
- * surrogates cannot start with these bytes), the rest by utf8proc.
- */
-static utf8proc_ssize_t
-decode(const unsigned char *in, size_t n, utf8proc_int32_t *cp)
-{
-	unsigned c = in[0];
-
-	if (c < 0x80) {
-		*cp = (utf8proc_int32_t)c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf && n >= 2 && (in[1] & 0xc0) == 0x80) {
-		*cp = (utf8proc_int32_t)(((c & 0x1f) << 6) | (in[1] & 0x3f));
-		return 2;
-	}
-	if (c >= 0xe1 && c <= 0xec && n >= 3 && (in[1] & 0xc0) == 0x80 && (in[2] & 0xc0) == 0x80) {
-		*cp =
-		    (utf8proc_int32_t)(((c & 0x0f) << 12) | ((in[1] & 0x3f) << 6) | (in[2] & 0x3f));
-		return 3;
-	}
-	return utf8proc_iterate(in, (utf8proc_ssize_t)n, cp);
-}
-
 /* The note's words as written: start and end byte of each, up to max;
  * returns how many there are in all. */
 static uint32_t
@@ -974,7 +947,7 @@ source_words(const char *text, uint32_t *from, uint32_t *to, uint32_t max)
 	pthread_once(&kinds_once, kinds_build);
 	while (i < len) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = decode(s + i, len - i, &cp);
+		long k = textnorm_decode(s + i, len - i, &cp);
 
 		if (k > 0 && cp_kind(cp) == CP_WORD) {
 			if (!in && n < max)

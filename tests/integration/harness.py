@@ -283,6 +283,22 @@ def ev(id, type, **fields):
     return {"id": id, "type": type, **fields}
 
 
+_sent = [0]
+
+
+def send_event(bridge, prefix, type, **fields):
+    """One bridge event on a connection of its own, with an id no other
+    test process uses (PREFIX-PID-N); its ack, which must be one."""
+    _sent[0] += 1
+    c = Client(bridge)
+    try:
+        r = c.call(ev("%s-%d-%d" % (prefix, os.getpid(), _sent[0]), type, **fields))
+    finally:
+        c.close()
+    assert "ack" in r, r
+    return r
+
+
 def system_user(name):
     """The uid of a system user the console tests run as (another operator,
     through SO_PEERCRED), made when missing: the tests that need one run as

@@ -15,8 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (wait_for, CLI, TOP, Client, Daemon, Postgres, ev,  # noqa: E402
-                     system_user)
+from harness import (wait_for, CLI, TOP, Client, Daemon, Postgres,  # noqa: E402
+                     send_event, system_user)
 
 ROOT = os.getuid() == 0
 # console.operators: name -> (system user, role)
@@ -95,14 +95,7 @@ _seq = [0]
 
 
 def event(type, **fields):
-    _seq[0] += 1
-    c = Client(daemon.bridge)
-    try:
-        r = c.call(ev("sup-%d-%d" % (os.getpid(), _seq[0]), type, **fields))
-    finally:
-        c.close()
-    assert "ack" in r, r
-    return r["case"]
+    return send_event(daemon.bridge, "sup", type, **fields)["case"]
 
 
 def ticket(text=INFO, **fields):
