@@ -133,11 +133,14 @@ add_note(struct corpus *c, const char *label, const char *text)
 		c->df[n->f[i]]++;
 }
 
-/* The urgency label of a note whose most urgent priority is 1, or not. */
+/* The urgency label of a note whose most urgent allowed priority, the
+ * last number of "1", "1-1" or "2-3", is 1. */
 static const char *
-urgency(int now)
+urgency(const char *priorities)
 {
-	return now ? "now" : "later";
+	const char *hi = strrchr(priorities, '-');
+
+	return strcmp(hi != NULL ? hi + 1 : priorities, "1") == 0 ? "now" : "later";
 }
 
 static int
@@ -166,10 +169,9 @@ read_line(struct corpus *c, const char *file, unsigned line, char *s)
 
 	if (n == 5 && strchr("dsci", f[0][0]) != NULL && f[0][0] != '\0') {
 		f[2][strcspn(f[2], "|")] = '\0';
-		add_note(c, c->urgency ? urgency(strcmp(f[3], "1") == 0) : f[2], f[1]);
+		add_note(c, c->urgency ? urgency(f[3]) : f[2], f[1]);
 	} else if (n == 4)
-		add_note(c, c->urgency ? urgency(strchr(f[1], '-') != NULL && strcmp(strchr(f[1], '-'), "-1") == 0)
-		                      : strcmp(f[0], "-") == 0 ? "info" : f[0], f[3]);
+		add_note(c, c->urgency ? urgency(f[1]) : strcmp(f[0], "-") == 0 ? "info" : f[0], f[3]);
 	else {
 		fprintf(stderr, "%s:%u: expected ID TEXT CATEGORIES MAXP MINP or "
 		    "CATEGORY PRIORITIES BENIGN TEXT, tab separated\n", file, line);
